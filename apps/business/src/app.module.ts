@@ -1,0 +1,29 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { EMAIL_MIGRATIONS, EmailModule } from '@app/email';
+import type { BusinessConfig } from './config.js';
+import { EmailsController } from './emails/emails.controller.js';
+import { HealthController } from './health/health.controller.js';
+
+@Module({})
+export class AppModule {
+  static forConfig(config: BusinessConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: config.BUSINESS_DATABASE_URL,
+          migrations: EMAIL_MIGRATIONS,
+          migrationsRun: false, // run under an advisory lock in main.ts
+          extra: { max: 20 },
+        }),
+        EmailModule.forRoot({
+          databaseUrl: config.BUSINESS_DATABASE_URL,
+          kafka: { brokers: config.KAFKA_BROKERS, clientId: 'business', topicPrefix: config.KAFKA_TOPIC_PREFIX },
+        }),
+      ],
+      controllers: [EmailsController, HealthController],
+    };
+  }
+}

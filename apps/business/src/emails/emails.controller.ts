@@ -1,0 +1,33 @@
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { z } from 'zod';
+import { parseOrThrow } from '@app/common';
+import { EmailClient, type EmailView, type SendResult } from '@app/email';
+
+const idempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+  .optional();
+
+/** The HTTP API: queue an email, read its status. Validation lives in `EmailClient.send()`. */
+@Controller('v1/emails')
+export class EmailsController {
+  constructor(private readonly emails: EmailClient) {}
+
+  @Post()
+  @HttpCode(HttpStatus.ACCEPTED)
+  async send(
+    @Body() body: unknown,
+    @Headers('idempotency-key') rawKey: string | undefined,
+  ): Promise<{ id: string; status: SendResult['status'] }> {
+    const idempotencyKey = parseOrThrow(idempotencyKeySchema, rawKey, 'Idempotency-Key header');
+    const result = await this.emails.send(body as never, idempotencyKey === undefined ? {} : { idempotencyKey });
+    return { id: result.id, status: result.status };
+  }
+
+  @Get(':id')
+  get(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string): Promise<EmailView> {
+    return this.emails.get(id);
+  }
+}

@@ -1,0 +1,50 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Clock, IdGenerator } from '@app/common';
+import { KafkaModule } from '@app/kafka';
+import { KafkaOutboxPublisher, OutboxModule } from '@app/outbox';
+import { MAILER_CONFIG, type MailerConfig } from './config.js';
+import { MAILER_MIGRATIONS } from './database/migrations.js';
+import { MailEvents } from './events/mail-events.js';
+import { HealthController } from './health/health.controller.js';
+import { MailRequestsConsumer } from './requests/mail-requests.consumer.js';
+import { MailRequestsRepository } from './requests/mail-requests.repository.js';
+import { MailRequestsService } from './requests/mail-requests.service.js';
+import { MailSender } from './sending/mail-sender.service.js';
+import { SendQueue } from './sending/send-queue.js';
+import { SendWorkers } from './sending/send-workers.js';
+import { SmtpTransport } from './sending/smtp.transport.js';
+
+@Module({})
+export class AppModule {
+  static forConfig(config: MailerConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: config.MAILER_DATABASE_URL,
+          migrations: MAILER_MIGRATIONS,
+          migrationsRun: false, // run under an advisory lock in main.ts
+          extra: { max: 30 },
+        }),
+        KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: 'mailer', topicPrefix: config.KAFKA_TOPIC_PREFIX }),
+        OutboxModule.forRoot({ connectionString: config.MAILER_DATABASE_URL, publisher: KafkaOutboxPublisher }),
+      ],
+      controllers: [HealthController],
+      providers: [
+        { provide: MAILER_CONFIG, useValue: config },
+        Clock,
+        IdGenerator,
+        MailEvents,
+        MailRequestsRepository,
+        MailRequestsService,
+        MailRequestsConsumer,
+        MailSender,
+        SendQueue,
+        SendWorkers,
+        SmtpTransport,
+      ],
+    };
+  }
+}

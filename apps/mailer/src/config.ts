@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { configFields, loadConfig } from '@app/common';
+
+const mailerConfigSchema = z
+  .object({
+    MAILER_DATABASE_URL: configFields.postgresUrl(),
+    KAFKA_BROKERS: configFields.brokers(),
+    KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
+    REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// URL' }),
+    SMTP_URL: z.url({ protocol: /^smtps?$/, message: 'must be an smtp:// or smtps:// URL' }),
+    SMTP_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(5),
+    MAILER_PORT: configFields.port(3001),
+    MAIL_FROM: z.string().min(3).default('Email Loop <no-reply@email-loop.local>'),
+    /** Domain of the deterministic `Message-ID` (`<email id>@domain`); defaults to MAIL_FROM's. */
+    MESSAGE_ID_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+$/).optional(),
+    SEND_CONCURRENCY_TRANSACTIONAL: z.coerce.number().int().min(1).max(500).default(20),
+    SEND_CONCURRENCY_BULK: z.coerce.number().int().min(1).max(500).default(5),
+    SEND_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+    SEND_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
+    QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('email-loop'),
+  })
+  .transform((c, ctx) => {
+    const fromDomain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(c.MAIL_FROM)?.[1];
+    const domain = c.MESSAGE_ID_DOMAIN ?? fromDomain;
+    if (!domain) {
+      ctx.addIssue({ code: 'custom', path: ['MESSAGE_ID_DOMAIN'], message: 'required when MAIL_FROM has no domain' });
+      return z.NEVER;
+    }
+    return { ...c, MESSAGE_ID_DOMAIN: domain };
+  });
+
+export type MailerConfig = z.output<typeof mailerConfigSchema>;
+
+export function loadMailerConfig(env: NodeJS.ProcessEnv = process.env): MailerConfig {
+  return loadConfig(mailerConfigSchema, env, 'mailer');
+}
+
+export const MAILER_CONFIG = Symbol('MAILER_CONFIG');

@@ -1,0 +1,100 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { EmailRequestedMessage, Lane } from '@app/contracts';
+
+/** `pending` → `sending` → `sent`, with `retrying`, `failed` and `expired` on the side. */
+export type MailRequestStatus = 'pending' | 'sending' | 'retrying' | 'sent' | 'failed' | 'expired';
+
+export const OPEN_STATUSES: readonly MailRequestStatus[] = ['pending', 'sending', 'retrying'];
+
+export interface MailRequestRow {
+  emailId: string;
+  lane: Lane;
+  payload: EmailRequestedMessage;
+  status: MailRequestStatus;
+  attempts: number;
+  expiresAt: Date | null;
+}
+
+const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt"`;
+
+/** SQL for `mail_requests` and `mail_attempts`. Every method runs on the manager it is given. */
+@Injectable()
+export class MailRequestsRepository {
+  /** Inserts the request unless this email id is known; returns whether it was new. */
+  async insert(manager: EntityManager, request: EmailRequestedMessage, status: MailRequestStatus): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `INSERT INTO mail_requests (email_id, lane, payload, status, expires_at)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (email_id) DO NOTHING
+       RETURNING 1`,
+      [request.emailId, request.lane, JSON.stringify(request), status, request.expiresAt ?? null],
+    );
+    return rows.length === 1;
+  }
+
+  async find(manager: EntityManager, emailId: string, options: { lock?: boolean } = {}): Promise<MailRequestRow | null> {
+    const rows: MailRequestRow[] = await manager.query(
+      `SELECT ${COLUMNS} FROM mail_requests WHERE email_id = $1${options.lock ? ' FOR UPDATE' : ''}`,
+      [emailId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Open requests, oldest first, for rebuilding queue jobs from the source of truth. */
+  async listOpen(manager: EntityManager, limit: number, afterEmailId: string | null): Promise<{ emailId: string; lane: Lane }[]> {
+    return manager.query(
+      `SELECT email_id AS "emailId", lane FROM mail_requests
+       WHERE status = ANY($1) AND ($2::uuid IS NULL OR email_id > $2::uuid)
+       ORDER BY email_id LIMIT $3`,
+      [OPEN_STATUSES, afterEmailId, limit],
+    );
+  }
+
+  /** Records the attempt before any SMTP traffic: after a crash we know it may have gone out. */
+  async startAttempt(manager: EntityManager, emailId: string, attempt: number): Promise<void> {
+    await manager.query(`UPDATE mail_requests SET status = 'sending', attempts = $2, updated_at = now() WHERE email_id = $1`, [
+      emailId,
+      attempt,
+    ]);
+    await manager.query(
+      `INSERT INTO mail_attempts (email_id, attempt) VALUES ($1, $2)
+       ON CONFLICT (email_id, attempt) DO UPDATE SET started_at = now(), finished_at = NULL, outcome = NULL`,
+      [emailId, attempt],
+    );
+  }
+
+  async finishAttempt(
+    manager: EntityManager,
+    emailId: string,
+    attempt: number,
+    result: {
+      status: MailRequestStatus;
+      outcome: 'sent' | 'rejected' | 'deferred';
+      messageId?: string;
+      smtpCode?: number;
+      smtpResponse?: string;
+      error?: string;
+    },
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE mail_requests SET status = $2, message_id = COALESCE($3, message_id), smtp_response = $4, last_error = $5,
+         sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END, updated_at = now()
+       WHERE email_id = $1`,
+      [emailId, result.status, result.messageId ?? null, result.smtpResponse ?? null, result.error ?? null],
+    );
+    await manager.query(
+      `UPDATE mail_attempts SET finished_at = now(), outcome = $3, smtp_code = $4, smtp_response = $5
+       WHERE email_id = $1 AND attempt = $2`,
+      [emailId, attempt, result.outcome, result.smtpCode ?? null, result.smtpResponse ?? null],
+    );
+  }
+
+  async setStatus(manager: EntityManager, emailId: string, status: MailRequestStatus, error?: string): Promise<void> {
+    await manager.query(`UPDATE mail_requests SET status = $2, last_error = COALESCE($3, last_error), updated_at = now() WHERE email_id = $1`, [
+      emailId,
+      status,
+      error ?? null,
+    ]);
+  }
+}

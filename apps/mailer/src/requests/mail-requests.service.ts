@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { Clock } from '@app/common';
+import type { EmailRequestedMessage } from '@app/contracts';
+import type { HandlerOutcome } from '@app/kafka';
+import { MailEvents } from '../events/mail-events.js';
+import { SendQueue } from '../sending/send-queue.js';
+import { MailRequestsRepository, OPEN_STATUSES } from './mail-requests.repository.js';
+
+/**
+ * Accepts an email request from Kafka: records it once (unique on email id) with its `accepted`
+ * (or `expired`) event, then makes sure a send job exists. A redelivered request records
+ * nothing new but re-ensures the job, so a crash between commit and enqueue loses nothing.
+ */
+@Injectable()
+export class MailRequestsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly requests: MailRequestsRepository,
+    private readonly events: MailEvents,
+    private readonly queue: SendQueue,
+    private readonly clock: Clock,
+  ) {}
+
+  async accept(request: EmailRequestedMessage): Promise<HandlerOutcome> {
+    const expired = request.expiresAt !== undefined && Date.parse(request.expiresAt) <= this.clock.now().getTime();
+    const inserted = await this.dataSource.transaction(async (manager) => {
+      const isNew = await this.requests.insert(manager, request, expired ? 'expired' : 'pending');
+      if (isNew) {
+        await (expired
+          ? this.events.record(manager, request.emailId, 'email.expired', { reason: 'expired before it was accepted' })
+          : this.events.record(manager, request.emailId, 'email.accepted'));
+      }
+      return isNew;
+    });
+    const current = inserted ? null : await this.requests.find(this.dataSource.manager, request.emailId);
+    const open = inserted ? !expired : current !== null && OPEN_STATUSES.includes(current.status);
+    if (open) await this.queue.enqueue(request.emailId, request.lane);
+    return inserted ? 'processed' : 'duplicate';
+  }
+}

@@ -1,0 +1,136 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { Clock } from '@app/common';
+import type { HandlerOutcome } from '@app/kafka';
+import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { MailEvents } from '../events/mail-events.js';
+import { MailRequestsRepository, type MailRequestRow } from '../requests/mail-requests.repository.js';
+import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
+import { SmtpTransport } from './smtp.transport.js';
+
+export interface SendAttemptContext {
+  /** True when the queue will not try again after this attempt. */
+  lastTry: boolean;
+}
+
+/**
+ * Sends one email, once. The order of steps is the guarantee:
+ *
+ * 1. lock the request; skip it if it is already final (a redelivered job is a no-op);
+ * 2. commit `sending` and an attempt row *before* any SMTP traffic;
+ * 3. hand the message over with a `Message-ID` derived from the email id;
+ * 4. commit the outcome and its status event (outbox) in one transaction.
+ *
+ * A crash between the server's `250` and step 4 leaves the request `sending`; the next attempt
+ * sends again with the same `Message-ID` (the one documented duplicate window).
+ */
+@Injectable()
+export class MailSender {
+  private readonly logger = new Logger(MailSender.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly requests: MailRequestsRepository,
+    private readonly events: MailEvents,
+    private readonly smtp: SmtpTransport,
+    private readonly clock: Clock,
+    @Inject(MAILER_CONFIG) private readonly config: MailerConfig,
+  ) {}
+
+  async send(emailId: string, context: SendAttemptContext): Promise<HandlerOutcome> {
+    const started = await this.start(emailId);
+    if (!started) return 'skipped';
+    const { request, attempt } = started;
+    const messageId = `<${emailId}@${this.config.MESSAGE_ID_DOMAIN}>`;
+    try {
+      const receipt = await this.smtp.send({
+        messageId,
+        from: this.config.MAIL_FROM,
+        to: request.payload.to,
+        ...(request.payload.cc && { cc: request.payload.cc }),
+        ...(request.payload.bcc && { bcc: request.payload.bcc }),
+        ...(request.payload.replyTo && { replyTo: request.payload.replyTo }),
+        subject: request.payload.subject,
+        ...(request.payload.text !== undefined && { text: request.payload.text }),
+        ...(request.payload.html !== undefined && { html: request.payload.html }),
+        headers: { 'X-Email-Id': emailId },
+      });
+      await this.dataSource.transaction(async (manager) => {
+        await this.requests.finishAttempt(manager, emailId, attempt, {
+          status: 'sent',
+          outcome: 'sent',
+          messageId: receipt.messageId,
+          smtpResponse: receipt.response,
+        });
+        await this.events.record(manager, emailId, 'email.sent', {
+          attempt,
+          messageId: receipt.messageId,
+          smtpResponse: receipt.response.slice(0, 2_000),
+          ...(receipt.rejected.length > 0 && { rejectedRecipients: receipt.rejected }),
+        });
+      });
+      return 'processed';
+    } catch (error) {
+      if (error instanceof SmtpRejectedError || (error instanceof SmtpDeferredError && context.lastTry)) {
+        await this.fail(emailId, attempt, error);
+        return 'processed';
+      }
+      if (error instanceof SmtpDeferredError) {
+        await this.defer(emailId, attempt, error);
+      }
+      throw error; // the queue retries with backoff
+    }
+  }
+
+  /** Steps 1 and 2; returns null when there is nothing to send. */
+  private async start(emailId: string): Promise<{ request: MailRequestRow; attempt: number } | null> {
+    return this.dataSource.transaction(async (manager) => {
+      const request = await this.requests.find(manager, emailId, { lock: true });
+      if (!request || !['pending', 'sending', 'retrying'].includes(request.status)) return null;
+      if (request.expiresAt && request.expiresAt <= this.clock.now()) {
+        await this.requests.setStatus(manager, emailId, 'expired');
+        await this.events.record(manager, emailId, 'email.expired', { reason: 'expired before it could be sent' });
+        return null;
+      }
+      const attempt = request.attempts + 1;
+      await this.requests.startAttempt(manager, emailId, attempt);
+      return { request, attempt };
+    });
+  }
+
+  private async fail(emailId: string, attempt: number, error: SmtpRejectedError | SmtpDeferredError): Promise<void> {
+    this.logger.warn(`email ${emailId} failed on attempt ${attempt}: ${error.message}`);
+    await this.dataSource.transaction(async (manager) => {
+      await this.requests.finishAttempt(manager, emailId, attempt, {
+        status: 'failed',
+        outcome: error instanceof SmtpRejectedError ? 'rejected' : 'deferred',
+        ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
+        ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse }),
+        error: error.message,
+      });
+      await this.events.record(manager, emailId, 'email.failed', {
+        attempt,
+        reason: error.message.slice(0, 2_000),
+        ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
+        ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse.slice(0, 2_000) }),
+      });
+    });
+  }
+
+  private async defer(emailId: string, attempt: number, error: SmtpDeferredError): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await this.requests.finishAttempt(manager, emailId, attempt, {
+        status: 'retrying',
+        outcome: 'deferred',
+        ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
+        ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse }),
+        error: error.message,
+      });
+      await this.events.record(manager, emailId, 'email.retrying', {
+        attempt,
+        reason: error.message.slice(0, 2_000),
+        ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
+      });
+    });
+  }
+}

@@ -1,0 +1,51 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { LANES, type Lane } from '@app/contracts';
+import { isRetriable } from '@app/common';
+import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { MailSender } from './mail-sender.service.js';
+import { bullConnection, sendQueueName, type SendJobData } from './send-queue.js';
+
+/** The BullMQ workers that send mail, one per lane with its own concurrency. */
+@Injectable()
+export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(SendWorkers.name);
+  private workers: Worker<SendJobData>[] = [];
+
+  constructor(
+    private readonly sender: MailSender,
+    @Inject(MAILER_CONFIG) private readonly config: MailerConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const concurrency: Record<Lane, number> = {
+      transactional: this.config.SEND_CONCURRENCY_TRANSACTIONAL,
+      bulk: this.config.SEND_CONCURRENCY_BULK,
+    };
+    this.workers = LANES.map((lane) => {
+      const worker = new Worker<SendJobData>(sendQueueName(lane), (job) => this.process(job), {
+        connection: bullConnection(this.config.REDIS_URL),
+        prefix: this.config.QUEUE_PREFIX,
+        concurrency: concurrency[lane],
+      });
+      worker.on('error', (error) => this.logger.error(`worker ${lane}: ${error.message}`));
+      return worker;
+    });
+  }
+
+  /** Stops taking jobs and waits for the ones in flight (BullMQ `close()` semantics). */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+
+  private async process(job: Job<SendJobData>): Promise<string> {
+    const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    try {
+      return await this.sender.send(job.data.emailId, { lastTry });
+    } catch (error) {
+      // Tell BullMQ not to retry what can never succeed; everything else backs off and retries.
+      if (!isRetriable(error)) throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+  }
+}

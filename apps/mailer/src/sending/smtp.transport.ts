@@ -1,0 +1,87 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
+import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
+
+export interface OutgoingMail {
+  messageId: string;
+  from: string;
+  to: string[];
+  cc?: string[];
+  bcc?: string[];
+  replyTo?: string;
+  subject: string;
+  text?: string;
+  html?: string;
+  headers: Record<string, string>;
+}
+
+export interface SmtpReceipt {
+  /** The `Message-ID` header that went out. */
+  messageId: string;
+  /** The server's final reply, e.g. `250 2.0.0 Ok: queued as 4F3A1`. */
+  response: string;
+  rejected: string[];
+}
+
+/**
+ * The SMTP adapter: a pooled nodemailer transport. Every failure leaves as a typed error:
+ * {@link SmtpRejectedError} (permanent) or {@link SmtpDeferredError} (try again later).
+ */
+@Injectable()
+export class SmtpTransport implements OnApplicationShutdown {
+  private readonly transporter: Transporter;
+
+  constructor(@Inject(MAILER_CONFIG) config: MailerConfig) {
+    this.transporter = nodemailer.createTransport({
+      url: config.SMTP_URL,
+      pool: true,
+      maxConnections: config.SMTP_POOL_SIZE,
+      maxMessages: 1_000,
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 60_000,
+    });
+  }
+
+  async send(mail: OutgoingMail): Promise<SmtpReceipt> {
+    try {
+      const info = await this.transporter.sendMail({
+        ...mail,
+        messageId: mail.messageId,
+      });
+      return {
+        messageId: String(info.messageId ?? mail.messageId),
+        response: String(info.response ?? ''),
+        rejected: (info.rejected ?? []).map(String),
+      };
+    } catch (error) {
+      throw classifySmtpError(error);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.transporter.close();
+  }
+}
+
+const CONNECTION_ERROR_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EAUTH', 'ENOAUTH', 'EPROXY']);
+
+/** Maps a nodemailer failure to our error types, by reply code, never by message text. */
+export function classifySmtpError(error: unknown): SmtpRejectedError | SmtpDeferredError {
+  const e = error as Partial<NodemailerError>;
+  const message = error instanceof Error ? error.message : String(error);
+  // Failures of the connection or of our credentials say nothing about this message: retry.
+  if (e.code && CONNECTION_ERROR_CODES.has(e.code)) {
+    return new SmtpDeferredError(message, e.responseCode, e.response, { cause: error });
+  }
+  if (typeof e.responseCode === 'number') {
+    // nodemailer sets `permanent` from the reply class (5xx except 503); fall back to the code.
+    const permanent = e.permanent ?? (e.responseCode >= 500 && e.responseCode !== 503);
+    return permanent
+      ? new SmtpRejectedError(message, e.responseCode, e.response)
+      : new SmtpDeferredError(message, e.responseCode, e.response, { cause: error });
+  }
+  // No SMTP reply at all: connection refused, timeout, TLS failure. The server may be back later.
+  return new SmtpDeferredError(message, undefined, undefined, { cause: error });
+}

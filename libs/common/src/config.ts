@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { toFieldErrors } from './validation.js';
+
+/**
+ * Parses an app's environment once, at the edge, before Nest creates anything.
+ * On failure it throws one error naming every bad key, so an operator fixes them all at once.
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, app: string): z.output<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = toFieldErrors(result.error.issues).map((e) => `  ${e.path}: ${e.message}`);
+  throw new Error(`${app}: invalid configuration\n${lines.join('\n')}`);
+}
+
+/** Config helpers shared by the apps' schemas. */
+export const configFields = {
+  postgresUrl: () => z.url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// URL' }),
+  brokers: () =>
+    z
+      .string()
+      .min(1)
+      .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')).min(1)),
+  port: (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback),
+  topicPrefix: () => z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
+};

@@ -1,0 +1,55 @@
+/**
+ * Base class of every error this project raises on purpose.
+ *
+ * Callers classify errors by type and by `retriable`, never by message text: a queue or a
+ * consumer retries a retriable error and dead-letters (or fails) a non-retriable one.
+ */
+export abstract class DomainError extends Error {
+  /** Stable, machine-readable identifier, e.g. `email.invalid_request`. */
+  abstract readonly code: string;
+  /** Whether the same operation may succeed if simply tried again later. */
+  abstract readonly retriable: boolean;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** One problem with one field of an input, in a form a client can act on. */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** Input that can never be accepted as it is (a body, a Kafka payload, a config). */
+export class InvalidInputError extends DomainError {
+  readonly code = 'invalid_input';
+  readonly retriable = false;
+
+  constructor(
+    message: string,
+    readonly fieldErrors: readonly FieldError[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** A dependency (database, broker, SMTP server) failed in a way that may heal by itself. */
+export class TransientError extends DomainError {
+  readonly code = 'transient';
+  readonly retriable = true;
+}
+
+/** True for errors that should be retried: our own retriable ones, or unknown infrastructure failures. */
+export function isRetriable(error: unknown): boolean {
+  if (error instanceof DomainError) return error.retriable;
+  // An error we did not classify comes from infrastructure (driver, network): retry it rather
+  // than drop work. Anything that can never succeed must be raised as a non-retriable DomainError.
+  return true;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

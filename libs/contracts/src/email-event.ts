@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { CONTRACT_VERSION } from './email-request.js';
+
+/** Event types on `mail.events`, named `domain.verb`. */
+export const EMAIL_EVENT_TYPES = [
+  'email.accepted',
+  'email.sending',
+  'email.retrying',
+  'email.sent',
+  'email.failed',
+  'email.expired',
+] as const;
+export type EmailEventType = (typeof EMAIL_EVENT_TYPES)[number];
+
+export const emailEventDetailSchema = z.strictObject({
+  attempt: z.number().int().min(0).optional(),
+  messageId: z.string().max(998).optional(),
+  smtpResponse: z.string().max(2000).optional(),
+  smtpCode: z.number().int().min(200).max(599).optional(),
+  reason: z.string().max(2000).optional(),
+  /** Recipients the SMTP server refused while accepting the message for the others. */
+  rejectedRecipients: z.array(z.string().max(254)).max(150).optional(),
+  nextAttemptAt: z.iso.datetime({ offset: true }).optional(),
+});
+export type EmailEventDetail = z.infer<typeof emailEventDetailSchema>;
+
+/** Kafka payload on `mail.events`: one fact about one email, identified by `eventId`. */
+export const emailEventMessageSchema = z.strictObject({
+  version: z.literal(CONTRACT_VERSION),
+  eventId: z.uuid(),
+  type: z.enum(EMAIL_EVENT_TYPES),
+  emailId: z.uuid(),
+  occurredAt: z.iso.datetime({ offset: true }),
+  detail: emailEventDetailSchema,
+});
+export type EmailEventMessage = z.infer<typeof emailEventMessageSchema>;

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { LANES } from './topics.js';
+
+/** Version of the payloads below; a consumer rejects versions it does not know. */
+export const CONTRACT_VERSION = 1;
+
+// Header injection is the classic bug of mail APIs: no CR or LF may reach a header field.
+const noLineBreaks = (value: string): boolean => !/[\r\n]/.test(value);
+
+export const MAX_RECIPIENTS = 50;
+export const MAX_SUBJECT_LENGTH = 998; // RFC 5322 line limit
+export const MAX_TEXT_LENGTH = 256 * 1024;
+export const MAX_HTML_LENGTH = 512 * 1024;
+
+export const emailAddressSchema = z
+  .string()
+  .max(254)
+  .refine(noLineBreaks, 'must not contain CR or LF')
+  .pipe(z.email({ message: 'must be an email address' }));
+
+const recipientListSchema = z
+  .array(emailAddressSchema)
+  .min(1, 'needs at least one address')
+  .max(MAX_RECIPIENTS, `at most ${MAX_RECIPIENTS} addresses`);
+
+/** `to`, `cc` and `bcc` accept one address or a list; they are always a list afterwards. */
+const recipientsSchema = z.union([emailAddressSchema.transform((a) => [a]), recipientListSchema]);
+
+export const metadataSchema = z
+  .record(z.string().min(1).max(64), z.string().max(512))
+  .refine((m) => Object.keys(m).length <= 20, 'at most 20 keys');
+
+/** What a client asks for: the body of `POST /v1/emails`, and `EmailClient.send()`'s argument. */
+export const emailRequestSchema = z
+  .strictObject({
+    to: recipientsSchema,
+    cc: recipientsSchema.optional(),
+    bcc: recipientsSchema.optional(),
+    replyTo: emailAddressSchema.optional(),
+    subject: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(MAX_SUBJECT_LENGTH)
+      .refine(noLineBreaks, 'must not contain CR or LF'),
+    text: z.string().max(MAX_TEXT_LENGTH).optional(),
+    html: z.string().max(MAX_HTML_LENGTH).optional(),
+    lane: z.enum(LANES).default('transactional'),
+    metadata: metadataSchema.optional(),
+    expiresAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .refine((r) => r.text !== undefined || r.html !== undefined, {
+    message: 'either text or html is required',
+    path: ['text'],
+  });
+
+export type EmailRequestInput = z.input<typeof emailRequestSchema>;
+export type EmailRequest = z.output<typeof emailRequestSchema>;
+
+/** Kafka payload on `mail.requests.<lane>`: a request the business side has committed. */
+export const emailRequestedMessageSchema = z.strictObject({
+  version: z.literal(CONTRACT_VERSION),
+  type: z.literal('email.requested'),
+  emailId: z.uuid(),
+  requestedAt: z.iso.datetime({ offset: true }),
+  lane: z.enum(LANES),
+  to: recipientListSchema,
+  cc: recipientListSchema.optional(),
+  bcc: recipientListSchema.optional(),
+  replyTo: emailAddressSchema.optional(),
+  subject: z.string().min(1).max(MAX_SUBJECT_LENGTH).refine(noLineBreaks, 'must not contain CR or LF'),
+  text: z.string().max(MAX_TEXT_LENGTH).optional(),
+  html: z.string().max(MAX_HTML_LENGTH).optional(),
+  metadata: metadataSchema.optional(),
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+});
+
+export type EmailRequestedMessage = z.infer<typeof emailRequestedMessageSchema>;

@@ -1,0 +1,4 @@
+export * from './topics.js';
+export * from './email-request.js';
+export * from './email-event.js';
+export * from './email-status.js';

@@ -1,0 +1,134 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { IdGenerator, Clock, parseOrThrow } from '@app/common';
+import {
+  CONTRACT_VERSION,
+  Topics,
+  emailRequestSchema,
+  type EmailEventDetail,
+  type EmailEventType,
+  type EmailRequestInput,
+  type EmailRequestedMessage,
+  type EmailStatus,
+  type Lane,
+} from '@app/contracts';
+import { KafkaTopics } from '@app/kafka';
+import { OutboxWriter } from '@app/outbox';
+import { EmailRepository, type EmailRow } from './email.repository.js';
+import { EmailNotFoundError, IdempotencyKeyConflictError } from './email.errors.js';
+import { requestHash } from './request-hash.js';
+
+export interface SendOptions {
+  /**
+   * The caller's transaction. Pass it to commit the email atomically with your own data:
+   * the email is sent if and only if that transaction commits. Without it, `send()` opens
+   * its own transaction.
+   */
+  manager?: EntityManager;
+  /** Makes retries safe: the same key with the same request returns the first email. */
+  idempotencyKey?: string;
+}
+
+export interface SendResult {
+  id: string;
+  status: EmailStatus;
+  /** False when an earlier request with the same idempotency key was returned. */
+  created: boolean;
+}
+
+export interface EmailView {
+  id: string;
+  status: EmailStatus;
+  lane: Lane;
+  messageId: string | null;
+  smtpResponse: string | null;
+  to: string[];
+  cc?: string[];
+  bcc?: string[];
+  subject: string;
+  metadata: Record<string, string> | null;
+  attempt: number;
+  createdAt: string;
+  updatedAt: string;
+  events: { type: EmailEventType; at: string; detail: EmailEventDetail }[];
+}
+
+/** The public API of the email module: queue an email, read what happened to it. */
+@Injectable()
+export class EmailClient {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly emails: EmailRepository,
+    private readonly outbox: OutboxWriter,
+    private readonly topics: KafkaTopics,
+    private readonly ids: IdGenerator,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Validates and queues an email. Throws `InvalidInputError` listing every bad field. */
+  async send(input: EmailRequestInput, options: SendOptions = {}): Promise<SendResult> {
+    const request = parseOrThrow(emailRequestSchema, input, 'email request');
+    const hash = requestHash(request);
+    const run = (manager: EntityManager): Promise<SendResult> => this.insert(manager, request, hash, options.idempotencyKey);
+    return options.manager ? run(options.manager) : this.dataSource.transaction(run);
+  }
+
+  async get(id: string): Promise<EmailView> {
+    const manager = this.dataSource.manager;
+    const email = await this.emails.findById(manager, id);
+    if (!email) throw new EmailNotFoundError(id);
+    const events = await this.emails.listEvents(manager, id);
+    return toView(email, events);
+  }
+
+  private async insert(
+    manager: EntityManager,
+    request: ReturnType<typeof emailRequestSchema.parse>,
+    hash: string,
+    idempotencyKey: string | undefined,
+  ): Promise<SendResult> {
+    const id = this.ids.uuid();
+    const inserted = await this.emails.insert(manager, {
+      id,
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash: hash,
+      lane: request.lane,
+      recipients: { to: request.to, ...(request.cc && { cc: request.cc }), ...(request.bcc && { bcc: request.bcc }) },
+      subject: request.subject,
+      metadata: request.metadata ?? null,
+      expiresAt: request.expiresAt ?? null,
+    });
+    if (!inserted) {
+      // Only an existing idempotency key makes the insert a no-op (ids are fresh UUIDs).
+      const existing = await this.emails.findByIdempotencyKey(manager, idempotencyKey as string);
+      if (!existing || existing.requestHash !== hash) throw new IdempotencyKeyConflictError(idempotencyKey as string);
+      return { id: existing.id, status: existing.status, created: false };
+    }
+    const message: EmailRequestedMessage = {
+      version: CONTRACT_VERSION,
+      type: 'email.requested',
+      emailId: id,
+      requestedAt: this.clock.now().toISOString(),
+      ...request,
+    };
+    await this.outbox.add(manager, [{ topic: this.topics.name(Topics.requests[request.lane]), key: id, payload: message }]);
+    return { id, status: 'queued', created: true };
+  }
+}
+
+function toView(email: EmailRow, events: { type: EmailEventType; occurredAt: Date; detail: EmailEventDetail }[]): EmailView {
+  return {
+    id: email.id,
+    status: email.status,
+    lane: email.lane,
+    messageId: email.messageId,
+    smtpResponse: email.smtpResponse,
+    ...email.recipients,
+    subject: email.subject,
+    metadata: email.metadata,
+    attempt: email.attempt,
+    createdAt: email.createdAt.toISOString(),
+    updatedAt: email.updatedAt.toISOString(),
+    events: events.map((e) => ({ type: e.type, at: e.occurredAt.toISOString(), detail: e.detail })),
+  };
+}

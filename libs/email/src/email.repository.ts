@@ -1,0 +1,108 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { EmailEventDetail, EmailEventType, EmailStatus, Lane } from '@app/contracts';
+
+export interface NewEmailRow {
+  id: string;
+  idempotencyKey: string | null;
+  requestHash: string;
+  lane: Lane;
+  recipients: { to: string[]; cc?: string[]; bcc?: string[] };
+  subject: string;
+  metadata: Record<string, string> | null;
+  expiresAt: string | null;
+}
+
+export interface EmailRow {
+  id: string;
+  requestHash: string;
+  lane: Lane;
+  recipients: { to: string[]; cc?: string[]; bcc?: string[] };
+  subject: string;
+  metadata: Record<string, string> | null;
+  status: EmailStatus;
+  attempt: number;
+  messageId: string | null;
+  smtpResponse: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface EmailEventRow {
+  type: EmailEventType;
+  occurredAt: Date;
+  detail: EmailEventDetail;
+}
+
+const EMAIL_COLUMNS = `id, request_hash AS "requestHash", lane, recipients, subject, metadata, status, attempt,
+  message_id AS "messageId", smtp_response AS "smtpResponse", created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+/** SQL for `emails` and `email_events`. Every method runs on the manager it is given. */
+@Injectable()
+export class EmailRepository {
+  /** Inserts the email unless its idempotency key exists; returns whether a row was inserted. */
+  async insert(manager: EntityManager, email: NewEmailRow): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `INSERT INTO emails (id, idempotency_key, request_hash, lane, recipients, subject, metadata, expires_at, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued')
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING 1`,
+      [
+        email.id,
+        email.idempotencyKey,
+        email.requestHash,
+        email.lane,
+        JSON.stringify(email.recipients),
+        email.subject,
+        email.metadata === null ? null : JSON.stringify(email.metadata),
+        email.expiresAt,
+      ],
+    );
+    return rows.length === 1;
+  }
+
+  async findByIdempotencyKey(manager: EntityManager, key: string): Promise<EmailRow | null> {
+    const rows: EmailRow[] = await manager.query(`SELECT ${EMAIL_COLUMNS} FROM emails WHERE idempotency_key = $1`, [key]);
+    return rows[0] ?? null;
+  }
+
+  async findById(manager: EntityManager, id: string, options: { lock?: boolean } = {}): Promise<EmailRow | null> {
+    const rows: EmailRow[] = await manager.query(
+      `SELECT ${EMAIL_COLUMNS} FROM emails WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`,
+      [id],
+    );
+    return rows[0] ?? null;
+  }
+
+  async listEvents(manager: EntityManager, emailId: string): Promise<EmailEventRow[]> {
+    return manager.query(
+      `SELECT type, occurred_at AS "occurredAt", detail FROM email_events
+       WHERE email_id = $1 ORDER BY occurred_at, received_at`,
+      [emailId],
+    );
+  }
+
+  async insertEvent(
+    manager: EntityManager,
+    event: { eventId: string; emailId: string; type: EmailEventType; occurredAt: string; detail: EmailEventDetail },
+  ): Promise<void> {
+    await manager.query(
+      `INSERT INTO email_events (event_id, email_id, type, occurred_at, detail) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING`,
+      [event.eventId, event.emailId, event.type, event.occurredAt, JSON.stringify(event.detail)],
+    );
+  }
+
+  async updateStatus(
+    manager: EntityManager,
+    id: string,
+    change: { status: EmailStatus; attempt: number; messageId?: string; smtpResponse?: string },
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE emails SET status = $2, attempt = $3,
+         message_id = COALESCE($4, message_id), smtp_response = COALESCE($5, smtp_response), updated_at = now()
+       WHERE id = $1`,
+      [id, change.status, change.attempt, change.messageId ?? null, change.smtpResponse ?? null],
+    );
+  }
+}

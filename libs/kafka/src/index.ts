@@ -1,0 +1,14 @@
+export { KafkaModule } from './kafka.module.js';
+export type { KafkaModuleOptions } from './kafka.options.js';
+export { KafkaClient } from './kafka-client.js';
+export { KafkaProducer, type OutgoingRecord } from './kafka-producer.js';
+export {
+  KafkaConsumerRunner,
+  decodeHeaders,
+  type ConsumerDefinition,
+  type HandlerOutcome,
+  type MessageContext,
+  type RunningConsumer,
+} from './kafka-consumer.js';
+export { KafkaTopicAdmin } from './kafka-admin.js';
+export { KafkaTopics } from './kafka-topics.js';

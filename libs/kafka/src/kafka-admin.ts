@@ -1,0 +1,35 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { KafkaClient } from './kafka-client.js';
+import { KAFKA_OPTIONS, type KafkaModuleOptions } from './kafka.options.js';
+
+/** Creates the topics an app needs, if they do not exist yet (idempotent). */
+@Injectable()
+export class KafkaTopicAdmin {
+  private readonly logger = new Logger(KafkaTopicAdmin.name);
+
+  constructor(
+    private readonly client: KafkaClient,
+    @Inject(KAFKA_OPTIONS) private readonly options: KafkaModuleOptions,
+  ) {}
+
+  async ensureTopics(topics: readonly string[]): Promise<void> {
+    const admin = this.client.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: this.options.partitions ?? 4,
+          replicationFactor: -1, // the broker's default
+        })),
+      });
+      this.logger.log(`created topics ${missing.join(', ')}`);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { EachMessagePayload, IHeaders, KafkaMessage } from 'kafkajs';
+import type { z } from 'zod';
+import { DeadLetterHeaders, deadLetterTopic } from '@app/contracts';
+import { DomainError, InvalidInputError, describeError, isRetriable, parseOrThrow, sleep } from '@app/common';
+import { KafkaClient } from './kafka-client.js';
+import { KafkaProducer } from './kafka-producer.js';
+
+/** What a handler did with a message: always explicit, never silence. */
+export type HandlerOutcome = 'processed' | 'duplicate' | 'skipped';
+
+export interface MessageContext {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  headers: Record<string, string>;
+}
+
+export interface ConsumerDefinition<S extends z.ZodType> {
+  /** Broker-level group id (already prefixed). */
+  groupId: string;
+  /** Broker-level topic names (already prefixed). */
+  topics: string[];
+  /** Validates each payload; a payload that fails goes to the dead-letter topic. */
+  schema: S;
+  /** What the payload is called in error messages, e.g. `email request`. */
+  description: string;
+  /** Partitions processed in parallel (order is kept within a partition). */
+  concurrency?: number;
+  handle(payload: z.output<S>, context: MessageContext): Promise<HandlerOutcome>;
+}
+
+export interface RunningConsumer {
+  /** Stops fetching, lets the in-flight messages finish (or hand them back), commits, disconnects. */
+  stop(): Promise<void>;
+}
+
+const MAX_RETRY_DELAY_MS = 10_000;
+
+/**
+ * Runs kafkajs consumers with the delivery rules this project relies on:
+ *
+ * - an offset is resolved (and so committed) only after `handle()` returned, i.e. after its
+ *   effect is durably recorded: at-least-once, so handlers must be idempotent;
+ * - a message that can never succeed (malformed JSON, failed validation, a non-retriable
+ *   {@link DomainError}) is published to `<topic>.dlq` with the reason in headers, then skipped,
+ *   so a poison message never blocks its partition;
+ * - any other error is retried in place with capped exponential backoff, forever, never skipped;
+ *   during shutdown the message is handed back uncommitted instead.
+ *
+ * kafkajs' own behaviour for a throwing `eachMessage` (crash, restart, re-read the same offset
+ * forever) is never reached, and Nest's Kafka transport is not used, because it commits past
+ * errors and unhandled events.
+ */
+@Injectable()
+export class KafkaConsumerRunner {
+  private readonly logger = new Logger(KafkaConsumerRunner.name);
+
+  constructor(
+    private readonly client: KafkaClient,
+    private readonly producer: KafkaProducer,
+  ) {}
+
+  async start<S extends z.ZodType>(definition: ConsumerDefinition<S>): Promise<RunningConsumer> {
+    const consumer = this.client.kafka.consumer({
+      groupId: definition.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    });
+    const stopping = new AbortController();
+    await consumer.connect();
+    // A new group reads from the beginning: messages published before it first joined are not lost.
+    await consumer.subscribe({ topics: definition.topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: true,
+      partitionsConsumedConcurrently: definition.concurrency ?? 1,
+      eachMessage: (payload) => this.processWithRetry(definition, payload, stopping.signal),
+    });
+    this.logger.log(`consuming ${definition.topics.join(', ')} as ${definition.groupId}`);
+    return {
+      stop: async () => {
+        stopping.abort();
+        await consumer.disconnect();
+      },
+    };
+  }
+
+  private async processWithRetry<S extends z.ZodType>(
+    definition: ConsumerDefinition<S>,
+    { topic, partition, message, heartbeat }: EachMessagePayload,
+    stopping: AbortSignal,
+  ): Promise<void> {
+    const context: MessageContext = {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key?.toString('utf8') ?? null,
+      headers: decodeHeaders(message.headers),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const payload = parseOrThrow(definition.schema, decodeJson(message), definition.description);
+        await definition.handle(payload, context);
+        return;
+      } catch (caught) {
+        let error = caught;
+        if (!isRetriable(error)) {
+          try {
+            await this.deadLetter(definition, context, message, error);
+            return;
+          } catch (deadLetterError) {
+            // The dead letter is not stored yet, so the offset must not move: retry like any
+            // transient failure (e.g. the broker is restarting).
+            error = deadLetterError;
+          }
+        }
+        if (stopping.aborted) throw error; // hand the message back uncommitted
+        const delay = Math.min(MAX_RETRY_DELAY_MS, 100 * 2 ** Math.min(attempt, 10));
+        this.logger.warn(
+          `${topic}[${partition}]@${message.offset}: attempt ${attempt} failed, retrying in ${delay} ms: ${describeError(error)}`,
+        );
+        await sleep(delay, stopping);
+        await heartbeat().catch(() => undefined); // a rebalance during the wait is handled by kafkajs
+      }
+    }
+  }
+
+  private async deadLetter(
+    definition: ConsumerDefinition<z.ZodType>,
+    context: MessageContext,
+    message: KafkaMessage,
+    error: unknown,
+  ): Promise<void> {
+    const code = error instanceof DomainError ? error.code : 'unknown';
+    const reason = describeError(error).slice(0, 4_000);
+    this.logger.warn(`${context.topic}[${context.partition}]@${context.offset} dead-lettered: ${reason}`);
+    await this.producer.send([
+      {
+        topic: deadLetterTopic(context.topic),
+        key: context.key ?? '',
+        value: message.value ?? Buffer.alloc(0),
+        headers: {
+          ...context.headers,
+          [DeadLetterHeaders.reason]: reason,
+          [DeadLetterHeaders.code]: code,
+          [DeadLetterHeaders.sourceTopic]: context.topic,
+          [DeadLetterHeaders.sourcePartition]: String(context.partition),
+          [DeadLetterHeaders.sourceOffset]: context.offset,
+          [DeadLetterHeaders.consumerGroup]: definition.groupId,
+        },
+      },
+    ]);
+  }
+}
+
+export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.map(String).join(',') : value.toString();
+  }
+  return out;
+}
+
+function decodeJson(message: KafkaMessage): unknown {
+  const text = message.value?.toString('utf8') ?? '';
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InvalidInputError(`payload is not valid JSON (${describeError(error)})`);
+  }
+}

@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { waitFor } from './wait-for.js';
+
+export type AppName = 'business' | 'mailer';
+
+const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+
+/**
+ * One of the built apps (`dist/`) running as its own process, configured only through its
+ * environment, as in production. Output goes to `test-output/<name>.log`.
+ */
+export class AppProcess {
+  private child?: ChildProcess;
+  private exited?: Promise<number | null>;
+  readonly logFile: string;
+
+  constructor(
+    readonly app: AppName,
+    readonly env: Record<string, string>,
+    readonly healthUrl: string,
+    readonly label: string = app,
+  ) {
+    const dir = join(REPO_ROOT, 'test-output');
+    mkdirSync(dir, { recursive: true });
+    this.logFile = join(dir, `${label}.log`);
+  }
+
+  async start(): Promise<void> {
+    const log = createWriteStream(this.logFile, { flags: 'a' });
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/apps', this.app, 'src/main.js')], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    this.child = child;
+    this.exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+    let exitCode: number | null | undefined;
+    void this.exited.then((code) => (exitCode = code));
+    await waitFor(
+      async () => {
+        if (exitCode !== undefined) throw new Error(`${this.label} exited with ${exitCode}; see ${this.logFile}`);
+        const res = await fetch(this.healthUrl);
+        return res.ok;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, description: `${this.label} to become healthy (log: ${this.logFile})` },
+    );
+  }
+
+  /** Sends `signal` and waits for the process to exit; resolves with its exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<number | null> {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return this.child?.exitCode ?? null;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeoutMs);
+    try {
+      return await (this.exited as Promise<number | null>);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

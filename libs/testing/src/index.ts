@@ -1,0 +1,4 @@
+export { SmtpCapture, type CapturedMail, type RecipientPolicy } from './smtp-capture.js';
+export { waitFor, type WaitForOptions } from './wait-for.js';
+export { createTestDatabase, dropTestDatabase } from './databases.js';
+export { AppProcess, type AppName } from './app-process.js';

@@ -1,0 +1,97 @@
+import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
+
+export interface CapturedMail {
+  from: string;
+  recipients: string[];
+  messageId: string | null;
+  subject: string | null;
+  emailId: string | null;
+  raw: string;
+  receivedAt: Date;
+}
+
+/** What the server answers to a recipient: accept it, or refuse it with an SMTP reply. */
+export type RecipientPolicy = (address: string) => { code: number; message: string } | null;
+
+/**
+ * A real SMTP server on loopback that keeps every message it accepts: the development inbox of
+ * `npm run dev` and the receiving end of the tests. It speaks plain SMTP (no TLS, no AUTH).
+ */
+export class SmtpCapture {
+  readonly mails: CapturedMail[] = [];
+  private readonly server: SMTPServer;
+  private recipientPolicy: RecipientPolicy = () => null;
+  private listeners: ((mail: CapturedMail) => void)[] = [];
+
+  constructor() {
+    this.server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      logger: false,
+      size: 10 * 1024 * 1024,
+      onRcptTo: (address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error | null) => void) => {
+        const refusal = this.recipientPolicy(address.address);
+        if (!refusal) return callback();
+        const error = new Error(refusal.message) as Error & { responseCode: number };
+        error.responseCode = refusal.code;
+        callback(error);
+      },
+      onData: (stream, session, callback) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          const raw = Buffer.concat(chunks).toString('utf8');
+          const mail: CapturedMail = {
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            recipients: session.envelope.rcptTo.map((r) => r.address),
+            messageId: header(raw, 'message-id'),
+            subject: header(raw, 'subject'),
+            emailId: header(raw, 'x-email-id'),
+            raw,
+            receivedAt: new Date(),
+          };
+          this.mails.push(mail);
+          for (const listener of this.listeners) listener(mail);
+          callback();
+        });
+      },
+    });
+  }
+
+  /** Starts listening on 127.0.0.1; port 0 picks a free port. Resolves with the port. */
+  async start(port = 0): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => resolve());
+    });
+    const address = this.server.server.address();
+    if (address === null || typeof address === 'string') throw new Error('SMTP server has no TCP address');
+    return address.port;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  refuseRecipients(policy: RecipientPolicy): void {
+    this.recipientPolicy = policy;
+  }
+
+  onMail(listener: (mail: CapturedMail) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** How many messages each recipient received. */
+  countByRecipient(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const mail of this.mails) for (const r of mail.recipients) counts.set(r, (counts.get(r) ?? 0) + 1);
+    return counts;
+  }
+}
+
+/** Reads one (possibly folded) header from a raw RFC 5322 message. */
+function header(raw: string, name: string): string | null {
+  const head = raw.split(/\r?\n\r?\n/, 1)[0] ?? '';
+  const match = new RegExp(`^${name}:[ \\t]*((?:.*)(?:\\r?\\n[ \\t].*)*)`, 'im').exec(head);
+  return match?.[1] ? match[1].replace(/\r?\n[ \t]+/g, ' ').trim() : null;
+}

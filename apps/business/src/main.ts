@@ -2,17 +2,20 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
-import { migrateWithLock } from '@app/common';
+import { closeOnSignals, migrateWithLock, runMain } from '@app/common';
 import { AppModule } from './app.module.js';
 import { loadBusinessConfig } from './config.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
 
-const config = loadBusinessConfig();
-const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), { bodyParser: false });
-// Room for the largest valid body (text + html limits) and no more.
-app.useBodyParser('json', { limit: '1mb' });
-app.useGlobalFilters(new ApiExceptionFilter());
-app.enableShutdownHooks();
-await migrateWithLock(app.get(DataSource));
-await app.listen(config.BUSINESS_PORT);
-console.log(`business listening on http://127.0.0.1:${config.BUSINESS_PORT}`);
+runMain('business', async () => {
+  const config = loadBusinessConfig();
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), { bodyParser: false });
+  // Room for the largest valid body (text + html limits) and no more.
+  app.useBodyParser('json', { limit: '1mb' });
+  app.useGlobalFilters(new ApiExceptionFilter());
+  closeOnSignals(app, 'business');
+  // Before listen(): the relay and consumers start in onApplicationBootstrap and need the tables.
+  await migrateWithLock(app.get(DataSource));
+  await app.listen(config.BUSINESS_PORT);
+  console.log(`business listening on http://127.0.0.1:${config.BUSINESS_PORT}`);
+});

@@ -3,3 +3,4 @@ export * from './validation.js';
 export * from './config.js';
 export * from './clock.js';
 export * from './database.js';
+export * from './lifecycle.js';

@@ -37,13 +37,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
-      return [status, { error: { code: httpCode(status), message: exception.message } }];
-    }
-    // body-parser reports malformed JSON and oversized bodies with an HTTP status of its own.
-    const bodyParserStatus = (exception as { status?: unknown; type?: unknown } | null)?.status;
-    if (typeof bodyParserStatus === 'number' && bodyParserStatus >= 400 && bodyParserStatus < 500) {
-      const type = String((exception as { type?: unknown }).type ?? 'bad_request');
-      return [bodyParserStatus, { error: { code: type.replaceAll('.', '_'), message: (exception as Error).message } }];
+      // body-parser's errors (malformed JSON, body too large) arrive wrapped, with a `type`.
+      const type = (exception.cause as { type?: unknown } | undefined)?.type;
+      const code = typeof type === 'string' ? type.replaceAll('.', '_') : httpCode(status);
+      return [status, { error: { code, message: exception.message } }];
     }
     return [HttpStatus.INTERNAL_SERVER_ERROR, { error: { code: 'internal_error', message: 'internal error' } }];
   }

@@ -44,7 +44,9 @@ function redisPing() {
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (d) => {
       reply += d.toString();
-      if (reply.includes('\r\n')) (socket.destroy(), res(reply.startsWith('+PONG')));
+      if (!reply.includes('\r\n')) return;
+      socket.destroy();
+      res(reply.startsWith('+PONG'));
     });
     socket.once('error', () => res(false));
     socket.once('timeout', () => (socket.destroy(), res(false)));

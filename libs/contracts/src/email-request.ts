@@ -24,7 +24,7 @@ const recipientListSchema = z
   .max(MAX_RECIPIENTS, `at most ${MAX_RECIPIENTS} addresses`);
 
 /** `to`, `cc` and `bcc` accept one address or a list; they are always a list afterwards. */
-const recipientsSchema = z.union([emailAddressSchema.transform((a) => [a]), recipientListSchema]);
+const recipientsSchema = z.preprocess((v) => (typeof v === 'string' ? [v] : v), recipientListSchema);
 
 export const metadataSchema = z
   .record(z.string().min(1).max(64), z.string().max(512))

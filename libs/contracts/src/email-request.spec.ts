@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { emailRequestSchema, emailRequestedMessageSchema } from './email-request.js';
+
+describe('emailRequestSchema', () => {
+  it('normalises a single address to a list and defaults the lane', () => {
+    const parsed = emailRequestSchema.parse({ to: 'a@example.com', subject: 'Hi', text: 'x' });
+    expect(parsed).toEqual({ to: ['a@example.com'], subject: 'Hi', text: 'x', lane: 'transactional' });
+  });
+
+  it('names every bad field at once', () => {
+    const result = emailRequestSchema.safeParse({ to: ['ok@example.com', 'bad'], cc: 'also bad', subject: '', text: 'x' });
+    expect(result.success).toBe(false);
+    const paths = result.error?.issues.map((i) => i.path.join('.'));
+    expect(paths).toEqual(expect.arrayContaining(['to.1', 'cc.0', 'subject']));
+  });
+
+  it.each([
+    ['subject', { subject: 'Hi\nBcc: x@example.com' }],
+    ['to', { to: 'a@example.com\r\nBcc: x@example.com' }],
+    ['replyTo', { replyTo: 'a@example.com\nX: y' }],
+  ])('refuses CR/LF in %s (header injection)', (field, patch) => {
+    const result = emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi', text: 'x', ...patch });
+    expect(result.error?.issues.map((i) => i.path[0])).toContain(field);
+  });
+
+  it('requires text or html', () => {
+    expect(emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi' }).success).toBe(false);
+    expect(emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi', html: '<p>x</p>' }).success).toBe(true);
+  });
+
+  it('limits recipients and metadata', () => {
+    const to = Array.from({ length: 51 }, (_, i) => `u${i}@example.com`);
+    expect(emailRequestSchema.safeParse({ to, subject: 'Hi', text: 'x' }).success).toBe(false);
+    const metadata = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v']));
+    expect(emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi', text: 'x', metadata }).success).toBe(false);
+  });
+});
+
+describe('emailRequestedMessageSchema', () => {
+  const valid = {
+    version: 1,
+    type: 'email.requested',
+    emailId: '7d8c3f0e-3a57-4c4b-9f11-0d3c7a1b2c3d',
+    requestedAt: '2026-11-23T10:00:00.000Z',
+    lane: 'bulk',
+    to: ['a@example.com'],
+    subject: 'Hi',
+    text: 'x',
+  };
+
+  it('accepts a well-formed message', () => {
+    expect(emailRequestedMessageSchema.safeParse(valid).success).toBe(true);
+  });
+
+  it('rejects unknown versions and unknown fields', () => {
+    expect(emailRequestedMessageSchema.safeParse({ ...valid, version: 2 }).success).toBe(false);
+    expect(emailRequestedMessageSchema.safeParse({ ...valid, extra: true }).success).toBe(false);
+  });
+});

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { isForwardTransition, type EmailStatus } from './email-status.js';
+
+const at = (status: EmailStatus, attempt = 0) => ({ status, attempt });
+
+describe('isForwardTransition', () => {
+  it.each([
+    [at('queued'), at('accepted'), true],
+    [at('queued'), at('sent', 1), true], // events can arrive out of order; skipping ahead is fine
+    [at('accepted'), at('sending', 1), true],
+    [at('sending', 1), at('retrying', 1), true],
+    [at('retrying', 1), at('sending', 2), true],
+    [at('sending', 2), at('sent', 2), true],
+    [at('retrying', 3), at('failed', 3), true],
+  ])('%o → %o moves forward', (from, to, expected) => {
+    expect(isForwardTransition(from, to)).toBe(expected);
+  });
+
+  it.each([
+    [at('accepted'), at('queued')],
+    [at('accepted'), at('accepted')],
+    [at('sending', 2), at('retrying', 1)],
+    [at('retrying', 2), at('sending', 2)],
+    [at('sent', 1), at('accepted')],
+    [at('sent', 1), at('failed', 1)],
+    [at('failed', 1), at('sent', 2)],
+    [at('expired'), at('sent', 1)],
+  ])('%o → %o is ignored (late, repeated or after a final state)', (from, to) => {
+    expect(isForwardTransition(from, to)).toBe(false);
+  });
+});

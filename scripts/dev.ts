@@ -1,0 +1,93 @@
+// `npm run dev`: the whole system on one machine, for a newcomer.
+//
+// Brings the stack up (Kafka, PostgreSQL, Redis, databases), starts a development SMTP server
+// that captures every message (no mail account needed) with a small web inbox, runs both apps
+// in watch mode, sends a first email and shows it arrive and turn `sent`.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import { SmtpCapture } from '../libs/testing/src/smtp-capture.js';
+import { waitFor } from '../libs/testing/src/wait-for.js';
+
+const SMTP_PORT = Number(process.env.DEV_SMTP_PORT ?? 2525);
+const INBOX_PORT = Number(process.env.DEV_INBOX_PORT ?? 8025);
+const BUSINESS_PORT = Number(process.env.BUSINESS_PORT ?? 3000);
+const MAILER_PORT = Number(process.env.MAILER_PORT ?? 3001);
+const DEMO = process.env.DEV_DEMO !== '0';
+
+const env = {
+  ...process.env,
+  BUSINESS_DATABASE_URL: process.env.BUSINESS_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/email_business',
+  MAILER_DATABASE_URL: process.env.MAILER_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/email_mailer',
+  KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+  REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  SMTP_URL: process.env.SMTP_URL ?? `smtp://127.0.0.1:${SMTP_PORT}`,
+  BUSINESS_PORT: String(BUSINESS_PORT),
+  MAILER_PORT: String(MAILER_PORT),
+};
+
+const children: ChildProcess[] = [];
+const say = (msg: string): void => console.log(`\x1b[36m[dev]\x1b[0m ${msg}`);
+
+function startApp(app: 'business' | 'mailer'): void {
+  const child = spawn('npx', ['nest', 'start', app, '--watch', '--preserveWatchOutput'], { env, stdio: 'inherit' });
+  children.push(child);
+}
+
+async function main(): Promise<void> {
+  const stack = spawnSync(process.execPath, ['scripts/stack.mjs', 'up'], { stdio: 'inherit' });
+  if (stack.status !== 0) process.exit(stack.status ?? 1);
+
+  const smtp = new SmtpCapture();
+  await smtp.start(SMTP_PORT);
+  smtp.onMail((m) => say(`📬 captured "${m.subject}" for ${m.recipients.join(', ')} (Message-ID ${m.messageId})`));
+  createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(smtp.mails.map(({ raw: _raw, ...m }) => m), null, 2));
+  }).listen(INBOX_PORT, '127.0.0.1');
+
+  startApp('mailer');
+  startApp('business');
+  const businessUrl = `http://127.0.0.1:${BUSINESS_PORT}`;
+  await waitFor(async () => (await fetch(`${businessUrl}/health`)).ok, { timeoutMs: 180_000, intervalMs: 500, description: 'business' });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${MAILER_PORT}/health`)).ok, { timeoutMs: 180_000, intervalMs: 500, description: 'mailer' });
+
+  const curl = `curl -s -X POST ${businessUrl}/v1/emails -H 'content-type: application/json' -H 'Idempotency-Key: hello-1' \\
+  -d '{"to":"ada@example.com","subject":"Hello","text":"It works!"}'`;
+  say('everything is up:');
+  say(`  business API   ${businessUrl}  (POST /v1/emails, GET /v1/emails/:id, GET /health)`);
+  say(`  mailer health  http://127.0.0.1:${MAILER_PORT}/health`);
+  say(`  captured mail  http://127.0.0.1:${INBOX_PORT}  (dev SMTP server on 127.0.0.1:${SMTP_PORT})`);
+  say(`send an email:\n${curl}`);
+
+  if (DEMO) {
+    const res = await fetch(`${businessUrl}/v1/emails`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 'newcomer@example.com', subject: 'Your first email', text: 'Sent through the outbox, Kafka and SMTP.' }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    say(`sent a first email: ${id}`);
+    const view = await waitFor(
+      async () => {
+        const v = (await (await fetch(`${businessUrl}/v1/emails/${id}`)).json()) as { status: string };
+        return v.status === 'sent' ? v : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250, description: 'the first email to be sent' },
+    );
+    say(`GET /v1/emails/${id} →\n${JSON.stringify(view, null, 2)}`);
+  }
+  say('watching for changes; Ctrl-C stops the apps (`npm run stack:down` stops Kafka)');
+}
+
+function shutdown(): void {
+  for (const child of children) child.kill('SIGTERM');
+  setTimeout(() => process.exit(0), 3_000).unref();
+}
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
+
+main().catch((error: unknown) => {
+  console.error(error);
+  shutdown();
+  process.exitCode = 1;
+});

@@ -11,6 +11,7 @@ import { MailRequestsConsumer } from './requests/mail-requests.consumer.js';
 import { MailRequestsRepository } from './requests/mail-requests.repository.js';
 import { MailRequestsService } from './requests/mail-requests.service.js';
 import { MailSender } from './sending/mail-sender.service.js';
+import { SendJobSweeper } from './sending/send-job-sweeper.js';
 import { SendQueue } from './sending/send-queue.js';
 import { SendWorkers } from './sending/send-workers.js';
 import { SmtpTransport } from './sending/smtp.transport.js';
@@ -42,6 +43,7 @@ export class AppModule {
         MailRequestsConsumer,
         MailSender,
         SendQueue,
+        SendJobSweeper,
         SendWorkers,
         SmtpTransport,
       ],

@@ -17,6 +17,8 @@ const mailerConfigSchema = z
     SEND_CONCURRENCY_BULK: z.coerce.number().int().min(1).max(500).default(5),
     SEND_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
     SEND_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
+    /** How often open requests are checked against the queue (Redis may have lost jobs). */
+    SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('email-loop'),
   })
   .transform((c, ctx) => {

@@ -45,6 +45,30 @@ export class SendQueue implements OnApplicationShutdown {
     );
   }
 
+  /**
+   * Makes sure a runnable job exists for an email PostgreSQL still considers open: re-adds a
+   * missing job (Redis wiped), revives a job BullMQ gave up on, replaces a finished one.
+   * Returns what it did.
+   */
+  async ensure(emailId: string, lane: Lane): Promise<'added' | 'revived' | 'present'> {
+    const job = await this.queues[lane].getJob(emailId);
+    if (!job) {
+      await this.enqueue(emailId, lane);
+      return 'added';
+    }
+    const state = await job.getState();
+    if (state === 'failed') {
+      await job.retry('failed');
+      return 'revived';
+    }
+    if (state === 'completed' || state === 'unknown') {
+      await job.remove();
+      await this.enqueue(emailId, lane);
+      return 'added';
+    }
+    return 'present';
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await Promise.all(Object.values(this.queues).map((q) => q.close()));
   }

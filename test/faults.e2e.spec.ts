@@ -92,69 +92,65 @@ describe('fault suite: nothing lost, nothing sent twice', () => {
     writeFileSync('test-output/fault-results.json', JSON.stringify(results, null, 2));
   });
 
-  it('SIGKILL the mailer mid-stream, restart it', async () => {
-    stack = new EmailLoopStack();
-    await stack.start();
-    const s = stack;
-    await runScenario(s, 'kill-mailer', async (progress) => {
+  /** Starts a fresh stack for one scenario (stopped in afterEach) and runs the scenario on it. */
+  async function scenario(
+    name: string,
+    fault: (s: EmailLoopStack, progress: { accepted: () => number }) => Promise<{ kills: number }>,
+    mailerEnv: Record<string, string> = {},
+  ): Promise<void> {
+    const s = new EmailLoopStack();
+    stack = s;
+    await s.start(mailerEnv);
+    await runScenario(s, name, (progress) => fault(s, progress));
+  }
+
+  it('SIGKILL the mailer mid-stream, restart it', () =>
+    scenario('kill-mailer', async (s, progress) => {
       await whenAccepted(progress, LOAD / 4);
       await waitFor(() => s.smtp.mails.length > 20 || undefined, { description: 'sending to be under way' });
       await s.mailer!.stop('SIGKILL');
       await s.mailer!.start();
       return { kills: 1 };
-    });
-  });
+    }));
 
-  it('SIGKILL the business app (its relay) mid-stream, restart it', async () => {
-    stack = new EmailLoopStack();
-    await stack.start();
-    const s = stack;
-    await runScenario(s, 'kill-business', async (progress) => {
+  it('SIGKILL the business app (its relay) mid-stream, restart it', () =>
+    scenario('kill-business', async (s, progress) => {
       await whenAccepted(progress, LOAD / 3);
       await s.business!.stop('SIGKILL');
       await s.business!.start();
       return { kills: 0 }; // killing business cannot duplicate an SMTP hand-off
-    });
-  });
+    }));
 
-  it('wipe Redis (FLUSHALL) mid-stream', async () => {
-    stack = new EmailLoopStack();
-    await stack.start({ SWEEP_INTERVAL_MS: '2000' });
-    const s = stack;
-    await runScenario(s, 'flush-redis', async (progress) => {
-      await whenAccepted(progress, LOAD / 3);
-      const redis = new Redis(REDIS_URL);
-      // Only this test's keys: other suites may share the Redis server.
-      const keys = await redis.keys(`${s.id}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      await redis.quit();
-      return { kills: 0 };
-    });
-  });
+  it('wipe Redis (FLUSHALL) mid-stream', () =>
+    scenario(
+      'flush-redis',
+      async (s, progress) => {
+        await whenAccepted(progress, LOAD / 3);
+        const redis = new Redis(REDIS_URL);
+        // Only this test's keys: other suites may share the Redis server.
+        const keys = await redis.keys(`${s.id}:*`);
+        if (keys.length > 0) await redis.del(...keys);
+        await redis.quit();
+        return { kills: 0 };
+      },
+      { SWEEP_INTERVAL_MS: '2000' },
+    ));
 
-  it('SMTP answers 421 for a while, then recovers', async () => {
-    stack = new EmailLoopStack();
-    await stack.start();
-    const s = stack;
-    await runScenario(s, 'smtp-421', async (progress) => {
+  it('SMTP answers 421 for a while, then recovers', () =>
+    scenario('smtp-421', async (s, progress) => {
       await whenAccepted(progress, LOAD / 4);
       s.smtp.refuseRecipients(() => ({ code: 421, message: 'Service not available, try again later' }));
       await new Promise((r) => setTimeout(r, 3_000));
       s.smtp.refuseRecipients(() => null);
       return { kills: 0 };
-    });
-  });
+    }));
 
-  it('SIGTERM both apps mid-stream and restart them', async () => {
-    stack = new EmailLoopStack();
-    await stack.start();
-    const s = stack;
-    await runScenario(s, 'sigterm-both', async (progress) => {
+  it('SIGTERM both apps mid-stream and restart them', () =>
+    scenario('sigterm-both', async (s, progress) => {
       await whenAccepted(progress, LOAD / 3);
       const codes = await Promise.all([s.business!.stop('SIGTERM'), s.mailer!.stop('SIGTERM')]);
       expect(codes).toEqual([0, 0]);
       await Promise.all([s.business!.start(), s.mailer!.start()]);
       return { kills: 0 };
-    });
-  });
+    }));
 });

@@ -56,6 +56,9 @@ export class SmtpCapture {
         });
       },
     });
+    // A client killed mid-session (the fault suite does that) resets its socket; smtp-server
+    // reports that as an 'error' event, which is expected here and must not crash the test run.
+    this.server.on('error', () => undefined);
   }
 
   /** Starts listening on 127.0.0.1; port 0 picks a free port. Resolves with the port. */

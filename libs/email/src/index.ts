@@ -1,5 +1,5 @@
 import { CreateInbox1763900000001 } from '@app/inbox';
-import { CreateOutbox1763900000000 } from '@app/outbox';
+import { OUTBOX_MIGRATIONS } from '@app/outbox';
 import { CreateEmails1763900000100 } from './email.migration.js';
 
 export { EmailModule } from './email.module.js';
@@ -8,4 +8,4 @@ export { EmailClient, type EmailView, type SendOptions, type SendResult } from '
 export { EmailNotFoundError, IdempotencyKeyConflictError, UnknownEmailEventError } from './email.errors.js';
 
 /** The migrations the email module needs, in order; add them to your DataSource's `migrations`. */
-export const EMAIL_MIGRATIONS = [CreateOutbox1763900000000, CreateInbox1763900000001, CreateEmails1763900000100];
+export const EMAIL_MIGRATIONS = [...OUTBOX_MIGRATIONS, CreateInbox1763900000001, CreateEmails1763900000100];

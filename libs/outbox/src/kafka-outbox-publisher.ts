@@ -17,4 +17,19 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
       })),
     );
   }
+
+  /**
+   * Permanent = the broker answered with a protocol error it marks non-retriable (message too
+   * large, invalid topic, not authorised). kafkajs wraps such errors, and also wraps exhausted
+   * retries of a *retriable* error (broker down) in a non-retriable error, so the decision looks
+   * at the innermost broker error rather than the wrapper.
+   */
+  isPermanentFailure(error: unknown): boolean {
+    for (let e: unknown = error, depth = 0; e && depth < 10; depth++) {
+      const candidate = e as { name?: string; retriable?: boolean; type?: string; originalError?: unknown; cause?: unknown };
+      if (candidate.name === 'KafkaJSProtocolError') return candidate.retriable === false;
+      e = candidate.originalError ?? candidate.cause;
+    }
+    return false;
+  }
 }

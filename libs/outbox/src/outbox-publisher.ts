@@ -14,4 +14,10 @@ export interface OutboxMessage {
  */
 export interface OutboxPublisher {
   publish(messages: readonly OutboxMessage[]): Promise<void>;
+  /**
+   * True when `error` means the transport will never accept the message (too large, invalid
+   * destination): the relay then dead-letters it. Everything else (broker down, timeouts) is
+   * retried forever with back-off, because an outage must never turn messages into dead letters.
+   */
+  isPermanentFailure?(error: unknown): boolean;
 }

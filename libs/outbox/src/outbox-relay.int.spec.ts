@@ -3,11 +3,14 @@ import { DataSource } from 'typeorm';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaClient, KafkaProducer } from '@app/kafka';
 import { createTestDatabase, dropTestDatabase, waitFor } from '@app/testing';
-import { CreateOutbox1763900000000 } from './outbox.migration.js';
+import { OUTBOX_MIGRATIONS } from './index.js';
 import { KafkaOutboxPublisher } from './kafka-outbox-publisher.js';
 import { OutboxRelay } from './outbox-relay.service.js';
 import { OutboxWriter } from './outbox-writer.js';
 import { OutboxStatsReader } from './outbox-stats.js';
+import { OutboxClaims } from './outbox-claims.js';
+import { OutboxDeadLetters } from './outbox-dead-letters.js';
+import type { OutboxRelayOptions } from './outbox.options.js';
 import type { OutboxPublisher } from './outbox-publisher.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -22,15 +25,43 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
   let url: string;
   let dataSource: DataSource;
 
-  const relay = (publisher: OutboxPublisher, batchSize = 50): OutboxRelay =>
-    new OutboxRelay(dataSource, publisher, { connectionString: url, publisher: KafkaOutboxPublisher, relay: { batchSize } });
+  const relay = (publisher: OutboxPublisher, options: Partial<OutboxRelayOptions> = {}): OutboxRelay =>
+    new OutboxRelay(dataSource, publisher, {
+      connectionString: url,
+      publisher: KafkaOutboxPublisher,
+      relay: { batchSize: 50, retryBaseDelayMs: 1, ...options },
+    });
+  const drain = async (r: OutboxRelay): Promise<void> => {
+    while ((await r.publishBatch()) > 0);
+  };
+
+  /** Every message of this test's topic as (key, payload), in partition-offset order. */
+  async function readTopic(expected: number, filter: (key: string) => boolean): Promise<{ key: string; payload: any }[]> {
+    const consumer = kafka.consumer({ groupId: `${topic}-reader-${Math.random().toString(36).slice(2)}` });
+    const seen: { key: string; payload: any }[] = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const key = message.key?.toString() ?? '';
+        if (filter(key)) seen.push({ key, payload: JSON.parse(message.value?.toString() ?? 'null') });
+      },
+    });
+    try {
+      await waitFor(() => seen.length >= expected || undefined, { timeoutMs: 30_000, description: `${expected} messages` });
+      await new Promise((r) => setTimeout(r, 500)); // room for a duplicate to show up
+      return seen;
+    } finally {
+      await consumer.disconnect();
+    }
+  }
 
   const add = (manager: DataSource['manager'], key: string) =>
     writer.add(manager, [{ topic, key, payload: { key } }]);
 
   beforeAll(async () => {
     url = await createTestDatabase('outbox_int');
-    dataSource = new DataSource({ type: 'postgres', url, migrations: [CreateOutbox1763900000000] });
+    dataSource = new DataSource({ type: 'postgres', url, migrations: OUTBOX_MIGRATIONS });
     await dataSource.initialize();
     await dataSource.runMigrations();
     const admin = kafka.admin();
@@ -85,29 +116,91 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
     for (let i = 0; i < keys.length; i += 100) {
       await dataSource.transaction((m) => writer.add(m, keys.slice(i, i + 100).map((key) => ({ topic, key, payload: { key } }))));
     }
-    const drain = async (r: OutboxRelay) => {
-      while ((await r.publishBatch()) > 0);
-    };
     const publisher = new KafkaOutboxPublisher(producer);
-    await Promise.all([drain(relay(publisher, 40)), drain(relay(publisher, 40))]);
+    await Promise.all([drain(relay(publisher, { batchSize: 40 })), drain(relay(publisher, { batchSize: 40 }))]);
 
-    // Read the topic itself: every row exactly once, identified by its outbox id header.
-    const consumer = kafka.consumer({ groupId: `${topic}-reader` });
-    const seen = new Map<string, number>();
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const key = message.key?.toString() ?? '';
-        if (key.startsWith('concurrent-')) seen.set(key, (seen.get(key) ?? 0) + 1);
-      },
-    });
+    // Read the topic itself: every row exactly once.
+    const seen = await readTopic(keys.length, (key) => key.startsWith('concurrent-'));
+    expect(seen).toHaveLength(keys.length);
+    expect(new Set(seen.map((m) => m.key)).size).toBe(keys.length);
+  });
+
+  it('keeps each key in commit order across three relays with separate producers and uneven speed', async () => {
+    const KEYS = 12;
+    const PER_KEY = 25;
+    for (let seq = 0; seq < PER_KEY; seq++) {
+      await dataSource.transaction((m) =>
+        writer.add(m, Array.from({ length: KEYS }, (_, k) => ({ topic, key: `ordered-${k}`, payload: { seq } }))),
+      );
+    }
+    const producers = [0, 1, 2].map(() => new KafkaProducer(client));
+    // Each relay stalls at random, so claims of one key would overtake each other if allowed to.
+    const jittery = (p: KafkaProducer): OutboxPublisher => {
+      const inner = new KafkaOutboxPublisher(p);
+      return { publish: async (m) => (await sleepMs(Math.random() * 30), inner.publish(m)) };
+    };
     try {
-      await waitFor(() => seen.size === keys.length || undefined, { timeoutMs: 30_000, description: '600 messages' });
-      await new Promise((r) => setTimeout(r, 500)); // room for a duplicate to show up
-      expect([...seen.values()].every((n) => n === 1)).toBe(true);
+      await Promise.all(producers.map((p) => drain(relay(jittery(p), { batchSize: 7 }))));
     } finally {
-      await consumer.disconnect();
+      await Promise.all(producers.map((p) => p.onApplicationShutdown()));
+    }
+    const seen = await readTopic(KEYS * PER_KEY, (key) => key.startsWith('ordered-'));
+    expect(seen).toHaveLength(KEYS * PER_KEY);
+    for (let k = 0; k < KEYS; k++) {
+      const sequence = seen.filter((m) => m.key === `ordered-${k}`).map((m) => m.payload.seq);
+      expect(sequence).toEqual(Array.from({ length: PER_KEY }, (_, i) => i));
     }
   });
+
+  it('fences a relay whose lease ran out: its late mark is refused and the rows go out again', async () => {
+    await dataSource.transaction((m) => add(m, 'fenced'));
+    const claims = new OutboxClaims(dataSource);
+    const stale = await claims.claim(10, 50); // a relay that then stalls past its lease
+    expect(stale?.messages.map((m) => m.key)).toEqual(['fenced']);
+    expect(await claims.claim(10, 60_000)).toBeNull(); // while the lease holds, nobody else gets it
+    await sleepMs(100);
+
+    const publisher = new KafkaOutboxPublisher(producer);
+    await publisher.publish(stale!.messages); // the stale relay's broker ack arrives…
+    expect(await relay(publisher).publishBatch()).toBe(1); // …but the row was taken over and republished
+    expect(await claims.markPublished(stale!.token, stale!.messages.map((m) => m.id))).toBe(0);
+    // At-least-once: the crash window after an ack means consumers see it twice and deduplicate.
+    expect(await readTopic(2, (key) => key === 'fenced')).toHaveLength(2);
+  });
+
+  it('dead-letters a message the broker rejects for good, publishes the rest, and can requeue it', async () => {
+    const huge = 'x'.repeat(1_200_000); // above the broker's default message.max.bytes (1 MiB)
+    await dataSource.transaction((m) =>
+      writer.add(m, [
+        { topic, key: 'dl-a', payload: { n: 1 } },
+        { topic, key: 'dl-b', payload: { huge } },
+        { topic, key: 'dl-b', payload: { n: 2 } },
+        { topic, key: 'dl-c', payload: { n: 3 } },
+      ]),
+    );
+    const r = relay(new KafkaOutboxPublisher(producer));
+    await drain(r);
+    const stats = await new OutboxStatsReader(dataSource).read();
+    expect(stats).toMatchObject({ pending: 0, deadLettered: 1 });
+    const deadLetters = new OutboxDeadLetters(dataSource);
+    const [dead] = await deadLetters.list();
+    expect(dead).toMatchObject({ key: 'dl-b', attempts: 1 });
+    expect(dead?.lastError).toMatch(/larger than the max message size/);
+    expect((await readTopic(3, (key) => key.startsWith('dl-'))).map((m) => m.payload.n)).toEqual(
+      expect.arrayContaining([1, 2, 3]),
+    );
+
+    expect(await deadLetters.requeue([dead!.id, '999999999'])).toEqual([dead!.id]);
+    expect((await new OutboxStatsReader(dataSource).read()).pending).toBe(1);
+    await drain(r); // still too large: back among the dead letters, nothing else affected
+    expect(await new OutboxStatsReader(dataSource).read()).toMatchObject({ pending: 0, deadLettered: 1 });
+  });
+
+  it('refuses a publish timeout that is not shorter than the lease', () => {
+    expect(() => relay(new KafkaOutboxPublisher(producer), { publishTimeoutMs: 5_000, leaseMs: 5_000 })).toThrow(
+      /publishTimeoutMs .* must be shorter than leaseMs/,
+    );
+  });
 });
+
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -9,34 +9,32 @@ import { DataSource } from 'typeorm';
 import pg from 'pg';
 import { describeError, sleep } from '@app/common';
 import {
-  DEFAULT_RELAY_OPTIONS,
   OUTBOX_CHANNEL,
   OUTBOX_OPTIONS,
   OUTBOX_PUBLISHER,
   type OutboxModuleOptions,
   type OutboxRelayOptions,
+  resolveRelayOptions,
 } from './outbox.options.js';
 import type { OutboxMessage, OutboxPublisher } from './outbox-publisher.js';
-
-interface OutboxRow {
-  id: string;
-  topic: string;
-  message_key: string;
-  payload: unknown;
-  headers: Record<string, string>;
-}
+import { OutboxClaims, type OutboxClaim } from './outbox-claims.js';
 
 /**
  * Publishes committed outbox rows.
  *
  * Invariants:
- * - a row is marked published only in the transaction that holds its row lock, after the
- *   publisher resolved (the broker acknowledged): a crash before the mark republishes it
- *   (at-least-once; consumers deduplicate), a crash after cannot lose it;
- * - rows are selected by `published_at IS NULL`, never by an id cursor, so a transaction that
- *   commits after a higher id was already published is still picked up;
- * - `FOR UPDATE SKIP LOCKED` lets several relays run at once without publishing a row twice
- *   concurrently;
+ * - a relay publishes only rows it claimed under a lease (`OutboxClaims.claim`); the claim's
+ *   token fences it: once the lease has run out, its "published" mark is refused and another
+ *   relay republishes (at-least-once; consumers deduplicate). `publishTimeoutMs < leaseMs`, so a
+ *   live relay never loses a lease mid-publish;
+ * - a row is marked published only after the publisher resolved (the broker acknowledged): a
+ *   crash before the mark republishes it after the lease, a crash after cannot lose it;
+ * - rows are selected by state, never by an id cursor, so a transaction that commits after a
+ *   higher id was already published is still picked up;
+ * - per key, rows go out in order: a key with a row leased or waiting for a retry is skipped by
+ *   every relay, and a batch is published in id order;
+ * - a row the transport rejects permanently is dead-lettered (its key moves on); every other
+ *   failure is retried with per-row back-off, forever: an outage never creates dead letters;
  * - the wake-up is a LISTEN on the insert trigger's channel, with a slow poll as fallback, so
  *   latency is low without hot polling;
  * - `stop()` lets the round in flight finish (bounded by the publish timeout), then returns.
@@ -45,6 +43,7 @@ interface OutboxRow {
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(OutboxRelay.name);
   private readonly options: OutboxRelayOptions;
+  private readonly claims: OutboxClaims;
   private readonly stopping = new AbortController();
   private wake: () => void = () => undefined;
   private listener?: pg.Client;
@@ -52,11 +51,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private cleanupTimer?: NodeJS.Timeout;
 
   constructor(
-    private readonly dataSource: DataSource,
+    dataSource: DataSource,
     @Inject(OUTBOX_PUBLISHER) private readonly publisher: OutboxPublisher,
     @Inject(OUTBOX_OPTIONS) private readonly moduleOptions: OutboxModuleOptions,
   ) {
-    this.options = { ...DEFAULT_RELAY_OPTIONS, ...moduleOptions.relay };
+    this.options = resolveRelayOptions(moduleOptions.relay);
+    this.claims = new OutboxClaims(dataSource);
   }
 
   onApplicationBootstrap(): void {
@@ -74,35 +74,74 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     await this.listener?.end().catch(() => undefined);
   }
 
-  /** Publishes one batch; returns how many rows went out. Exposed for tests and tooling. */
+  /**
+   * Claims and publishes one batch; returns how many rows went out. Throws when the batch could
+   * not be published (its rows are back in the outbox, waiting for their retry). Exposed for
+   * tests and tooling.
+   */
   async publishBatch(): Promise<number> {
-    const outcome = await this.dataSource.transaction(async (manager) => {
-      const rows: OutboxRow[] = await manager.query(
-        `SELECT id::text AS id, topic, message_key, payload, headers
-         FROM outbox
-         WHERE published_at IS NULL
-         ORDER BY id
-         LIMIT $1
-         FOR UPDATE SKIP LOCKED`,
-        [this.options.batchSize],
-      );
-      if (rows.length === 0) return { published: 0 };
-      const ids = rows.map((r) => r.id);
-      try {
-        await withTimeout(this.publisher.publish(rows.map(toMessage)), this.options.publishTimeoutMs);
-      } catch (error) {
-        // Keep the rows unpublished but leave a trace of why, for operators and stats.
-        await manager.query(`UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])`, [
-          ids,
-          describeError(error).slice(0, 2_000),
-        ]);
-        return { published: 0, error };
+    const claim = await this.claims.claim(this.options.batchSize, this.options.leaseMs);
+    if (!claim) return 0;
+    const ids = claim.messages.map((m) => m.id);
+    try {
+      await this.publishWithTimeout(claim.messages);
+    } catch (error) {
+      if (this.isPermanent(error)) return this.publishOneByOne(claim);
+      await this.claims.release(claim.token, ids, describeError(error), this.backoff());
+      throw error;
+    }
+    await this.markPublished(claim.token, ids);
+    return ids.length;
+  }
+
+  /**
+   * After a permanent failure of a batch: find the row(s) at fault by publishing one at a time,
+   * dead-letter those, and publish the rest, keeping each key's order.
+   */
+  private async publishOneByOne(claim: OutboxClaim): Promise<number> {
+    let published = 0;
+    const stalledKeys = new Set<string>();
+    for (const message of claim.messages) {
+      if (stalledKeys.has(message.key)) {
+        await this.claims.unclaim(claim.token, [message.id]);
+        continue;
       }
-      await manager.query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
-      return { published: rows.length };
-    });
-    if ('error' in outcome) throw outcome.error;
-    return outcome.published;
+      try {
+        await this.publishWithTimeout([message]);
+      } catch (error) {
+        if (this.isPermanent(error)) {
+          this.logger.error(`dead-lettering outbox row ${message.id} (${message.topic}): ${describeError(error)}`);
+          await this.claims.deadLetter(claim.token, message.id, describeError(error));
+        } else {
+          await this.claims.release(claim.token, [message.id], describeError(error), this.backoff());
+          stalledKeys.add(message.key);
+        }
+        continue;
+      }
+      published += await this.markPublished(claim.token, [message.id]);
+    }
+    return published;
+  }
+
+  private async markPublished(token: string, ids: string[]): Promise<number> {
+    const marked = await this.claims.markPublished(token, ids);
+    if (marked < ids.length) {
+      // Our lease ran out and another relay took the rows over; they will be published again.
+      this.logger.warn(`lease lost for ${ids.length - marked} of ${ids.length} published rows; they will be republished`);
+    }
+    return marked;
+  }
+
+  private publishWithTimeout(messages: readonly OutboxMessage[]): Promise<void> {
+    return withTimeout(this.publisher.publish(messages), this.options.publishTimeoutMs);
+  }
+
+  private isPermanent(error: unknown): boolean {
+    return this.publisher.isPermanentFailure?.(error) ?? false;
+  }
+
+  private backoff(): { baseMs: number; maxMs: number } {
+    return { baseMs: this.options.retryBaseDelayMs, maxMs: this.options.retryMaxDelayMs };
   }
 
   private async run(): Promise<void> {
@@ -148,22 +187,15 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async cleanup(): Promise<void> {
     try {
-      // Small batches keep each delete short; the next interval continues where this one stopped.
-      await this.dataSource.query(
-        `DELETE FROM outbox WHERE id IN (
-           SELECT id FROM outbox
-           WHERE published_at IS NOT NULL AND published_at < now() - ($1::double precision * interval '1 millisecond')
-           LIMIT 1000)`,
-        [this.options.retentionMs],
-      );
+      // Small batches keep each delete short; stop early when the relay is shutting down.
+      while (!this.stopping.signal.aborted) {
+        const deleted = await this.claims.deletePublished(this.options.retentionMs, this.options.cleanupBatchSize);
+        if (deleted < this.options.cleanupBatchSize) break;
+      }
     } catch (error) {
       this.logger.warn(`cleanup failed: ${describeError(error)}`);
     }
   }
-}
-
-function toMessage(row: OutboxRow): OutboxMessage {
-  return { id: row.id, topic: row.topic, key: row.message_key, payload: row.payload, headers: row.headers };
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

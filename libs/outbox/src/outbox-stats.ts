@@ -2,10 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 
 export interface OutboxStats {
-  /** Rows committed but not yet acknowledged by the broker. */
+  /** Rows committed but not yet acknowledged by the broker (dead letters excluded). */
   pending: number;
   /** Age of the oldest pending row, 0 when there is none. */
   oldestPendingAgeSeconds: number;
+  /** Pending rows whose last publish failed and that wait for a retry. */
+  retrying: number;
+  /** Rows the transport rejected permanently; see `OutboxDeadLetters`. */
+  deadLettered: number;
 }
 
 /** Backlog figures for health checks and metrics. */
@@ -15,10 +19,17 @@ export class OutboxStatsReader {
 
   async read(): Promise<OutboxStats> {
     const [row] = (await this.dataSource.query(
-      `SELECT count(*)::int AS pending,
-              COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS age
+      `SELECT count(*) FILTER (WHERE dead_lettered_at IS NULL)::int AS pending,
+              count(*) FILTER (WHERE dead_lettered_at IS NULL AND attempts > 0)::int AS retrying,
+              count(*) FILTER (WHERE dead_lettered_at IS NOT NULL)::int AS dead,
+              COALESCE(EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE dead_lettered_at IS NULL)), 0)::float AS age
        FROM outbox WHERE published_at IS NULL`,
-    )) as { pending: number; age: number }[];
-    return { pending: row?.pending ?? 0, oldestPendingAgeSeconds: row?.age ?? 0 };
+    )) as { pending: number; retrying: number; dead: number; age: number }[];
+    return {
+      pending: row?.pending ?? 0,
+      oldestPendingAgeSeconds: row?.age ?? 0,
+      retrying: row?.retrying ?? 0,
+      deadLettered: row?.dead ?? 0,
+    };
   }
 }

@@ -3,11 +3,12 @@ import { OUTBOX_OPTIONS, OUTBOX_PUBLISHER, type OutboxModuleOptions } from './ou
 import { OutboxWriter } from './outbox-writer.js';
 import { OutboxRelay } from './outbox-relay.service.js';
 import { OutboxStatsReader } from './outbox-stats.js';
+import { OutboxDeadLetters } from './outbox-dead-letters.js';
 
 /**
  * Transactional outbox: `OutboxWriter` adds messages inside the caller's transaction and
  * `OutboxRelay` publishes them. Needs a TypeORM `DataSource` provider (e.g. from
- * `TypeOrmModule.forRoot`) and the `CreateOutbox…` migration.
+ * `TypeOrmModule.forRoot`) and `OUTBOX_MIGRATIONS` among the app's migrations.
  */
 @Module({})
 export class OutboxModule {
@@ -22,8 +23,9 @@ export class OutboxModule {
         OutboxWriter,
         OutboxRelay,
         OutboxStatsReader,
+        OutboxDeadLetters,
       ],
-      exports: [OutboxWriter, OutboxRelay, OutboxStatsReader],
+      exports: [OutboxWriter, OutboxRelay, OutboxStatsReader, OutboxDeadLetters],
     };
   }
 }

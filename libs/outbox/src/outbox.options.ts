@@ -6,12 +6,18 @@ export interface OutboxRelayOptions {
   batchSize: number;
   /** Fallback poll when no NOTIFY arrives (NOTIFY is the normal wake-up). */
   pollIntervalMs: number;
-  /** A publish that takes longer is abandoned and retried; keeps row locks short. */
+  /** A publish that takes longer is abandoned and retried. Must be shorter than `leaseMs`. */
   publishTimeoutMs: number;
+  /** How long a claim is exclusive; a relay that dies holding it is replaced after this. */
+  leaseMs: number;
+  /** First wait after a failed publish of a row; doubles per attempt up to `retryMaxDelayMs`. */
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
   /** Published rows older than this are deleted. */
   retentionMs: number;
-  /** How often retention runs. */
+  /** How often retention runs; each run deletes at most `cleanupBatchSize` rows per statement. */
   cleanupIntervalMs: number;
+  cleanupBatchSize: number;
 }
 
 export interface OutboxModuleOptions {
@@ -29,10 +35,30 @@ export interface OutboxModuleOptions {
 export const DEFAULT_RELAY_OPTIONS: OutboxRelayOptions = {
   batchSize: 200,
   pollIntervalMs: 1_000,
-  publishTimeoutMs: 10_000,
+  publishTimeoutMs: 5_000,
+  leaseMs: 15_000,
+  retryBaseDelayMs: 250,
+  retryMaxDelayMs: 10_000,
   retentionMs: 24 * 3_600_000,
   cleanupIntervalMs: 60_000,
+  cleanupBatchSize: 1_000,
 };
+
+/** Fills in defaults and rejects settings that would break the relay's guarantees. */
+export function resolveRelayOptions(overrides: Partial<OutboxRelayOptions> = {}): OutboxRelayOptions {
+  const options = { ...DEFAULT_RELAY_OPTIONS, ...overrides };
+  for (const [name, value] of Object.entries(options)) {
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`outbox relay option ${name} must be a positive number, got ${value}`);
+  }
+  // A publish still running when its lease ends could be overtaken by another relay's publish
+  // of a later row of the same key.
+  if (options.publishTimeoutMs >= options.leaseMs) {
+    throw new Error(
+      `outbox relay option publishTimeoutMs (${options.publishTimeoutMs}) must be shorter than leaseMs (${options.leaseMs})`,
+    );
+  }
+  return options;
+}
 
 export const OUTBOX_OPTIONS = Symbol('OUTBOX_OPTIONS');
 export const OUTBOX_PUBLISHER = Symbol('OUTBOX_PUBLISHER');

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import type { OutboxMessage } from './outbox-publisher.js';
+
+/** Rows one relay holds under one lease; `token` fences every later write about them. */
+export interface OutboxClaim {
+  token: string;
+  messages: OutboxMessage[];
+}
+
+interface ClaimedRow {
+  id: string;
+  topic: string;
+  message_key: string;
+  payload: unknown;
+  headers: Record<string, string>;
+}
+
+/** A row is pending while it is neither published nor dead-lettered. */
+const PENDING = `published_at IS NULL AND dead_lettered_at IS NULL`;
+
+/**
+ * Serialises claim transactions (they are a single short UPDATE): without it, two relays could
+ * each claim a different row of the same key because neither sees the other's uncommitted lease.
+ */
+const CLAIM_LOCK_KEY = 7_263_541_001;
+
+/**
+ * The relay's SQL, one statement per state change of a claimed row:
+ * claim → published | released (retry later) | dead-lettered.
+ */
+export class OutboxClaims {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Claims up to `limit` pending rows in id order, skipping every key that still has a row
+   * leased by a relay or waiting for a retry: so a key's rows go out one claim at a time, in
+   * order, whichever relay holds them.
+   */
+  async claim(limit: number, leaseMs: number): Promise<OutboxClaim | null> {
+    const token = randomUUID();
+    const rows = await this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock($1)`, [CLAIM_LOCK_KEY]);
+      const [updated] = (await manager.query(
+        `WITH blocked AS (
+           SELECT DISTINCT message_key FROM outbox
+           WHERE ${PENDING} AND (lease_until IS NOT NULL OR retry_at IS NOT NULL)
+             AND (lease_until > now() OR retry_at > now())
+         )
+         UPDATE outbox SET claim_token = $1, lease_until = now() + $3 * interval '1 millisecond', retry_at = NULL
+         WHERE id IN (
+           SELECT id FROM outbox o
+           WHERE ${PENDING} AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.message_key = o.message_key)
+           ORDER BY id
+           LIMIT $2)
+         RETURNING id::text AS id, topic, message_key, payload, headers`,
+        [token, limit, leaseMs],
+      )) as [ClaimedRow[], number];
+      return updated;
+    });
+    if (rows.length === 0) return null;
+    rows.sort((a, b) => compareIds(a.id, b.id));
+    return {
+      token,
+      messages: rows.map((r) => ({ id: r.id, topic: r.topic, key: r.message_key, payload: r.payload, headers: r.headers })),
+    };
+  }
+
+  /** Marks rows published; returns how many this claim still held (fewer = fenced off). */
+  async markPublished(token: string, ids: readonly string[]): Promise<number> {
+    return this.update(
+      `UPDATE outbox SET published_at = now(), claim_token = NULL, lease_until = NULL
+       WHERE id = ANY($1::bigint[]) AND claim_token = $2 AND published_at IS NULL`,
+      [ids, token],
+    );
+  }
+
+  /** Hands rows back after a failed publish; each waits `base·2^attempts` (capped) before the next try. */
+  async release(token: string, ids: readonly string[], error: string, backoff: { baseMs: number; maxMs: number }): Promise<void> {
+    await this.update(
+      `UPDATE outbox SET claim_token = NULL, lease_until = NULL, attempts = attempts + 1, last_error = $3,
+              retry_at = now() + least($5::float8, $4::float8 * 2 ^ least(attempts, 20)) * interval '1 millisecond'
+       WHERE id = ANY($1::bigint[]) AND claim_token = $2`,
+      [ids, token, error.slice(0, 2_000), backoff.baseMs, backoff.maxMs],
+    );
+  }
+
+  /** Gives rows back without counting an attempt (they were not tried, e.g. behind a failed row of their key). */
+  async unclaim(token: string, ids: readonly string[]): Promise<void> {
+    await this.update(`UPDATE outbox SET claim_token = NULL, lease_until = NULL WHERE id = ANY($1::bigint[]) AND claim_token = $2`, [
+      ids,
+      token,
+    ]);
+  }
+
+  /** Parks a row the transport rejected permanently; see `OutboxDeadLetters` to inspect and requeue. */
+  async deadLetter(token: string, id: string, error: string): Promise<void> {
+    await this.update(
+      `UPDATE outbox SET claim_token = NULL, lease_until = NULL, attempts = attempts + 1, last_error = $3, dead_lettered_at = now()
+       WHERE id = $1::bigint AND claim_token = $2`,
+      [id, token, error.slice(0, 2_000)],
+    );
+  }
+
+  /** Deletes up to `limit` rows published before `retentionMs` ago; returns how many. */
+  async deletePublished(retentionMs: number, limit: number): Promise<number> {
+    return this.update(
+      `DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox
+         WHERE published_at IS NOT NULL AND published_at < now() - $1::float8 * interval '1 millisecond'
+         LIMIT $2)`,
+      [retentionMs, limit],
+    );
+  }
+
+  private async update(sql: string, params: unknown[]): Promise<number> {
+    const [, affected] = (await this.dataSource.query(sql, params)) as [unknown, number];
+    return affected ?? 0;
+  }
+}
+
+/** Orders bigint ids given as decimal strings. */
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}

@@ -1,84 +1,120 @@
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { AppProcess, SmtpCapture, createTestDatabase, dropTestDatabase } from '@app/testing';
+import { AppProcess, SmtpCapture, TcpGate, createTestDatabase, dropTestDatabase } from '@app/testing';
+import { freePort } from './infra/ports.js';
 
+export { freePort };
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+export interface StackOptions {
+  /** Extra environment for every mailer instance. */
+  mailerEnv?: Record<string, string>;
+  businessInstances?: number;
+  mailerInstances?: number;
+  /** A broker other than the shared one (e.g. a private broker the test restarts). */
+  kafkaBrokers?: string;
+  /** A PostgreSQL server other than the machine's (e.g. a private one the test restarts). */
+  postgresAdminUrl?: string;
 }
 
 /**
- * The whole loop for one test file: fresh databases, a unique Kafka topic prefix and BullMQ
- * prefix, a capturing SMTP server, and both built apps as separate processes.
+ * The whole loop for one test: fresh databases, a unique Kafka topic prefix and BullMQ prefix,
+ * a capturing SMTP server, and the built apps as separate processes (one or more instances of
+ * each, all sharing the app's database, as replicas behind a load balancer would).
  */
 export class EmailLoopStack {
   readonly id = `t${randomBytes(4).toString('hex')}`;
   readonly topicPrefix = `${this.id}.`;
   readonly smtp = new SmtpCapture();
-  businessUrl = '';
-  mailerUrl = '';
+  /** The mailers reach the SMTP server through this gate, so a test can cut them off. */
+  smtpGate!: TcpGate;
+  kafkaBrokers = KAFKA_BROKERS;
   businessDatabaseUrl = '';
   mailerDatabaseUrl = '';
-  business?: AppProcess;
-  mailer?: AppProcess;
+  businesses: AppProcess[] = [];
+  mailers: AppProcess[] = [];
+  private nextInstance = 0;
 
-  async start(mailerEnv: Record<string, string> = {}): Promise<void> {
-    const smtpPort = await this.smtp.start();
-    this.businessDatabaseUrl = await createTestDatabase(`business_${this.id}`);
-    this.mailerDatabaseUrl = await createTestDatabase(`mailer_${this.id}`);
-    const [businessPort, mailerPort] = [await freePort(), await freePort()];
-    this.businessUrl = `http://127.0.0.1:${businessPort}`;
-    this.mailerUrl = `http://127.0.0.1:${mailerPort}`;
-    this.mailer = new AppProcess(
-      'mailer',
-      {
-        MAILER_DATABASE_URL: this.mailerDatabaseUrl,
-        KAFKA_BROKERS,
-        KAFKA_TOPIC_PREFIX: this.topicPrefix,
-        REDIS_URL,
-        QUEUE_PREFIX: this.id,
-        SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-        MAILER_PORT: String(mailerPort),
-        SEND_RETRY_BASE_MS: '200',
-        ...mailerEnv,
-      },
-      `${this.mailerUrl}/health`,
-      `${this.id}-mailer`,
-    );
-    this.business = new AppProcess(
-      'business',
-      {
-        BUSINESS_DATABASE_URL: this.businessDatabaseUrl,
-        KAFKA_BROKERS,
-        KAFKA_TOPIC_PREFIX: this.topicPrefix,
-        BUSINESS_PORT: String(businessPort),
-      },
-      `${this.businessUrl}/health`,
-      `${this.id}-business`,
-    );
-    await Promise.all([this.mailer.start(), this.business.start()]);
+  get business(): AppProcess | undefined {
+    return this.businesses[0];
   }
 
-  /** SIGTERMs both apps; resolves with their exit codes. */
+  get mailer(): AppProcess | undefined {
+    return this.mailers[0];
+  }
+
+  /** The first business instance's base URL. */
+  get businessUrl(): string {
+    return this.businesses[0]?.baseUrl ?? '';
+  }
+
+  get mailerUrl(): string {
+    return this.mailers[0]?.baseUrl ?? '';
+  }
+
+  async start(options: StackOptions = {}): Promise<void> {
+    this.kafkaBrokers = options.kafkaBrokers ?? KAFKA_BROKERS;
+    const adminUrl = options.postgresAdminUrl ?? POSTGRES_ADMIN_URL;
+    this.smtpGate = new TcpGate(await this.smtp.start());
+    const smtpPort = await this.smtpGate.open();
+    this.businessDatabaseUrl = await createTestDatabase(`business_${this.id}`, adminUrl);
+    this.mailerDatabaseUrl = await createTestDatabase(`mailer_${this.id}`, adminUrl);
+    for (let i = 0; i < (options.mailerInstances ?? 1); i++) {
+      const port = await freePort();
+      this.mailers.push(
+        new AppProcess(
+          'mailer',
+          {
+            MAILER_DATABASE_URL: this.mailerDatabaseUrl,
+            KAFKA_BROKERS: this.kafkaBrokers,
+            KAFKA_TOPIC_PREFIX: this.topicPrefix,
+            REDIS_URL,
+            QUEUE_PREFIX: this.id,
+            SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+            MAILER_PORT: String(port),
+            SEND_RETRY_BASE_MS: '200',
+            ...options.mailerEnv,
+          },
+          `http://127.0.0.1:${port}`,
+          `${this.id}-mailer-${i}`,
+        ),
+      );
+    }
+    for (let i = 0; i < (options.businessInstances ?? 1); i++) {
+      const port = await freePort();
+      this.businesses.push(
+        new AppProcess(
+          'business',
+          {
+            BUSINESS_DATABASE_URL: this.businessDatabaseUrl,
+            KAFKA_BROKERS: this.kafkaBrokers,
+            KAFKA_TOPIC_PREFIX: this.topicPrefix,
+            BUSINESS_PORT: String(port),
+          },
+          `http://127.0.0.1:${port}`,
+          `${this.id}-business-${i}`,
+        ),
+      );
+    }
+    await Promise.all([...this.mailers, ...this.businesses].map((app) => app.start()));
+  }
+
+  /** SIGTERMs every app; resolves with the exit codes of the first business and mailer. */
   async stop(): Promise<{ business: number | null; mailer: number | null }> {
-    const [business, mailer] = await Promise.all([this.business?.stop() ?? null, this.mailer?.stop() ?? null]);
+    const [businessCodes, mailerCodes] = await Promise.all([
+      Promise.all(this.businesses.map((app) => app.stop())),
+      Promise.all(this.mailers.map((app) => app.stop())),
+    ]);
+    await this.smtpGate.cut();
     await this.smtp.stop();
     await Promise.all([dropTestDatabase(this.businessDatabaseUrl), dropTestDatabase(this.mailerDatabaseUrl)]);
-    return { business, mailer };
+    return { business: businessCodes[0] ?? null, mailer: mailerCodes[0] ?? null };
   }
 
+  /** POST to the business API; with several instances, requests go round-robin as through a load balancer. */
   async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-    const res = await fetch(`${this.businessUrl}${path}`, {
+    const res = await fetch(`${this.pickBusiness()}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -87,7 +123,13 @@ export class EmailLoopStack {
   }
 
   async get(path: string): Promise<{ status: number; body: any }> {
-    const res = await fetch(`${this.businessUrl}${path}`);
+    const res = await fetch(`${this.pickBusiness()}${path}`);
     return { status: res.status, body: await res.json().catch(() => null) };
+  }
+
+  private pickBusiness(): string {
+    const live = this.businesses.filter((app) => app.running);
+    const pool = live.length > 0 ? live : this.businesses;
+    return pool[this.nextInstance++ % pool.length]?.baseUrl ?? '';
   }
 }

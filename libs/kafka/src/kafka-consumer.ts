@@ -36,7 +36,8 @@ export interface RunningConsumer {
   stop(): Promise<void>;
 }
 
-const MAX_RETRY_DELAY_MS = 10_000;
+/** The retry loop heartbeats after each wait, so a wait must stay well inside the session timeout. */
+const MAX_RETRY_DELAY_MS = 3_000;
 
 /**
  * Runs kafkajs consumers with the delivery rules this project relies on:
@@ -66,8 +67,10 @@ export class KafkaConsumerRunner {
     const consumer = this.client.kafka.consumer({
       groupId: definition.groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      // A crashed instance's partitions move to the others after this long: short, so recovery
+      // is quick, yet well above the longest pause between heartbeats (see MAX_RETRY_DELAY_MS).
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
     });
     const stopping = new AbortController();
     await consumer.connect();

@@ -19,7 +19,8 @@ export class AppProcess {
   constructor(
     readonly app: AppName,
     readonly env: Record<string, string>,
-    readonly healthUrl: string,
+    /** `http://host:port` of the app's HTTP server; `/health` answers once it is ready. */
+    readonly baseUrl: string,
     readonly label: string = app,
   ) {
     const dir = join(REPO_ROOT, 'test-output');
@@ -43,11 +44,16 @@ export class AppProcess {
     await waitFor(
       async () => {
         if (exitCode !== undefined) throw new Error(`${this.label} exited with ${exitCode}; see ${this.logFile}`);
-        const res = await fetch(this.healthUrl);
+        const res = await fetch(`${this.baseUrl}/health`);
         return res.ok;
       },
       { timeoutMs: 60_000, intervalMs: 200, description: `${this.label} to become healthy (log: ${this.logFile})` },
     );
+  }
+
+  /** True between `start()` and the process's exit. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** Sends `signal` and waits for the process to exit; resolves with its exit code. */

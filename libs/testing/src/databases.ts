@@ -3,24 +3,26 @@ import pg from 'pg';
 const ADMIN_URL = process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Creates an empty database with a unique name and returns its connection string. */
-export async function createTestDatabase(prefix: string): Promise<string> {
+export async function createTestDatabase(prefix: string, adminUrl = ADMIN_URL): Promise<string> {
   const name = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`.toLowerCase();
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE "${name}"`);
   } finally {
     await admin.end();
   }
-  const url = new URL(ADMIN_URL);
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
 }
 
 /** Drops a database made by {@link createTestDatabase}, disconnecting whoever is still on it. */
 export async function dropTestDatabase(url: string): Promise<void> {
-  const name = new URL(url).pathname.slice(1);
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  const adminUrl = new URL(url);
+  const name = adminUrl.pathname.slice(1);
+  adminUrl.pathname = '/postgres'; // same server, its maintenance database
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

@@ -2,3 +2,4 @@ export { SmtpCapture, type CapturedMail, type RecipientPolicy } from './smtp-cap
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { createTestDatabase, dropTestDatabase } from './databases.js';
 export { AppProcess, type AppName } from './app-process.js';
+export { TcpGate } from './tcp-gate.js';

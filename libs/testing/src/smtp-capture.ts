@@ -19,8 +19,11 @@ export type RecipientPolicy = (address: string) => { code: number; message: stri
  */
 export class SmtpCapture {
   readonly mails: CapturedMail[] = [];
+  /** Every RCPT TO the server was given, accepted or refused, per address. */
+  readonly recipientAttempts = new Map<string, number>();
   private readonly server: SMTPServer;
-  private recipientPolicy: RecipientPolicy = () => null;
+  /** The policy in force; `refuseRecipients()` replaces it. */
+  recipientPolicy: RecipientPolicy = () => null;
   private listeners: ((mail: CapturedMail) => void)[] = [];
 
   constructor() {
@@ -30,6 +33,7 @@ export class SmtpCapture {
       logger: false,
       size: 10 * 1024 * 1024,
       onRcptTo: (address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error | null) => void) => {
+        this.recipientAttempts.set(address.address, (this.recipientAttempts.get(address.address) ?? 0) + 1);
         const refusal = this.recipientPolicy(address.address);
         if (!refusal) return callback();
         const error = new Error(refusal.message) as Error & { responseCode: number };

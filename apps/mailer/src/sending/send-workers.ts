@@ -27,6 +27,11 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
         connection: bullConnection(this.config.REDIS_URL),
         prefix: this.config.QUEUE_PREFIX,
         concurrency: concurrency[lane],
+        // A worker that dies holding a job loses its lock after lockDuration; the stalled-job
+        // check (every stalledInterval) then hands the job to another worker. BullMQ's 30 s
+        // defaults made a mailer crash cost a minute; the lock is renewed every lockDuration/2.
+        lockDuration: 15_000,
+        stalledInterval: 5_000,
       });
       worker.on('error', (error) => this.logger.error(`worker ${lane}: ${error.message}`));
       return worker;

@@ -1,0 +1,153 @@
+// Runs a single-node Apache Kafka 3.9 KRaft broker (broker + controller in one JVM) from the
+// jars Maven resolved into .stack/kafka/libs. Used by `stack.mjs` for the shared development
+// broker and by the fault suite for private brokers it can stop and restart.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const LIBS = join(ROOT, '.stack', 'kafka', 'libs');
+const LIBS_READY = join(LIBS, '.complete');
+
+export function portOpen(port, host = '127.0.0.1') {
+  return new Promise((res) => {
+    const socket = connect({ port, host });
+    socket.setTimeout(1_000);
+    socket.once('connect', () => (socket.destroy(), res(true)));
+    socket.once('error', () => res(false));
+    socket.once('timeout', () => (socket.destroy(), res(false)));
+  });
+}
+
+export async function waitUntil(check, what, timeoutMs, onTimeout = () => '') {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${onTimeout()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export function run(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { stdio: 'inherit', ...options });
+  if (result.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
+  return result;
+}
+
+/** Copies the broker's jars from Maven (Central, or the local repository) once. */
+export function resolveKafkaJars(log = () => undefined) {
+  if (existsSync(LIBS_READY)) return;
+  log('resolving Kafka jars from Maven Central (first run only)');
+  rmSync(LIBS, { recursive: true, force: true });
+  run('mvn', ['-B', '-q', '-f', join(ROOT, 'stack/kafka/pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${LIBS}`]);
+  writeFileSync(LIBS_READY, new Date().toISOString());
+}
+
+function tail(file, lines = 30) {
+  if (!existsSync(file)) return '';
+  return `\n--- last lines of ${file} ---\n${readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')}`;
+}
+
+function writeServerProperties(dir, port, controllerPort) {
+  const props = {
+    'process.roles': 'broker,controller',
+    'node.id': '1',
+    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'log.dirs': join(dir, 'data'),
+    'num.partitions': '4',
+    'auto.create.topics.enable': 'false',
+    'offsets.topic.replication.factor': '1',
+    'offsets.topic.num.partitions': '10',
+    'transaction.state.log.replication.factor': '1',
+    'transaction.state.log.min.isr': '1',
+    // Without this every new consumer group waits 3 s before its first assignment.
+    'group.initial.rebalance.delay.ms': '0',
+    'log.retention.hours': '24',
+    'log.segment.bytes': String(64 * 1024 * 1024),
+  };
+  const file = join(dir, 'server.properties');
+  writeFileSync(file, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  return file;
+}
+
+function clusterId(dir) {
+  const file = join(dir, 'cluster-id');
+  // A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
+  if (!existsSync(file)) writeFileSync(file, randomBytes(16).toString('base64url'));
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** The pid of the broker started in `dir`, or null when it is not running. */
+export function brokerPid(dir) {
+  const file = join(dir, 'kafka.pid');
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8'));
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts a broker whose state lives in `dir` (formatted on first start, kept across restarts)
+ * and resolves once it accepts clients. `detached` lets it outlive this process.
+ */
+export async function startBroker({ dir, port, controllerPort, detached = true, heapMb = 512 }) {
+  const logs = join(dir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  resolveKafkaJars();
+  const props = writeServerProperties(dir, port, controllerPort);
+  const classpath = `${LIBS}/*`;
+  const jvmLog = [`-Dlog4j.configuration=file:${join(ROOT, 'stack/kafka/log4j.properties')}`, `-Dkafka.logs.dir=${logs}`];
+  run('java', [...jvmLog, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(dir), '-c', props, '--ignore-formatted'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const serverLog = join(logs, 'server.log');
+  const startsBefore = countStarts(serverLog);
+  const out = openSync(join(logs, 'stdout.log'), 'a');
+  const child = spawn(
+    'java',
+    [`-Xms${Math.min(256, heapMb)}m`, `-Xmx${heapMb}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', ...jvmLog, '-cp', classpath, 'kafka.Kafka', props],
+    { detached, stdio: ['ignore', out, out] },
+  );
+  if (detached) child.unref();
+  writeFileSync(join(dir, 'kafka.pid'), String(child.pid));
+  await waitUntil(
+    async () => {
+      if (brokerPid(dir) === null) throw new Error(`the Kafka broker exited during start-up${tail(serverLog)}${tail(join(logs, 'stdout.log'))}`);
+      return (await portOpen(port)) && countStarts(serverLog) > startsBefore;
+    },
+    'the Kafka broker',
+    120_000,
+    () => tail(serverLog),
+  );
+  return child.pid;
+}
+
+function countStarts(serverLog) {
+  return existsSync(serverLog) ? (readFileSync(serverLog, 'utf8').match(/Kafka Server started/g) ?? []).length : 0;
+}
+
+/** Stops the broker started in `dir` (SIGTERM = controlled shutdown; SIGKILL after 30 s). */
+export async function stopBroker(dir, signal = 'SIGTERM') {
+  const pid = brokerPid(dir);
+  if (pid === null) return false;
+  process.kill(pid, signal);
+  try {
+    await waitUntil(async () => brokerPid(dir) === null, 'Kafka to stop', 30_000);
+  } catch {
+    process.kill(pid, 'SIGKILL');
+    await waitUntil(async () => brokerPid(dir) === null, 'Kafka to be killed', 10_000);
+  }
+  rmSync(join(dir, 'kafka.pid'), { force: true });
+  return true;
+}

@@ -1,0 +1,92 @@
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+
+/** Broker-side tools for the fault suite: dead-letter counts, offset resets, event chaos. */
+export class KafkaTools {
+  private readonly kafka: Kafka;
+
+  constructor(
+    brokers: string,
+    private readonly prefix: string,
+  ) {
+    this.kafka = new Kafka({ clientId: 'fault-suite', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  }
+
+  private async withAdmin<T>(use: (admin: Admin) => Promise<T>): Promise<T> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      return await use(admin);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Messages in each of this stack's dead-letter topics (high watermark − low watermark). */
+  async deadLetterCounts(): Promise<Record<string, number>> {
+    return this.withAdmin(async (admin) => {
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(this.prefix) && t.endsWith('.dlq'));
+      const counts: Record<string, number> = {};
+      for (const topic of topics) {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        counts[topic.slice(this.prefix.length)] = offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+      }
+      return counts;
+    });
+  }
+
+  /** Moves a (stopped) consumer group back to offset 0 of `topic`: every message is delivered again. */
+  async rewind(group: string, topic: string): Promise<void> {
+    await this.withAdmin((admin) => admin.resetOffsets({ groupId: this.prefix + group, topic: this.prefix + topic, earliest: true }));
+  }
+
+  /** Publishes raw bytes to a topic of this stack, e.g. a poison message. */
+  async publishRaw(topic: string, key: string, value: string): Promise<void> {
+    const producer = this.kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({ topic: this.prefix + topic, acks: -1, messages: [{ key, value }] });
+    } finally {
+      await producer.disconnect();
+    }
+  }
+
+  /**
+   * Delivers every message of `topic` twice more, late and out of order: it reads the topic as
+   * its own group, and every `windowMs` republishes what it read, newest first, two times (same
+   * key, so same partition; same payload, so same event id). Returns a stop function that
+   * resolves with how many copies it published.
+   */
+  async startChaos(topic: string, windowMs = 300): Promise<() => Promise<number>> {
+    const consumer = this.kafka.consumer({ groupId: `${this.prefix}fault-chaos`, sessionTimeout: 10_000 });
+    const producer = this.kafka.producer();
+    await Promise.all([consumer.connect(), producer.connect()]);
+    await consumer.subscribe({ topic: this.prefix + topic, fromBeginning: true });
+    let window: { key: Buffer | null; value: Buffer | null }[] = [];
+    let copies = 0;
+    const seen = new Set<string>(); // never re-copy a copy
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const id = message.value?.toString() ?? '';
+        if (seen.has(id)) return;
+        seen.add(id);
+        window.push({ key: message.key, value: message.value });
+      },
+    });
+    const flush = async () => {
+      const batch = window.reverse();
+      window = [];
+      if (batch.length === 0) return;
+      await producer.send({ topic: this.prefix + topic, acks: -1, messages: [...batch, ...batch] });
+      copies += batch.length * 2;
+    };
+    let flushing = Promise.resolve();
+    const timer = setInterval(() => (flushing = flushing.then(flush, flush)), windowMs);
+    return async () => {
+      clearInterval(timer);
+      await flushing;
+      await flush();
+      await Promise.all([consumer.disconnect(), producer.disconnect()]);
+      return copies;
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker, stopBroker } from '../../scripts/kafka-broker.mjs';
+import { freePort } from './ports.js';
+
+/**
+ * A Kafka broker of its own for a test that stops and restarts it, so the shared development
+ * broker (and every other test on it) is left alone. Its data survives `stop()`/`start()`.
+ */
+export class PrivateKafka {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'email-loop-kafka-'));
+  port = 0;
+  private controllerPort = 0;
+
+  get brokers(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.port === 0) [this.port, this.controllerPort] = [await freePort(), await freePort()];
+    await startBroker({ dir: this.dir, port: this.port, controllerPort: this.controllerPort, detached: false, heapMb: 384 });
+  }
+
+  /** SIGTERM = controlled shutdown, SIGKILL = a crash. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await stopBroker(this.dir, signal);
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,12 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { Clock } from '@app/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import pRetry from 'p-retry';
+import { Clock, describeError, isRetriable } from '@app/common';
 import type { HandlerOutcome } from '@app/kafka';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
 import { MailEvents } from '../events/mail-events.js';
 import { MailRequestsRepository, type MailRequestRow } from '../requests/mail-requests.repository.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 import { SmtpTransport } from './smtp.transport.js';
+
+/** How long a known SMTP outcome is kept trying to reach PostgreSQL; below the job lock's renewals. */
+const OUTCOME_RECORD_DEADLINE_MS = 60_000;
 
 export interface SendAttemptContext {
   /** True when the queue will not try again after this attempt. */
@@ -22,7 +26,8 @@ export interface SendAttemptContext {
  * 4. commit the outcome and its status event (outbox) in one transaction.
  *
  * A crash between the server's `250` and step 4 leaves the request `sending`; the next attempt
- * sends again with the same `Message-ID` (the one documented duplicate window).
+ * sends again with the same `Message-ID` (the one documented duplicate window). A database
+ * outage in that window is waited out instead (`recordOutcome`), so it does not resend.
  */
 @Injectable()
 export class MailSender {
@@ -55,7 +60,7 @@ export class MailSender {
         ...(request.payload.html !== undefined && { html: request.payload.html }),
         headers: { 'X-Email-Id': emailId },
       });
-      await this.dataSource.transaction(async (manager) => {
+      await this.recordOutcome(emailId, async (manager) => {
         await this.requests.finishAttempt(manager, emailId, attempt, {
           status: 'sent',
           outcome: 'sent',
@@ -100,7 +105,7 @@ export class MailSender {
 
   private async fail(emailId: string, attempt: number, error: SmtpRejectedError | SmtpDeferredError): Promise<void> {
     this.logger.warn(`email ${emailId} failed on attempt ${attempt}: ${error.message}`);
-    await this.dataSource.transaction(async (manager) => {
+    await this.recordOutcome(emailId, async (manager) => {
       await this.requests.finishAttempt(manager, emailId, attempt, {
         status: 'failed',
         outcome: error instanceof SmtpRejectedError ? 'rejected' : 'deferred',
@@ -118,7 +123,7 @@ export class MailSender {
   }
 
   private async defer(emailId: string, attempt: number, error: SmtpDeferredError): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+    await this.recordOutcome(emailId, async (manager) => {
       await this.requests.finishAttempt(manager, emailId, attempt, {
         status: 'retrying',
         outcome: 'deferred',
@@ -131,6 +136,25 @@ export class MailSender {
         reason: error.message.slice(0, 2_000),
         ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
       });
+    });
+  }
+
+  /**
+   * Commits what the SMTP server answered. The answer is known only in memory now, and losing it
+   * would mean sending again, so a database that is briefly unavailable (restart, failover) is
+   * waited for rather than handed to the queue's retry. Bounded: past the limit the job fails
+   * and the next attempt resends (the documented window). p-retry provides the back-off.
+   */
+  private async recordOutcome(emailId: string, write: (manager: EntityManager) => Promise<void>): Promise<void> {
+    await pRetry(() => this.dataSource.transaction(write), {
+      retries: 40,
+      minTimeout: 100,
+      maxTimeout: 2_000,
+      maxRetryTime: OUTCOME_RECORD_DEADLINE_MS,
+      shouldRetry: ({ error }) => isRetriable(error),
+      onFailedAttempt: ({ error, attemptNumber }) => {
+        if (attemptNumber === 1) this.logger.warn(`recording the outcome of ${emailId} failed, retrying: ${describeError(error)}`);
+      },
     });
   }
 }

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { waitFor } from '@app/testing';
 
 /** Broker-side tools for the fault suite: dead-letter counts, offset resets, event chaos. */
 export class KafkaTools {
@@ -53,10 +54,10 @@ export class KafkaTools {
   /**
    * Delivers every message of `topic` twice more, late and out of order: it reads the topic as
    * its own group, and every `windowMs` republishes what it read, newest first, two times (same
-   * key, so same partition; same payload, so same event id). Returns a stop function that
-   * resolves with how many copies it published.
+   * key, so same partition; same payload, so same event id). Returns a stop function that waits
+   * until it has read `expected` distinct messages, then resolves with how many copies it published.
    */
-  async startChaos(topic: string, windowMs = 300): Promise<() => Promise<number>> {
+  async startChaos(topic: string, windowMs = 300): Promise<(expected: number) => Promise<number>> {
     const consumer = this.kafka.consumer({ groupId: `${this.prefix}fault-chaos`, sessionTimeout: 10_000 });
     const producer = this.kafka.producer();
     await Promise.all([consumer.connect(), producer.connect()]);
@@ -81,7 +82,8 @@ export class KafkaTools {
     };
     let flushing = Promise.resolve();
     const timer = setInterval(() => (flushing = flushing.then(flush, flush)), windowMs);
-    return async () => {
+    return async (expected: number) => {
+      await waitFor(() => seen.size >= expected || undefined, { timeoutMs: 60_000, description: `${expected} distinct ${topic} messages` });
       clearInterval(timer);
       await flushing;
       await flush();

@@ -9,7 +9,13 @@ import { ApiExceptionFilter } from './http/api-exception.filter.js';
 
 runMain('business', async () => {
   const config = loadBusinessConfig();
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), { bodyParser: false });
+  // On SIGTERM new requests get 503 (clients retry elsewhere) while in-flight ones finish; kept-alive
+  // client connections would otherwise hold the server open past the shutdown deadline.
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), {
+    bodyParser: false,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
   // Room for the largest valid body (text + html limits) and no more.
   app.useBodyParser('json', { limit: '1mb' });
   app.useGlobalFilters(new ApiExceptionFilter());

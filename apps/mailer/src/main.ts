@@ -7,7 +7,7 @@ import { loadMailerConfig } from './config.js';
 
 runMain('mailer', async () => {
   const config = loadMailerConfig();
-  const app = await NestFactory.create(AppModule.forConfig(config));
+  const app = await NestFactory.create(AppModule.forConfig(config), { forceCloseConnections: true });
   closeOnSignals(app, 'mailer');
   // Before listen(): consumers, workers and the relay start in onApplicationBootstrap.
   await migrateWithLock(app.get(DataSource));

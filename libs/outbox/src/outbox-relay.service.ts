@@ -45,7 +45,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly options: OutboxRelayOptions;
   private readonly claims: OutboxClaims;
   private readonly stopping = new AbortController();
-  private wake: () => void = () => undefined;
+  private woken = false;
+  private onWake?: () => void;
   private listener?: pg.Client;
   private loop?: Promise<void>;
   private cleanupTimer?: NodeJS.Timeout;
@@ -147,7 +148,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopping.signal.aborted) {
-      const woken = new Promise<void>((resolve) => (this.wake = resolve));
+      this.woken = false; // a NOTIFY from now on means there may be more to publish
       try {
         const published = await this.publishBatch();
         failures = 0;
@@ -159,8 +160,29 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         await sleep(delay, this.stopping.signal);
         continue;
       }
-      await Promise.race([woken, sleep(this.options.pollIntervalMs, this.stopping.signal)]);
+      await this.nextWakeUp();
     }
+  }
+
+  /** Resolves on a NOTIFY (also one that came while publishing), after the poll interval, or on stop. */
+  private nextWakeUp(): Promise<void> {
+    if (this.woken) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.stopping.signal.removeEventListener('abort', done);
+        this.onWake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, this.options.pollIntervalMs);
+      this.stopping.signal.addEventListener('abort', done, { once: true });
+      this.onWake = done;
+    });
+  }
+
+  private wake(): void {
+    this.woken = true;
+    this.onWake?.();
   }
 
   private async listen(): Promise<void> {

@@ -138,6 +138,32 @@ describe('the email loop, end to end on Kafka, PostgreSQL, Redis and SMTP', () =
     expect((await stack.get('/v1/emails/not-a-uuid')).status).toBe(400);
   });
 
+  it('validates reconciliation requests on the mailer: 400 bad body, 404 unknown email, 409 not held', async () => {
+    const reconcile = async (id: string, body: unknown) => {
+      const res = await fetch(`${stack.mailerUrl}/v1/unconfirmed/${id}/reconcile`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
+    };
+    const sent = await stack.post('/v1/emails', { to: 'reconcile@example.test', subject: 'r', text: 'r' });
+    await waitFor(async () => (await stack.get(`/v1/emails/${sent.body.id}`)).body?.status === 'sent', { timeoutMs: 30_000 });
+
+    expect(await reconcile(sent.body.id, { outcome: 'maybe' })).toMatchObject({ status: 400, body: { error: { code: 'invalid_input' } } });
+    expect(await reconcile('7d8c3f0e-3a57-4c4b-9f11-0d3c7a1b2c3d', { outcome: 'delivered' })).toMatchObject({
+      status: 404,
+      body: { error: { code: 'mail_request_not_found' } },
+    });
+    expect(await reconcile(sent.body.id, { outcome: 'resend' })).toMatchObject({
+      status: 409,
+      body: { error: { code: 'mail_request_not_unknown' } },
+    });
+    expect(stack.smtp.countByRecipient().get('reconcile@example.test')).toBe(1); // nothing was resent
+    const list = (await (await fetch(`${stack.mailerUrl}/v1/unconfirmed`)).json()) as { emails: unknown[] };
+    expect(list.emails).toEqual([]);
+  });
+
   it('dead-letters malformed Kafka messages with their reason and keeps consuming', async () => {
     const requestsTopic = `${stack.topicPrefix}${Topics.requests.transactional}`;
     const eventsTopic = `${stack.topicPrefix}${Topics.events}`;

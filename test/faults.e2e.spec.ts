@@ -14,7 +14,7 @@ import { KafkaTools } from './faults/kafka-tools.js';
  * recipients, one fault injected mid-stream, then a count of what the SMTP server received and
  * what the API reports. `FAULT_EMAIL_COUNT` scales the load (README: the full run).
  */
-const LOAD = Number(process.env.FAULT_EMAIL_COUNT ?? 600);
+const LOAD = Number(process.env.FAULT_EMAIL_COUNT ?? 1000);
 const SEND_CONCURRENCY = 20; // the mailer's default SEND_CONCURRENCY_TRANSACTIONAL
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -27,6 +27,8 @@ interface ScenarioResult {
   lost: number;
   /** SIGKILLs (or commit failures) that hit the SMTP window: each may duplicate what was in flight. */
   windowInterruptions: number;
+  /** Emails a `hold` lane marked `unknown` instead of resending (then reconciled). */
+  heldUnknown: number;
   deadLettered: Record<string, number>;
   seconds: number;
 }
@@ -46,8 +48,10 @@ interface FaultOutcome {
   windowInterruptions?: number;
   /** Poison messages the fault published, per dead-letter topic (without prefix). */
   expectedDeadLetters?: Record<string, number>;
-  /** Called after every email is final, before counting (e.g. to stop a chaos publisher). */
+  /** Called after every email is final (or `unknown`), before counting (e.g. to stop a chaos publisher). */
   settle?: () => Promise<void>;
+  /** Settles emails a `hold` lane marked `unknown`; without it, `unknown` is a failure. */
+  reconcile?: () => Promise<void>;
 }
 
 interface Scenario {
@@ -146,13 +150,18 @@ async function runScenario(scenario: Scenario, cleanup: (fn: () => Promise<void>
   });
   await load;
 
-  const finals = await waitFor(
-    async () => {
-      const views = await Promise.all(ids.map((id) => stack.get(`/v1/emails/${id}`)));
-      return views.every((v) => ['sent', 'failed', 'unknown'].includes(v.body?.status)) ? views.map((v) => v.body) : undefined;
-    },
-    { timeoutMs: 180_000, intervalMs: 1_000, description: `every ${scenario.name} email to reach a final status` },
-  );
+  const waitForFinals = (settled: string[]) =>
+    waitFor(
+      async () => {
+        const views = await Promise.all(ids.map((id) => stack.get(`/v1/emails/${id}`)));
+        return views.every((v) => settled.includes(v.body?.status)) ? views.map((v) => v.body) : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 1_000, description: `every ${scenario.name} email to reach ${settled.join('/')}` },
+    );
+  const settledOrHeld = await waitForFinals(['sent', 'failed', 'unknown']);
+  const heldUnknown = settledOrHeld.filter((v) => v.status === 'unknown').length;
+  await outcome.reconcile?.();
+  const finals = await waitForFinals(['sent', 'failed']);
   await outcome.settle?.();
 
   // Every status event the mailer produced is applied exactly once: per email, the business
@@ -184,6 +193,7 @@ async function runScenario(scenario: Scenario, cleanup: (fn: () => Promise<void>
     duplicated: recipients.reduce((n, r) => n + Math.max(0, (counts.get(r) ?? 0) - 1), 0),
     lost: expectedToSend.filter((r) => !counts.has(r)).length,
     windowInterruptions,
+    heldUnknown,
     deadLettered: Object.fromEntries(Object.entries(deadLettered).filter(([, n]) => n > 0)),
     seconds: Math.round((Date.now() - started) / 1000),
   };
@@ -230,6 +240,44 @@ const scenarios: Scenario[] = [
       await stack.mailer!.stop('SIGKILL');
       await stack.mailer!.start();
       return { windowInterruptions: 1 };
+    },
+  },
+  {
+    name: 'kill-mailer-hold-lane',
+    stack: { mailerEnv: { UNCONFIRMED_SEND_TRANSACTIONAL: 'hold' } },
+    async fault({ stack, accepted, delivered }) {
+      await accepted(LOAD / 4);
+      await delivered(20);
+      // The server keeps each message but delays its 250: killing the mailer now leaves the
+      // emails in flight in the SMTP window, deterministically.
+      stack.smtp.delayAcceptance(3_000);
+      await delivered(stack.smtp.mails.length + 5);
+      await stack.mailer!.stop('SIGKILL');
+      stack.smtp.delayAcceptance(0);
+      await stack.mailer!.start();
+      return {
+        // No resend on a hold lane: the window costs no duplicate, only a manual decision.
+        reconcile: async () => {
+          const unconfirmed = await waitFor(
+            async () => {
+              const res = await fetch(`${stack.mailerUrl}/v1/unconfirmed`);
+              const body = (await res.json()) as { emails: { emailId: string }[] };
+              return body.emails.length >= 5 ? body.emails : undefined;
+            },
+            { timeoutMs: 60_000, description: 'the emails in the window to be held as unknown' },
+          );
+          for (const { emailId } of unconfirmed) {
+            // What an operator does with the provider's logs: look the Message-ID up.
+            const delivered = stack.smtp.mails.some((m) => m.emailId === emailId);
+            const res = await fetch(`${stack.mailerUrl}/v1/unconfirmed/${emailId}/reconcile`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ outcome: delivered ? 'delivered' : 'resend', note: 'fault suite' }),
+            });
+            expect(res.status).toBe(200);
+          }
+        },
+      };
     },
   },
   {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 
 /** Progress order as the product promises it, written out independently of the product's code. */
-const RANK: Record<string, number> = { queued: 0, accepted: 1, sending: 2, retrying: 2, sent: 3, failed: 3, expired: 3, unknown: 3 };
+const RANK: Record<string, number> = { queued: 0, accepted: 1, sending: 2, retrying: 2, unknown: 3, sent: 4, failed: 4, expired: 4 };
 
 interface Seen {
   status: string;
@@ -61,7 +61,7 @@ export class StatusMonitor {
 function movedBackwards(before: Seen, after: Seen): boolean {
   if (before.status === after.status && before.attempt === after.attempt) return false;
   const [from, to] = [RANK[before.status] ?? -1, RANK[after.status] ?? -1];
-  if (from === 3) return true; // final statuses never change
+  if (from === 4) return true; // final statuses never change
   if (to !== from) return to < from;
   return after.attempt < before.attempt;
 }

@@ -2,10 +2,9 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
-import { closeOnSignals, migrateWithLock, runMain } from '@app/common';
+import { ApiExceptionFilter, closeOnSignals, migrateWithLock, runMain } from '@app/common';
 import { AppModule } from './app.module.js';
 import { loadBusinessConfig } from './config.js';
-import { ApiExceptionFilter } from './http/api-exception.filter.js';
 
 runMain('business', async () => {
   const config = loadBusinessConfig();

@@ -7,6 +7,8 @@ import { MAILER_CONFIG, type MailerConfig } from './config.js';
 import { MAILER_MIGRATIONS } from './database/migrations.js';
 import { MailEvents } from './events/mail-events.js';
 import { HealthController } from './health/health.controller.js';
+import { ReconciliationController } from './reconciliation/reconciliation.controller.js';
+import { ReconciliationService } from './reconciliation/reconciliation.service.js';
 import { MailRequestsConsumer } from './requests/mail-requests.consumer.js';
 import { MailRequestsRepository } from './requests/mail-requests.repository.js';
 import { MailRequestsService } from './requests/mail-requests.service.js';
@@ -32,7 +34,7 @@ export class AppModule {
         KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: 'mailer', topicPrefix: config.KAFKA_TOPIC_PREFIX }),
         OutboxModule.forRoot({ connectionString: config.MAILER_DATABASE_URL, publisher: KafkaOutboxPublisher }),
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, ReconciliationController],
       providers: [
         { provide: MAILER_CONFIG, useValue: config },
         Clock,
@@ -42,6 +44,7 @@ export class AppModule {
         MailRequestsService,
         MailRequestsConsumer,
         MailSender,
+        ReconciliationService,
         SendQueue,
         SendJobSweeper,
         SendWorkers,

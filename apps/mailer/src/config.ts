@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configFields, loadConfig } from '@app/common';
+import type { Lane } from '@app/contracts';
 
 const mailerConfigSchema = z
   .object({
@@ -19,6 +20,13 @@ const mailerConfigSchema = z
     SEND_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
     /** How often open requests are checked against the queue (Redis may have lost jobs). */
     SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+    /**
+     * Per lane: what to do with an email whose previous attempt started but never recorded an
+     * outcome (the mailer died during the SMTP hand-off). `resend` (default): send again with the
+     * same Message-ID, at-least-once. `hold`: mark it `unknown` for reconciliation, never twice.
+     */
+    UNCONFIRMED_SEND_TRANSACTIONAL: z.enum(['resend', 'hold']).default('resend'),
+    UNCONFIRMED_SEND_BULK: z.enum(['resend', 'hold']).default('resend'),
     QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('email-loop'),
   })
   .transform((c, ctx) => {
@@ -35,6 +43,12 @@ export type MailerConfig = z.output<typeof mailerConfigSchema>;
 
 export function loadMailerConfig(env: NodeJS.ProcessEnv = process.env): MailerConfig {
   return loadConfig(mailerConfigSchema, env, 'mailer');
+}
+
+export type UnconfirmedSendPolicy = MailerConfig['UNCONFIRMED_SEND_TRANSACTIONAL'];
+
+export function unconfirmedSendPolicy(config: MailerConfig, lane: Lane): UnconfirmedSendPolicy {
+  return lane === 'bulk' ? config.UNCONFIRMED_SEND_BULK : config.UNCONFIRMED_SEND_TRANSACTIONAL;
 }
 
 export const MAILER_CONFIG = Symbol('MAILER_CONFIG');

@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { closeOnSignals, migrateWithLock, runMain } from '@app/common';
+import { ApiExceptionFilter, closeOnSignals, migrateWithLock, runMain } from '@app/common';
 import { AppModule } from './app.module.js';
 import { loadMailerConfig } from './config.js';
 
 runMain('mailer', async () => {
   const config = loadMailerConfig();
   const app = await NestFactory.create(AppModule.forConfig(config), { forceCloseConnections: true });
+  app.useGlobalFilters(new ApiExceptionFilter());
   closeOnSignals(app, 'mailer');
   // Before listen(): consumers, workers and the relay start in onApplicationBootstrap.
   await migrateWithLock(app.get(DataSource));

@@ -35,6 +35,21 @@ export class InvalidInputError extends DomainError {
   }
 }
 
+/** The thing a request names does not exist (HTTP 404). */
+export abstract class NotFoundError extends DomainError {
+  readonly retriable = false;
+}
+
+/** The request conflicts with the current state of what it names (HTTP 409). */
+export abstract class StateConflictError extends DomainError {
+  readonly retriable = false;
+}
+
+/** The request is well-formed but contradicts an earlier one (HTTP 422), e.g. a reused idempotency key. */
+export abstract class UnprocessableRequestError extends DomainError {
+  readonly retriable = false;
+}
+
 /** A dependency (database, broker, SMTP server) failed in a way that may heal by itself. */
 export class TransientError extends DomainError {
   readonly code = 'transient';

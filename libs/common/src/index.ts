@@ -4,3 +4,4 @@ export * from './config.js';
 export * from './clock.js';
 export * from './database.js';
 export * from './lifecycle.js';
+export * from './api-exception.filter.js';

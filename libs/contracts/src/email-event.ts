@@ -9,6 +9,8 @@ export const EMAIL_EVENT_TYPES = [
   'email.sent',
   'email.failed',
   'email.expired',
+  /** An attempt may or may not have been delivered (crash during the SMTP hand-off); held for reconciliation. */
+  'email.unknown',
 ] as const;
 export type EmailEventType = (typeof EMAIL_EVENT_TYPES)[number];
 

@@ -12,6 +12,10 @@ describe('isForwardTransition', () => {
     [at('retrying', 1), at('sending', 2), true],
     [at('sending', 2), at('sent', 2), true],
     [at('retrying', 3), at('failed', 3), true],
+    [at('sending', 2), at('unknown', 2), true],
+    [at('unknown', 2), at('sent', 2), true], // reconciled: it was delivered
+    [at('unknown', 2), at('sent', 3), true], // reconciled: resent
+    [at('unknown', 2), at('failed', 2), true],
   ])('%o → %o moves forward', (from, to, expected) => {
     expect(isForwardTransition(from, to)).toBe(expected);
   });
@@ -25,6 +29,9 @@ describe('isForwardTransition', () => {
     [at('sent', 1), at('failed', 1)],
     [at('failed', 1), at('sent', 2)],
     [at('expired'), at('sent', 1)],
+    [at('unknown', 2), at('retrying', 2)],
+    [at('unknown', 2), at('sending', 3)],
+    [at('sent', 2), at('unknown', 2)],
   ])('%o → %o is ignored (late, repeated or after a final state)', (from, to) => {
     expect(isForwardTransition(from, to)).toBe(false);
   });

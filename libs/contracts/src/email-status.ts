@@ -9,10 +9,14 @@ export const EMAIL_STATUSES = [
   'sent',
   'failed',
   'expired',
+  'unknown',
 ] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
-/** Statuses nothing can leave. */
+/**
+ * Statuses nothing can leave. `unknown` is not among them: reconciliation moves it on to `sent`
+ * or `failed` (or a resend does).
+ */
 export const TERMINAL_STATUSES: ReadonlySet<EmailStatus> = new Set(['sent', 'failed', 'expired']);
 
 /**
@@ -24,9 +28,10 @@ const RANK: Record<EmailStatus, number> = {
   accepted: 1,
   sending: 2,
   retrying: 2,
-  sent: 3,
-  failed: 3,
-  expired: 3,
+  unknown: 3,
+  sent: 4,
+  failed: 4,
+  expired: 4,
 };
 
 export const STATUS_OF_EVENT: Record<EmailEventType, EmailStatus> = {
@@ -36,6 +41,7 @@ export const STATUS_OF_EVENT: Record<EmailEventType, EmailStatus> = {
   'email.sent': 'sent',
   'email.failed': 'failed',
   'email.expired': 'expired',
+  'email.unknown': 'unknown',
 };
 
 export interface StatusPosition {

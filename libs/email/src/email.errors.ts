@@ -1,18 +1,16 @@
-import { DomainError } from '@app/common';
+import { DomainError, NotFoundError, UnprocessableRequestError } from '@app/common';
 
 /** The same `Idempotency-Key` was used before with a different request. */
-export class IdempotencyKeyConflictError extends DomainError {
+export class IdempotencyKeyConflictError extends UnprocessableRequestError {
   readonly code = 'idempotency_key_conflict';
-  readonly retriable = false;
 
   constructor(readonly idempotencyKey: string) {
     super('this Idempotency-Key was already used with a different request');
   }
 }
 
-export class EmailNotFoundError extends DomainError {
+export class EmailNotFoundError extends NotFoundError {
   readonly code = 'email_not_found';
-  readonly retriable = false;
 
   constructor(readonly emailId: string) {
     super(`no email with id ${emailId}`);

@@ -25,6 +25,7 @@ export class SmtpCapture {
   /** The policy in force; `refuseRecipients()` replaces it. */
   recipientPolicy: RecipientPolicy = () => null;
   private listeners: ((mail: CapturedMail) => void)[] = [];
+  private acceptanceDelayMs = 0;
 
   constructor() {
     this.server = new SMTPServer({
@@ -56,7 +57,8 @@ export class SmtpCapture {
           };
           this.mails.push(mail);
           for (const listener of this.listeners) listener(mail);
-          callback();
+          if (this.acceptanceDelayMs > 0) setTimeout(callback, this.acceptanceDelayMs);
+          else callback();
         });
       },
     });
@@ -78,6 +80,14 @@ export class SmtpCapture {
 
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /**
+   * Keeps each message as received but answers its `250` only after `ms`: a client that dies
+   * meanwhile is in the SMTP window (the server has the message, the client never learned it).
+   */
+  delayAcceptance(ms: number): void {
+    this.acceptanceDelayMs = ms;
   }
 
   refuseRecipients(policy: RecipientPolicy): void {

@@ -2,8 +2,11 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { EmailRequestedMessage, Lane } from '@app/contracts';
 
-/** `pending` → `sending` → `sent`, with `retrying`, `failed` and `expired` on the side. */
-export type MailRequestStatus = 'pending' | 'sending' | 'retrying' | 'sent' | 'failed' | 'expired';
+/**
+ * `pending` → `sending` → `sent`, with `retrying`, `failed` and `expired` on the side, and
+ * `unknown` for an attempt held for reconciliation (see `UNCONFIRMED_SEND_*`).
+ */
+export type MailRequestStatus = 'pending' | 'sending' | 'retrying' | 'sent' | 'failed' | 'expired' | 'unknown';
 
 export const OPEN_STATUSES: readonly MailRequestStatus[] = ['pending', 'sending', 'retrying'];
 
@@ -14,9 +17,10 @@ export interface MailRequestRow {
   status: MailRequestStatus;
   attempts: number;
   expiresAt: Date | null;
+  updatedAt: Date;
 }
 
-const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt"`;
+const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", updated_at AS "updatedAt"`;
 
 /** SQL for `mail_requests` and `mail_attempts`. Every method runs on the manager it is given. */
 @Injectable()
@@ -70,7 +74,7 @@ export class MailRequestsRepository {
     attempt: number,
     result: {
       status: MailRequestStatus;
-      outcome: 'sent' | 'rejected' | 'deferred';
+      outcome: 'sent' | 'rejected' | 'deferred' | 'unknown' | 'reconciled';
       messageId?: string;
       smtpCode?: number;
       smtpResponse?: string;
@@ -88,6 +92,11 @@ export class MailRequestsRepository {
        WHERE email_id = $1 AND attempt = $2`,
       [emailId, attempt, result.outcome, result.smtpCode ?? null, result.smtpResponse ?? null],
     );
+  }
+
+  /** Requests held as `unknown`, oldest first. */
+  async listUnknown(manager: EntityManager, limit: number): Promise<MailRequestRow[]> {
+    return manager.query(`SELECT ${COLUMNS} FROM mail_requests WHERE status = 'unknown' ORDER BY updated_at LIMIT $1`, [limit]);
   }
 
   async setStatus(manager: EntityManager, emailId: string, status: MailRequestStatus, error?: string): Promise<void> {

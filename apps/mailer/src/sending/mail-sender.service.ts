@@ -3,7 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import pRetry from 'p-retry';
 import { Clock, describeError, isRetriable } from '@app/common';
 import type { HandlerOutcome } from '@app/kafka';
-import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { MAILER_CONFIG, type MailerConfig, unconfirmedSendPolicy } from '../config.js';
 import { MailEvents } from '../events/mail-events.js';
 import { MailRequestsRepository, type MailRequestRow } from '../requests/mail-requests.repository.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
@@ -26,7 +26,8 @@ export interface SendAttemptContext {
  * 4. commit the outcome and its status event (outbox) in one transaction.
  *
  * A crash between the server's `250` and step 4 leaves the request `sending`; the next attempt
- * sends again with the same `Message-ID` (the one documented duplicate window). A database
+ * sends again with the same `Message-ID` (the one documented duplicate window), or, on a lane
+ * configured to `hold`, marks it `unknown` for reconciliation instead. A database
  * outage in that window is waited out instead (`recordOutcome`), so it does not resend.
  */
 @Injectable()
@@ -97,10 +98,26 @@ export class MailSender {
         await this.events.record(manager, emailId, 'email.expired', { reason: 'expired before it could be sent' });
         return null;
       }
+      if (request.status === 'sending' && unconfirmedSendPolicy(this.config, request.lane) === 'hold') {
+        await this.holdUnconfirmed(manager, request);
+        return null;
+      }
       const attempt = request.attempts + 1;
       await this.requests.startAttempt(manager, emailId, attempt);
       return { request, attempt };
     });
+  }
+
+  /**
+   * `sending` at the start of an attempt means the previous one began an SMTP hand-off and never
+   * recorded how it ended: the server may have the message. On a `hold` lane it is not sent
+   * again but marked `unknown` until someone reconciles it (`ReconciliationService`).
+   */
+  private async holdUnconfirmed(manager: EntityManager, request: MailRequestRow): Promise<void> {
+    const reason = `attempt ${request.attempts} began an SMTP hand-off whose outcome was never recorded; held for reconciliation`;
+    this.logger.warn(`email ${request.emailId}: ${reason}`);
+    await this.requests.finishAttempt(manager, request.emailId, request.attempts, { status: 'unknown', outcome: 'unknown', error: reason });
+    await this.events.record(manager, request.emailId, 'email.unknown', { attempt: request.attempts, reason });
   }
 
   private async fail(emailId: string, attempt: number, error: SmtpRejectedError | SmtpDeferredError): Promise<void> {

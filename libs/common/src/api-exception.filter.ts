@@ -1,14 +1,21 @@
 import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
-import { DomainError, InvalidInputError, type FieldError } from '@app/common';
-import { EmailNotFoundError, IdempotencyKeyConflictError } from '@app/email';
+import {
+  DomainError,
+  InvalidInputError,
+  NotFoundError,
+  StateConflictError,
+  UnprocessableRequestError,
+  type FieldError,
+} from './errors.js';
 
 interface ErrorBody {
   error: { code: string; message: string; fields?: readonly FieldError[] };
 }
 
 /**
- * The one place where errors become HTTP status codes. Every error response has the shape
+ * The one place where errors become HTTP status codes, by error class (see `errors.ts`), for
+ * both apps. Every error response has the shape
  * `{ error: { code, message, fields? } }`.
  */
 @Catch()
@@ -26,11 +33,14 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (exception instanceof InvalidInputError) {
       return [HttpStatus.BAD_REQUEST, { error: { code: exception.code, message: exception.message, fields: exception.fieldErrors } }];
     }
-    if (exception instanceof IdempotencyKeyConflictError) {
-      return [HttpStatus.UNPROCESSABLE_ENTITY, { error: { code: exception.code, message: exception.message } }];
-    }
-    if (exception instanceof EmailNotFoundError) {
+    if (exception instanceof NotFoundError) {
       return [HttpStatus.NOT_FOUND, { error: { code: exception.code, message: exception.message } }];
+    }
+    if (exception instanceof StateConflictError) {
+      return [HttpStatus.CONFLICT, { error: { code: exception.code, message: exception.message } }];
+    }
+    if (exception instanceof UnprocessableRequestError) {
+      return [HttpStatus.UNPROCESSABLE_ENTITY, { error: { code: exception.code, message: exception.message } }];
     }
     if (exception instanceof DomainError && exception.retriable) {
       return [HttpStatus.SERVICE_UNAVAILABLE, { error: { code: exception.code, message: exception.message } }];

@@ -1,9 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { EMAIL_MIGRATIONS, EmailModule } from '@app/email';
+import { OutboxHealthController } from '@app/outbox';
 import type { BusinessConfig } from './config.js';
 import { EmailsController } from './emails/emails.controller.js';
-import { HealthController } from './health/health.controller.js';
 
 @Module({})
 export class AppModule {
@@ -23,7 +23,7 @@ export class AppModule {
           kafka: { brokers: config.KAFKA_BROKERS, clientId: 'business', topicPrefix: config.KAFKA_TOPIC_PREFIX },
         }),
       ],
-      controllers: [EmailsController, HealthController],
+      controllers: [EmailsController, OutboxHealthController],
     };
   }
 }

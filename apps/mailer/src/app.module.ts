@@ -2,11 +2,10 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Clock, IdGenerator } from '@app/common';
 import { KafkaModule } from '@app/kafka';
-import { KafkaOutboxPublisher, OutboxModule } from '@app/outbox';
+import { KafkaOutboxPublisher, OutboxHealthController, OutboxModule } from '@app/outbox';
 import { MAILER_CONFIG, type MailerConfig } from './config.js';
 import { MAILER_MIGRATIONS } from './database/migrations.js';
 import { MailEvents } from './events/mail-events.js';
-import { HealthController } from './health/health.controller.js';
 import { ReconciliationController } from './reconciliation/reconciliation.controller.js';
 import { ReconciliationService } from './reconciliation/reconciliation.service.js';
 import { MailRequestsConsumer } from './requests/mail-requests.consumer.js';
@@ -34,7 +33,7 @@ export class AppModule {
         KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: 'mailer', topicPrefix: config.KAFKA_TOPIC_PREFIX }),
         OutboxModule.forRoot({ connectionString: config.MAILER_DATABASE_URL, publisher: KafkaOutboxPublisher }),
       ],
-      controllers: [HealthController, ReconciliationController],
+      controllers: [OutboxHealthController, ReconciliationController],
       providers: [
         { provide: MAILER_CONFIG, useValue: config },
         Clock,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadMailerConfig } from './config.js';
+import { loadMailerConfig, unconfirmedSendPolicy } from './config.js';
 
 const valid = {
   MAILER_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/mailer',
@@ -20,5 +20,12 @@ describe('loadMailerConfig', () => {
     expect(() =>
       loadMailerConfig({ ...valid, MAILER_DATABASE_URL: 'mysql://x', KAFKA_BROKERS: 'nohost', SMTP_URL: undefined, MAILER_PORT: '70000' }),
     ).toThrow(/MAILER_DATABASE_URL[\s\S]*KAFKA_BROKERS[\s\S]*SMTP_URL[\s\S]*MAILER_PORT/);
+  });
+
+  it('reads the unconfirmed-send policy per lane, resend by default, and rejects anything else', () => {
+    const config = loadMailerConfig({ ...valid, UNCONFIRMED_SEND_BULK: 'hold' });
+    expect(unconfirmedSendPolicy(config, 'transactional')).toBe('resend');
+    expect(unconfirmedSendPolicy(config, 'bulk')).toBe('hold');
+    expect(() => loadMailerConfig({ ...valid, UNCONFIRMED_SEND_TRANSACTIONAL: 'maybe' })).toThrow(/UNCONFIRMED_SEND_TRANSACTIONAL/);
   });
 });

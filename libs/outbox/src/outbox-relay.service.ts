@@ -67,12 +67,33 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     this.cleanupTimer = setInterval(() => void this.cleanup(), this.options.cleanupIntervalMs);
   }
 
+  /**
+   * Nest shuts the app's own providers (consumers, workers: the writers) down before this
+   * module's, so what they committed last is flushed here, within `shutdownFlushMs`; whatever is
+   * left stays in the outbox for the next start.
+   */
   async onApplicationShutdown(): Promise<void> {
+    if (this.moduleOptions.runRelay === false) return;
     this.stopping.abort();
     this.wake();
     clearInterval(this.cleanupTimer);
     await this.loop;
     await this.listener?.end().catch(() => undefined);
+    await this.flush(Date.now() + this.options.shutdownFlushMs);
+  }
+
+  private async flush(deadline: number): Promise<void> {
+    let flushed = 0;
+    try {
+      while (Date.now() < deadline) {
+        const published = await this.publishBatch();
+        if (published === 0) break;
+        flushed += published;
+      }
+    } catch (error) {
+      this.logger.warn(`shutdown flush stopped, the rest waits for the next start: ${describeError(error)}`);
+    }
+    if (flushed > 0) this.logger.log(`flushed ${flushed} outbox rows on shutdown`);
   }
 
   /**

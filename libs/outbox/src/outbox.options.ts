@@ -18,6 +18,8 @@ export interface OutboxRelayOptions {
   /** How often retention runs; each run deletes at most `cleanupBatchSize` rows per statement. */
   cleanupIntervalMs: number;
   cleanupBatchSize: number;
+  /** On shutdown, how long the relay keeps publishing what the app committed last. */
+  shutdownFlushMs: number;
 }
 
 export interface OutboxModuleOptions {
@@ -42,6 +44,7 @@ export const DEFAULT_RELAY_OPTIONS: OutboxRelayOptions = {
   retentionMs: 24 * 3_600_000,
   cleanupIntervalMs: 60_000,
   cleanupBatchSize: 1_000,
+  shutdownFlushMs: 5_000,
 };
 
 /** Fills in defaults and rejects settings that would break the relay's guarantees. */

@@ -304,9 +304,14 @@ const scenarios: Scenario[] = [
     name: 'kafka-broker-restart',
     privateKafka: true,
     async fault({ kafkaBroker, accepted }) {
-      await accepted(LOAD / 3);
+      // Twice: a controlled shutdown, then a crash (the broker recovers from its log).
+      await accepted(LOAD / 4);
       await kafkaBroker!.stop('SIGTERM');
       await sleep(8_000);
+      await kafkaBroker!.start();
+      await accepted(LOAD / 2);
+      await kafkaBroker!.stop('SIGKILL');
+      await sleep(3_000);
       await kafkaBroker!.start();
       return {};
     },

@@ -12,3 +12,4 @@ export {
 } from './kafka-consumer.js';
 export { KafkaTopicAdmin } from './kafka-admin.js';
 export { KafkaTopics } from './kafka-topics.js';
+export { isMessageRejected, isProducerStateLost, kafkaErrorTypes } from './kafka-errors.js';

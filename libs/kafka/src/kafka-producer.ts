@@ -1,6 +1,7 @@
-import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Message, Producer } from 'kafkajs';
 import { KafkaClient } from './kafka-client.js';
+import { isProducerStateLost } from './kafka-errors.js';
 
 export interface OutgoingRecord {
   topic: string;
@@ -13,33 +14,57 @@ export interface OutgoingRecord {
  * The app's Kafka producer: idempotent, `acks: -1` (all in-sync replicas), one request in
  * flight so retries cannot reorder messages of the same partition. A `send()` resolves only
  * after the broker has acknowledged every record.
+ *
+ * When the broker no longer recognises the producer's sequence numbers (after a broker restart
+ * cut a request off), the failed send is reported as usual and the next one goes through a new
+ * producer: kafkajs cannot resynchronise an idempotent producer by itself.
  */
 @Injectable()
 export class KafkaProducer implements OnApplicationShutdown {
-  private readonly producer: Producer;
+  private readonly logger = new Logger(KafkaProducer.name);
+  private producer: Producer;
   private connecting?: Promise<void>;
 
-  constructor(client: KafkaClient) {
-    this.producer = client.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
+  constructor(private readonly client: KafkaClient) {
+    this.producer = this.create();
   }
 
   async send(records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return;
     await this.connect();
+    const producer = this.producer;
     const byTopic = new Map<string, Message[]>();
     for (const r of records) {
       const messages = byTopic.get(r.topic) ?? [];
       messages.push({ key: r.key, value: r.value, ...(r.headers ? { headers: r.headers } : {}) });
       byTopic.set(r.topic, messages);
     }
-    await this.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    try {
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (error) {
+      if (isProducerStateLost(error)) this.replace(producer);
+      throw error;
+    }
+  }
+
+  private create(): Producer {
+    return this.client.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
     });
+  }
+
+  /** Swaps in a new producer (a new producer id), unless a concurrent send already did. */
+  private replace(broken: Producer): void {
+    if (this.producer !== broken) return;
+    this.logger.warn('the broker lost track of this producer (e.g. after a restart); continuing with a new producer');
+    this.producer = this.create();
+    this.connecting = undefined;
+    void broken.disconnect().catch(() => undefined);
   }
 
   private connect(): Promise<void> {

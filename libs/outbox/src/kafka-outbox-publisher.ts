@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { KafkaProducer } from '@app/kafka';
+import { KafkaProducer, isMessageRejected } from '@app/kafka';
 import type { OutboxMessage, OutboxPublisher } from './outbox-publisher.js';
 
 /** Publishes outbox rows to Kafka: topic and key from the row, value = JSON payload. */
@@ -19,17 +19,11 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
   }
 
   /**
-   * Permanent = the broker answered with a protocol error it marks non-retriable (message too
-   * large, invalid topic, not authorised). kafkajs wraps such errors, and also wraps exhausted
-   * retries of a *retriable* error (broker down) in a non-retriable error, so the decision looks
-   * at the innermost broker error rather than the wrapper.
+   * Permanent = the broker rejects the message itself (too large, invalid record or topic).
+   * Everything else, including the non-retriable producer-state errors a broker restart can
+   * cause, is retried.
    */
   isPermanentFailure(error: unknown): boolean {
-    for (let e: unknown = error, depth = 0; e && depth < 10; depth++) {
-      const candidate = e as { name?: string; retriable?: boolean; type?: string; originalError?: unknown; cause?: unknown };
-      if (candidate.name === 'KafkaJSProtocolError') return candidate.retriable === false;
-      e = candidate.originalError ?? candidate.cause;
-    }
-    return false;
+    return isMessageRejected(error);
   }
 }

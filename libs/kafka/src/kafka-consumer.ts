@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { EachMessagePayload, IHeaders, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachMessagePayload, IHeaders, KafkaMessage } from 'kafkajs';
 import type { z } from 'zod';
 import { DeadLetterHeaders, deadLetterTopic } from '@app/contracts';
 import { DomainError, InvalidInputError, describeError, isRetriable, parseOrThrow, sleep } from '@app/common';
@@ -36,6 +36,20 @@ export interface RunningConsumer {
   stop(): Promise<void>;
 }
 
+interface LaunchedConsumer {
+  consumer: Consumer;
+  /** Settles with the error when kafkajs stops this consumer and will not restart it itself. */
+  stoppedByCrash: Promise<unknown>;
+}
+
+/** Resolves once the signal aborts (for racing against other waits). */
+function abortion(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
 /** The retry loop heartbeats after each wait, so a wait must stay well inside the session timeout. */
 const MAX_RETRY_DELAY_MS = 3_000;
 
@@ -64,6 +78,38 @@ export class KafkaConsumerRunner {
   ) {}
 
   async start<S extends z.ZodType>(definition: ConsumerDefinition<S>): Promise<RunningConsumer> {
+    const stopping = new AbortController();
+    let current = await this.launch(definition, stopping.signal);
+    this.logger.log(`consuming ${definition.topics.join(', ')} as ${definition.groupId}`);
+
+    // kafkajs restarts a crashed consumer only when the error is retriable. Some errors seen
+    // while a broker restarts are not ("Failed to find group coordinator"), and would leave the
+    // consumer stopped for good while the process looks healthy. Replace it instead.
+    const supervision = (async () => {
+      for (;;) {
+        const crash = await Promise.race([current.stoppedByCrash, abortion(stopping.signal)]);
+        if (stopping.signal.aborted) return;
+        this.logger.error(
+          `${definition.groupId}: kafkajs stopped the consumer (${describeError(crash)}); starting a new one`,
+        );
+        current = await this.relaunch(definition, stopping.signal, current);
+      }
+    })();
+
+    return {
+      stop: async () => {
+        stopping.abort();
+        await supervision;
+        await current.consumer.disconnect();
+      },
+    };
+  }
+
+  /** Connects, subscribes and runs one kafkajs consumer for the definition. */
+  private async launch<S extends z.ZodType>(
+    definition: ConsumerDefinition<S>,
+    stopping: AbortSignal,
+  ): Promise<LaunchedConsumer> {
     const consumer = this.client.kafka.consumer({
       groupId: definition.groupId,
       allowAutoTopicCreation: false,
@@ -72,22 +118,45 @@ export class KafkaConsumerRunner {
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
     });
-    const stopping = new AbortController();
-    await consumer.connect();
-    // A new group reads from the beginning: messages published before it first joined are not lost.
-    await consumer.subscribe({ topics: definition.topics, fromBeginning: true });
-    await consumer.run({
-      autoCommit: true,
-      partitionsConsumedConcurrently: definition.concurrency ?? 1,
-      eachMessage: (payload) => this.processWithRetry(definition, payload, stopping.signal),
+    const stoppedByCrash = new Promise<unknown>((resolve) => {
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (!payload.restart) resolve(payload.error);
+      });
     });
-    this.logger.log(`consuming ${definition.topics.join(', ')} as ${definition.groupId}`);
-    return {
-      stop: async () => {
-        stopping.abort();
-        await consumer.disconnect();
-      },
-    };
+    try {
+      await consumer.connect();
+      // A new group reads from the beginning: messages published before it first joined are not lost.
+      await consumer.subscribe({ topics: definition.topics, fromBeginning: true });
+      await consumer.run({
+        autoCommit: true,
+        partitionsConsumedConcurrently: definition.concurrency ?? 1,
+        eachMessage: (payload) => this.processWithRetry(definition, payload, stopping),
+      });
+    } catch (error) {
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
+    return { consumer, stoppedByCrash };
+  }
+
+  /** Replaces a consumer that kafkajs gave up on, retrying with backoff until it runs or we stop. */
+  private async relaunch<S extends z.ZodType>(
+    definition: ConsumerDefinition<S>,
+    stopping: AbortSignal,
+    crashed: LaunchedConsumer,
+  ): Promise<LaunchedConsumer> {
+    await crashed.consumer.disconnect().catch(() => undefined);
+    for (let attempt = 1; ; attempt++) {
+      await sleep(Math.min(MAX_RETRY_DELAY_MS, 250 * 2 ** Math.min(attempt, 10)), stopping);
+      if (stopping.aborted) return crashed;
+      try {
+        const replacement = await this.launch(definition, stopping);
+        this.logger.log(`${definition.groupId}: consumer running again after ${attempt} attempt(s)`);
+        return replacement;
+      } catch (error) {
+        this.logger.warn(`${definition.groupId}: consumer restart ${attempt} failed: ${describeError(error)}`);
+      }
+    }
   }
 
   private async processWithRetry<S extends z.ZodType>(

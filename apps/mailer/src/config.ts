@@ -51,4 +51,12 @@ export function unconfirmedSendPolicy(config: MailerConfig, lane: Lane): Unconfi
   return lane === 'bulk' ? config.UNCONFIRMED_SEND_BULK : config.UNCONFIRMED_SEND_TRANSACTIONAL;
 }
 
+/**
+ * The `Message-ID` every attempt of an email is sent with: the same on a resend, so recipients'
+ * servers and operators (reconciliation looks it up at the provider) can tell the copies apart.
+ */
+export function messageIdOf(config: MailerConfig, emailId: string): string {
+  return `<${emailId}@${config.MESSAGE_ID_DOMAIN}>`;
+}
+
 export const MAILER_CONFIG = Symbol('MAILER_CONFIG');

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
-import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { MAILER_CONFIG, type MailerConfig, messageIdOf } from '../config.js';
 import { MailEvents } from '../events/mail-events.js';
-import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
+import { MailRequestsRepository, type MailRequestRow, type MailRequestStatus } from '../requests/mail-requests.repository.js';
 import { SendQueue } from '../sending/send-queue.js';
 import { MailRequestNotFoundError, NotUnconfirmedError } from './reconciliation.errors.js';
 
@@ -46,50 +46,48 @@ export class ReconciliationService {
       emailId: r.emailId,
       lane: r.lane,
       attempt: r.attempts,
-      messageId: this.messageIdOf(r.emailId),
+      messageId: messageIdOf(this.config, r.emailId),
       to: r.payload.to,
       heldSince: r.updatedAt.toISOString(),
     }));
   }
 
   async reconcile(emailId: string, decision: Reconciliation): Promise<{ emailId: string; status: string }> {
-    const note = decision.note ? `: ${decision.note}` : '';
-    const status = await this.dataSource.transaction(async (manager) => {
+    const { status, lane } = await this.dataSource.transaction(async (manager) => {
       const request = await this.requests.find(manager, emailId, { lock: true });
       if (!request) throw new MailRequestNotFoundError(emailId);
       if (request.status !== 'unknown') throw new NotUnconfirmedError(emailId, request.status);
-      const attempt = request.attempts;
-      switch (decision.outcome) {
-        case 'delivered': {
-          const messageId = this.messageIdOf(emailId);
-          await this.requests.finishAttempt(manager, emailId, attempt, { status: 'sent', outcome: 'reconciled', messageId });
-          await this.events.record(manager, emailId, 'email.sent', { attempt, messageId, reason: `confirmed by reconciliation${note}` });
-          return 'sent';
-        }
-        case 'not_delivered': {
-          const reason = `not delivered, by reconciliation${note}`;
-          await this.requests.finishAttempt(manager, emailId, attempt, { status: 'failed', outcome: 'reconciled', error: reason });
-          await this.events.record(manager, emailId, 'email.failed', { attempt, reason });
-          return 'failed';
-        }
-        case 'resend': {
-          const reason = `resend requested by reconciliation${note}`;
-          await this.requests.finishAttempt(manager, emailId, attempt, { status: 'retrying', outcome: 'reconciled', error: reason });
-          await this.events.record(manager, emailId, 'email.retrying', { attempt, reason });
-          return 'retrying';
-        }
-      }
+      return { status: await this.settle(manager, request, decision), lane: request.lane };
     });
     // After the commit: if this enqueue is lost, the sweeper finds the open request anyway.
-    if (status === 'retrying') {
-      const request = await this.requests.find(this.dataSource.manager, emailId);
-      if (request) await this.queue.ensure(emailId, request.lane);
-    }
+    if (status === 'retrying') await this.queue.ensure(emailId, lane);
     this.logger.log(`email ${emailId} reconciled as ${decision.outcome}`);
     return { emailId, status };
   }
 
-  private messageIdOf(emailId: string): string {
-    return `<${emailId}@${this.config.MESSAGE_ID_DOMAIN}>`;
+  /** Records the operator's decision on the held attempt; returns the request's new status. */
+  private async settle(manager: EntityManager, request: MailRequestRow, decision: Reconciliation): Promise<MailRequestStatus> {
+    const { emailId, attempts: attempt } = request;
+    const note = decision.note ? `: ${decision.note}` : '';
+    switch (decision.outcome) {
+      case 'delivered': {
+        const messageId = messageIdOf(this.config, emailId);
+        await this.requests.finishAttempt(manager, emailId, attempt, { status: 'sent', outcome: 'reconciled', messageId });
+        await this.events.record(manager, emailId, 'email.sent', { attempt, messageId, reason: `confirmed by reconciliation${note}` });
+        return 'sent';
+      }
+      case 'not_delivered': {
+        const reason = `not delivered, by reconciliation${note}`;
+        await this.requests.finishAttempt(manager, emailId, attempt, { status: 'failed', outcome: 'reconciled', error: reason });
+        await this.events.record(manager, emailId, 'email.failed', { attempt, reason });
+        return 'failed';
+      }
+      case 'resend': {
+        const reason = `resend requested by reconciliation${note}`;
+        await this.requests.finishAttempt(manager, emailId, attempt, { status: 'retrying', outcome: 'reconciled', error: reason });
+        await this.events.record(manager, emailId, 'email.retrying', { attempt, reason });
+        return 'retrying';
+      }
+    }
   }
 }

@@ -3,7 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import pRetry from 'p-retry';
 import { Clock, describeError, isRetriable } from '@app/common';
 import type { HandlerOutcome } from '@app/kafka';
-import { MAILER_CONFIG, type MailerConfig, unconfirmedSendPolicy } from '../config.js';
+import { MAILER_CONFIG, type MailerConfig, messageIdOf, unconfirmedSendPolicy } from '../config.js';
 import { MailEvents } from '../events/mail-events.js';
 import { MailRequestsRepository, type MailRequestRow } from '../requests/mail-requests.repository.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
@@ -47,7 +47,7 @@ export class MailSender {
     const started = await this.start(emailId);
     if (!started) return 'skipped';
     const { request, attempt } = started;
-    const messageId = `<${emailId}@${this.config.MESSAGE_ID_DOMAIN}>`;
+    const messageId = messageIdOf(this.config, emailId);
     try {
       const receipt = await this.smtp.send({
         messageId,

@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { sleep } from '@app/common';
 import { waitFor } from '@app/testing';
 import { EmailLoopStack, REDIS_URL, type StackOptions } from './stack.js';
 import { PrivateKafka } from './infra/private-kafka.js';
@@ -16,7 +17,6 @@ import { KafkaTools } from './faults/kafka-tools.js';
  */
 const LOAD = Number(process.env.FAULT_EMAIL_COUNT ?? 1000);
 const SEND_CONCURRENCY = 20; // the mailer's default SEND_CONCURRENCY_TRANSACTIONAL
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface ScenarioResult {
   scenario: string;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { sleep } from '@app/common';
 import type { KafkaClient } from './kafka-client.js';
 import { KafkaConsumerRunner } from './kafka-consumer.js';
 import type { KafkaProducer } from './kafka-producer.js';
@@ -57,7 +58,7 @@ describe('KafkaConsumerRunner supervision', () => {
     const running = await runnerWith([first, second]).start(definition);
 
     first.crash(true);
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await sleep(600);
     expect(second.connect).not.toHaveBeenCalled();
 
     await running.stop();

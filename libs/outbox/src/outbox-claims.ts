@@ -39,6 +39,8 @@ export class OutboxClaims {
    */
   async claim(limit: number, leaseMs: number): Promise<OutboxClaim | null> {
     const token = randomUUID();
+    // `blocked` spells out the predicate of the partial index `outbox_pending_key_idx` (implied
+    // by its time condition, but stated so the planner can match the index).
     const rows = await this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock($1)`, [CLAIM_LOCK_KEY]);
       const [updated] = (await manager.query(

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
 import { Kafka, logLevel } from 'kafkajs';
+import { sleep } from '@app/common';
 import { KafkaClient, KafkaProducer } from '@app/kafka';
 import { createTestDatabase, dropTestDatabase, waitFor } from '@app/testing';
 import { OUTBOX_MIGRATIONS } from './index.js';
@@ -49,7 +50,7 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
     });
     try {
       await waitFor(() => seen.length >= expected || undefined, { timeoutMs: 30_000, description: `${expected} messages` });
-      await new Promise((r) => setTimeout(r, 500)); // room for a duplicate to show up
+      await sleep(500); // room for a duplicate to show up
       return seen;
     } finally {
       await consumer.disconnect();
@@ -137,7 +138,7 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
     // Each relay stalls at random, so claims of one key would overtake each other if allowed to.
     const jittery = (p: KafkaProducer): OutboxPublisher => {
       const inner = new KafkaOutboxPublisher(p);
-      return { publish: async (m) => (await sleepMs(Math.random() * 30), inner.publish(m)) };
+      return { publish: async (m) => (await sleep(Math.random() * 30), inner.publish(m)) };
     };
     try {
       await Promise.all(producers.map((p) => drain(relay(jittery(p), { batchSize: 7 }))));
@@ -158,7 +159,7 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
     const stale = await claims.claim(10, 50); // a relay that then stalls past its lease
     expect(stale?.messages.map((m) => m.key)).toEqual(['fenced']);
     expect(await claims.claim(10, 60_000)).toBeNull(); // while the lease holds, nobody else gets it
-    await sleepMs(100);
+    await sleep(100);
 
     const publisher = new KafkaOutboxPublisher(producer);
     await publisher.publish(stale!.messages); // the stale relay's broker ack arrives…
@@ -202,5 +203,3 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
     );
   });
 });
-
-const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));

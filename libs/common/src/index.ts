@@ -5,3 +5,4 @@ export * from './clock.js';
 export * from './database.js';
 export * from './lifecycle.js';
 export * from './api-exception.filter.js';
+export * from './database-errors.js';

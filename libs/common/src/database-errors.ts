@@ -1,0 +1,50 @@
+/**
+ * Classifying PostgreSQL failures by SQLSTATE (and by the driver's socket error codes), never by
+ * message text. The answer decides what a caller does with the failure:
+ *
+ * - `unavailable`: the database cannot be reached or is not accepting work right now (connection
+ *   refused or reset, server shutting down or starting, too many connections). Retry later; an
+ *   HTTP caller gets `503` with `Retry-After`.
+ * - `transient`: this statement lost a race (serialization failure, deadlock, lock timeout) and
+ *   may succeed as it is when tried again.
+ * - `deterministic`: the statement will fail the same way every time for the same input
+ *   (integrity constraint violations, invalid data, syntax or undefined objects). Retrying cannot
+ *   help; a consumer dead-letters the message after a few attempts.
+ * - `null`: not a database error we recognise.
+ */
+export type DatabaseFailureKind = 'unavailable' | 'transient' | 'deterministic';
+
+/** Node socket errors a lost or refused database connection surfaces as. */
+const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** SQLSTATE classes (first two characters), see the PostgreSQL manual, appendix A. */
+const UNAVAILABLE_CLASSES = new Set(['08', '53', '57']); // connection exception, insufficient resources, operator intervention
+const TRANSIENT_CODES = new Set(['40001', '40P01', '55P03']); // serialization failure, deadlock, lock not available
+const DETERMINISTIC_CLASSES = new Set(['22', '23', '42', '2B', '2D', '44']); // data, integrity, syntax/access, dependents, tx termination, check option
+
+/** Messages pg's client raises without a code when the connection is gone. */
+const CONNECTION_GONE = [/Connection terminated/i, /Client has encountered a connection error/i, /timeout exceeded when trying to connect/i];
+
+export function classifyDatabaseError(error: unknown): DatabaseFailureKind | null {
+  const seen = new Set<unknown>();
+  for (let e: unknown = error; e && typeof e === 'object' && !seen.has(e); ) {
+    seen.add(e);
+    const candidate = e as { code?: unknown; driverError?: unknown; cause?: unknown; message?: unknown };
+    const code = typeof candidate.code === 'string' ? candidate.code : undefined;
+    if (code && SOCKET_ERRORS.has(code)) return 'unavailable';
+    if (code && /^[0-9A-Z]{5}$/.test(code)) {
+      if (TRANSIENT_CODES.has(code)) return 'transient';
+      const sqlClass = code.slice(0, 2);
+      if (UNAVAILABLE_CLASSES.has(sqlClass) && code !== '57014') return 'unavailable'; // 57014: query canceled by us
+      if (DETERMINISTIC_CLASSES.has(sqlClass)) return 'deterministic';
+      return null;
+    }
+    // pg's own "the connection went away" errors carry no code; this is the driver's wording,
+    // not a server message, and the only signal it gives.
+    if (typeof candidate.message === 'string' && CONNECTION_GONE.some((pattern) => pattern.test(candidate.message as string))) {
+      return 'unavailable';
+    }
+    e = candidate.driverError ?? candidate.cause;
+  }
+  return null;
+}

@@ -51,7 +51,7 @@ export class KafkaProducer implements OnApplicationShutdown {
   }
 
   private create(): Producer {
-    return this.client.kafka.producer({
+    return this.client.producerKafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,

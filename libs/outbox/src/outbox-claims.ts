@@ -77,6 +77,15 @@ export class OutboxClaims {
     );
   }
 
+  /** Keeps a claim while its publish is still running; returns how many rows it still held. */
+  async extendLease(token: string, ids: readonly string[], leaseMs: number): Promise<number> {
+    return this.update(
+      `UPDATE outbox SET lease_until = now() + $3 * interval '1 millisecond'
+       WHERE id = ANY($1::bigint[]) AND claim_token = $2 AND published_at IS NULL`,
+      [ids, token, leaseMs],
+    );
+  }
+
   /** Hands rows back after a failed publish; each waits `base·2^attempts` (capped) before the next try. */
   async release(token: string, ids: readonly string[], error: string, backoff: { baseMs: number; maxMs: number }): Promise<void> {
     await this.update(

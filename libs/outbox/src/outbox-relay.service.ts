@@ -25,8 +25,11 @@ import { OutboxClaims, type OutboxClaim } from './outbox-claims.js';
  * Invariants:
  * - a relay publishes only rows it claimed under a lease (`OutboxClaims.claim`); the claim's
  *   token fences it: once the lease has run out, its "published" mark is refused and another
- *   relay republishes (at-least-once; consumers deduplicate). `publishTimeoutMs < leaseMs`, so a
- *   live relay never loses a lease mid-publish;
+ *   relay republishes (at-least-once; consumers deduplicate);
+ * - a publish is never abandoned while it runs: the relay renews its lease until the transport
+ *   settled the send (a transport must settle in bounded time: the Kafka producer's retries and
+ *   timeouts are bounded), so no other relay, and no retry of this one, can send the same rows
+ *   while a send of them may still reach the broker;
  * - a row is marked published only after the publisher resolved (the broker acknowledged): a
  *   crash before the mark republishes it after the lease, a crash after cannot lose it;
  * - rows are selected by state, never by an id cursor, so a transaction that commits after a
@@ -37,7 +40,7 @@ import { OutboxClaims, type OutboxClaim } from './outbox-claims.js';
  *   failure is retried with per-row back-off, forever: an outage never creates dead letters;
  * - the wake-up is a LISTEN on the insert trigger's channel, with a slow poll as fallback, so
  *   latency is low without hot polling;
- * - `stop()` lets the round in flight finish (bounded by the publish timeout), then returns.
+ * - `stop()` lets the round in flight finish (bounded by the transport's own limits), then returns.
  */
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -106,7 +109,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     if (!claim) return 0;
     const ids = claim.messages.map((m) => m.id);
     try {
-      await this.publishWithTimeout(claim.messages);
+      await this.publishHoldingLease(claim.token, claim.messages);
     } catch (error) {
       if (this.isPermanent(error)) return this.publishOneByOne(claim);
       await this.claims.release(claim.token, ids, describeError(error), this.backoff());
@@ -129,7 +132,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         continue;
       }
       try {
-        await this.publishWithTimeout([message]);
+        await this.publishHoldingLease(claim.token, [message]);
       } catch (error) {
         if (this.isPermanent(error)) {
           this.logger.error(`dead-lettering outbox row ${message.id} (${message.topic}): ${describeError(error)}`);
@@ -154,8 +157,19 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     return marked;
   }
 
-  private publishWithTimeout(messages: readonly OutboxMessage[]): Promise<void> {
-    return withTimeout(this.publisher.publish(messages), this.options.publishTimeoutMs);
+  /** Publishes, renewing the claim's lease until the transport settles the send. */
+  private async publishHoldingLease(token: string, messages: readonly OutboxMessage[]): Promise<void> {
+    const ids = messages.map((m) => m.id);
+    const renewal = setInterval(() => {
+      this.claims.extendLease(token, ids, this.options.leaseMs).catch((error: unknown) => {
+        this.logger.warn(`could not renew the lease of ${ids.length} rows being published: ${describeError(error)}`);
+      });
+    }, this.options.leaseMs / 3);
+    try {
+      await this.publisher.publish(messages);
+    } finally {
+      clearInterval(renewal);
+    }
   }
 
   private isPermanent(error: unknown): boolean {
@@ -238,17 +252,5 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     } catch (error) {
       this.logger.warn(`cleanup failed: ${describeError(error)}`);
     }
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`publish timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -6,9 +6,10 @@ export interface OutboxRelayOptions {
   batchSize: number;
   /** Fallback poll when no NOTIFY arrives (NOTIFY is the normal wake-up). */
   pollIntervalMs: number;
-  /** A publish that takes longer is abandoned and retried. Must be shorter than `leaseMs`. */
-  publishTimeoutMs: number;
-  /** How long a claim is exclusive; a relay that dies holding it is replaced after this. */
+  /**
+   * How long a claim is exclusive; a relay that dies holding it is replaced after this. A live
+   * relay renews it every third of it while its publish runs.
+   */
   leaseMs: number;
   /** First wait after a failed publish of a row; doubles per attempt up to `retryMaxDelayMs`. */
   retryBaseDelayMs: number;
@@ -37,7 +38,6 @@ export interface OutboxModuleOptions {
 export const DEFAULT_RELAY_OPTIONS: OutboxRelayOptions = {
   batchSize: 200,
   pollIntervalMs: 1_000,
-  publishTimeoutMs: 5_000,
   leaseMs: 15_000,
   retryBaseDelayMs: 250,
   retryMaxDelayMs: 10_000,
@@ -52,13 +52,6 @@ export function resolveRelayOptions(overrides: Partial<OutboxRelayOptions> = {})
   const options = { ...DEFAULT_RELAY_OPTIONS, ...overrides };
   for (const [name, value] of Object.entries(options)) {
     if (!Number.isFinite(value) || value <= 0) throw new Error(`outbox relay option ${name} must be a positive number, got ${value}`);
-  }
-  // A publish still running when its lease ends could be overtaken by another relay's publish
-  // of a later row of the same key.
-  if (options.publishTimeoutMs >= options.leaseMs) {
-    throw new Error(
-      `outbox relay option publishTimeoutMs (${options.publishTimeoutMs}) must be shorter than leaseMs (${options.leaseMs})`,
-    );
   }
   return options;
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Topics, contractTopics, emailEventMessageSchema } from '@app/contracts';
-import { KafkaConsumerRunner, KafkaTopicAdmin, KafkaTopics, type RunningConsumer } from '@app/kafka';
+import { KafkaConsumerRunner, KafkaTopics, type RunningConsumer } from '@app/kafka';
 import { EmailStatusService } from './email-status.service.js';
 import { EMAIL_OPTIONS, type EmailModuleOptions } from './email.options.js';
 
@@ -11,18 +11,18 @@ export class EmailEventsConsumer implements OnApplicationBootstrap, OnApplicatio
 
   constructor(
     private readonly runner: KafkaConsumerRunner,
-    private readonly admin: KafkaTopicAdmin,
     private readonly topics: KafkaTopics,
     private readonly statuses: EmailStatusService,
     @Inject(EMAIL_OPTIONS) private readonly options: EmailModuleOptions,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.admin.ensureTopics(contractTopics().map((t) => this.topics.name(t)));
+  /** Returns at once: the consumer connects in the background (the app starts without Kafka). */
+  onApplicationBootstrap(): void {
     if (this.options.consumeEvents === false) return;
-    this.running = await this.runner.start({
+    this.running = this.runner.start({
       groupId: this.topics.group('business.email-events'),
       topics: [this.topics.name(Topics.events)],
+      createTopics: contractTopics().map((t) => this.topics.name(t)),
       schema: emailEventMessageSchema,
       description: 'email event',
       concurrency: this.options.eventConcurrency ?? 4,

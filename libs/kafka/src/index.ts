@@ -2,14 +2,15 @@ export { KafkaModule } from './kafka.module.js';
 export type { KafkaModuleOptions } from './kafka.options.js';
 export { KafkaClient } from './kafka-client.js';
 export { KafkaProducer, type OutgoingRecord } from './kafka-producer.js';
+export { KafkaConsumerRunner, type ConsumerState, type RunningConsumer } from './kafka-consumer.js';
 export {
-  KafkaConsumerRunner,
+  classifyFailure,
   decodeHeaders,
   type ConsumerDefinition,
+  type FailureKind,
   type HandlerOutcome,
   type MessageContext,
-  type RunningConsumer,
-} from './kafka-consumer.js';
+} from './partition-processor.js';
 export { KafkaTopicAdmin } from './kafka-admin.js';
 export { KafkaTopics } from './kafka-topics.js';
 export { isMessageRejected, isProducerStateLost, kafkaErrorTypes } from './kafka-errors.js';

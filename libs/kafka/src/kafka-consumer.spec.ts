@@ -5,13 +5,14 @@ import { sleep } from '@app/common';
 import type { KafkaClient } from './kafka-client.js';
 import { KafkaConsumerRunner } from './kafka-consumer.js';
 import type { KafkaProducer } from './kafka-producer.js';
+import type { KafkaTopicAdmin } from './kafka-admin.js';
 
 /**
  * Logic test of the consumer supervision with a stand-in for kafkajs' consumer object: the real
  * broker-restart behaviour is exercised by the fault suite's `kafka-broker-restart` scenario.
  */
 class FakeConsumer extends EventEmitter {
-  readonly events = { CRASH: 'consumer.crash' } as const;
+  readonly events = { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' } as const;
   connected = false;
   connect = vi.fn(async () => void (this.connected = true));
   subscribe = vi.fn(async () => undefined);
@@ -26,7 +27,8 @@ class FakeConsumer extends EventEmitter {
 function runnerWith(consumers: FakeConsumer[]): KafkaConsumerRunner {
   const created = [...consumers];
   const client = { kafka: { consumer: () => created.shift() } } as unknown as KafkaClient;
-  return new KafkaConsumerRunner(client, {} as KafkaProducer);
+  const admin = { ensureTopics: async () => undefined } as unknown as KafkaTopicAdmin;
+  return new KafkaConsumerRunner(client, {} as KafkaProducer, admin);
 }
 
 const definition = {
@@ -41,8 +43,9 @@ describe('KafkaConsumerRunner supervision', () => {
   it('replaces a consumer that kafkajs stopped with a non-retriable error', async () => {
     const first = new FakeConsumer();
     const second = new FakeConsumer();
-    const running = await runnerWith([first, second]).start(definition);
+    const running = runnerWith([first, second]).start(definition);
 
+    await vi.waitFor(() => expect(first.run).toHaveBeenCalledTimes(1));
     first.crash(false);
     await vi.waitFor(() => expect(second.run).toHaveBeenCalledTimes(1), { timeout: 3_000 });
     expect(second.subscribe).toHaveBeenCalledWith({ topics: ['topic'], fromBeginning: true });
@@ -55,8 +58,9 @@ describe('KafkaConsumerRunner supervision', () => {
   it('leaves a crash that kafkajs restarts itself to kafkajs', async () => {
     const first = new FakeConsumer();
     const second = new FakeConsumer();
-    const running = await runnerWith([first, second]).start(definition);
+    const running = runnerWith([first, second]).start(definition);
 
+    await vi.waitFor(() => expect(first.run).toHaveBeenCalledTimes(1));
     first.crash(true);
     await sleep(600);
     expect(second.connect).not.toHaveBeenCalled();
@@ -65,13 +69,28 @@ describe('KafkaConsumerRunner supervision', () => {
     expect(first.disconnect).toHaveBeenCalled();
   });
 
+  it('keeps trying to start while the broker is unreachable, and reports itself down meanwhile', async () => {
+    const failing = new FakeConsumer();
+    failing.connect.mockRejectedValue(new Error('connection refused'));
+    const second = new FakeConsumer();
+    const running = runnerWith([failing, second]).start(definition);
+    await vi.waitFor(() => expect(running.state()).toMatchObject({ state: 'down', error: 'Error: connection refused' }));
+
+    await vi.waitFor(() => expect(second.run).toHaveBeenCalledTimes(1), { timeout: 3_000 });
+    second.emit(second.events.GROUP_JOIN);
+    expect(running.state().state).toBe('running');
+    await running.stop();
+    expect(running.state().state).toBe('stopped');
+  });
+
   it('keeps retrying the replacement until it connects', async () => {
     const first = new FakeConsumer();
     const failing = new FakeConsumer();
     failing.connect.mockRejectedValue(new Error('connection refused'));
     const third = new FakeConsumer();
-    const running = await runnerWith([first, failing, third]).start(definition);
+    const running = runnerWith([first, failing, third]).start(definition);
 
+    await vi.waitFor(() => expect(first.run).toHaveBeenCalledTimes(1));
     first.crash(false);
     await vi.waitFor(() => expect(third.run).toHaveBeenCalledTimes(1), { timeout: 5_000 });
     expect(failing.disconnect).toHaveBeenCalled();

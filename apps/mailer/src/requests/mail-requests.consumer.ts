@@ -1,6 +1,6 @@
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { LANES, Topics, contractTopics, emailRequestedMessageSchema, type Lane } from '@app/contracts';
-import { KafkaConsumerRunner, KafkaTopicAdmin, KafkaTopics, type RunningConsumer } from '@app/kafka';
+import { KafkaConsumerRunner, KafkaTopics, type RunningConsumer } from '@app/kafka';
 import { MailRequestsService } from './mail-requests.service.js';
 
 /**
@@ -13,25 +13,24 @@ export class MailRequestsConsumer implements OnApplicationBootstrap, OnApplicati
 
   constructor(
     private readonly runner: KafkaConsumerRunner,
-    private readonly admin: KafkaTopicAdmin,
     private readonly topics: KafkaTopics,
     private readonly service: MailRequestsService,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.admin.ensureTopics(contractTopics().map((t) => this.topics.name(t)));
+  /** Returns at once: the consumers connect in the background (the app starts without Kafka). */
+  onApplicationBootstrap(): void {
     const concurrency: Record<Lane, number> = { transactional: 4, bulk: 2 };
-    this.running = await Promise.all(
-      LANES.map((lane) =>
-        this.runner.start({
-          groupId: this.topics.group(`mailer.requests.${lane}`),
-          topics: [this.topics.name(Topics.requests[lane])],
-          schema: emailRequestedMessageSchema,
-          description: 'email request',
-          concurrency: concurrency[lane],
-          handle: (request) => this.service.accept(request),
-        }),
-      ),
+    const allTopics = contractTopics().map((t) => this.topics.name(t));
+    this.running = LANES.map((lane) =>
+      this.runner.start({
+        groupId: this.topics.group(`mailer.requests.${lane}`),
+        topics: [this.topics.name(Topics.requests[lane])],
+        createTopics: allTopics,
+        schema: emailRequestedMessageSchema,
+        description: 'email request',
+        concurrency: concurrency[lane],
+        handle: (request) => this.service.accept(request),
+      }),
     );
   }
 

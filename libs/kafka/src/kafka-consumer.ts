@@ -143,6 +143,9 @@ export class KafkaConsumerRunner {
       // heartbeats keep flowing.
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
+      // A fetch waits this long for new data; a partition resumed after a retry pause is fetched
+      // again only when the fetch in progress returns, so this bounds the retry latency.
+      maxWaitTimeInMs: 1_000,
     });
     const processor = new PartitionProcessor(definition, this.producer, stopping);
     const stoppedByCrash = new Promise<unknown>((resolve) => {

@@ -1,4 +1,4 @@
-import { DomainError, NotFoundError, UnprocessableRequestError } from '@app/common';
+import { DomainError, NotFoundError, PayloadTooLargeError, UnprocessableRequestError } from '@app/common';
 
 /** The same `Idempotency-Key` was used before with a different request. */
 export class IdempotencyKeyConflictError extends UnprocessableRequestError {
@@ -6,6 +6,24 @@ export class IdempotencyKeyConflictError extends UnprocessableRequestError {
 
   constructor(readonly idempotencyKey: string) {
     super('this Idempotency-Key was already used with a different request');
+  }
+}
+
+/**
+ * The email fits every character limit, but the Kafka message the outbox relay would publish for
+ * it is larger than the module's `maxMessageBytes`: the broker would reject it and the email
+ * would stay `queued` for ever. Raised before anything is written.
+ */
+export class EmailTooLargeError extends PayloadTooLargeError {
+  readonly code = 'email_too_large';
+
+  constructor(
+    /** Bytes of the Kafka record: the message's UTF-8 JSON plus the record allowance. */
+    readonly sizeBytes: number,
+    readonly maxBytes: number,
+  ) {
+    const detail = `the email is ${sizeBytes} bytes as a Kafka message (UTF-8 JSON); the limit is ${maxBytes} bytes`;
+    super(`email too large: ${detail}`, [{ path: '(root)', message: detail }]);
   }
 }
 

@@ -7,7 +7,7 @@ import { CONTRACT_VERSION, Topics } from '@app/contracts';
 import { KafkaClient, KafkaProducer, KafkaTopics } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxRelay, OutboxStatsReader, OutboxWriter } from '@app/outbox';
 import { createTestDatabase, dropTestDatabase } from '@app/testing';
-import { EMAIL_MIGRATIONS, EmailTooLargeError, type EmailModuleOptions } from './index.js';
+import { EMAIL_MIGRATIONS, EmailTooLargeError, EmailTransactionRequiredError, type EmailModuleOptions } from './index.js';
 import { EmailClient } from './email-client.js';
 import { EmailRepository } from './email.repository.js';
 import { kafkaRecordSize } from './request-size.js';
@@ -18,7 +18,7 @@ const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
  * `EmailClient.send()` against real PostgreSQL (and the real broker for the size limit): what it
  * refuses, it refuses before writing anything.
  */
-describe('EmailClient.send() (PostgreSQL)', () => {
+describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
   const topicPrefix = `email-int-${Date.now().toString(36)}.`;
   let url: string;
   let dataSource: DataSource;
@@ -149,6 +149,37 @@ describe('EmailClient.send() (PostgreSQL)', () => {
         await producer.onApplicationShutdown();
       }
       expect(await new OutboxStatsReader(dataSource).read()).toMatchObject({ pending: 0, deadLettered: 0 });
+    });
+  });
+
+  describe('the caller\'s manager', () => {
+    const request = { to: 'tx@example.test', subject: 'Receipt', text: 'Thanks' };
+
+    it('refuses a manager that is not in a transaction, writes nothing, and leaves the key free', async () => {
+      const emails = emailClient();
+      const error = await emails.send(request, { manager: dataSource.manager, idempotencyKey: 'no-tx-1' }).then(
+        (result) => result,
+        (e: unknown) => e,
+      );
+      expect(await rowCounts()).toEqual({ emails: 0, outbox: 0 });
+      expect(error).toBeInstanceOf(EmailTransactionRequiredError);
+      expect(error).toMatchObject({ code: 'email_transaction_required', retriable: false });
+      expect((error as Error).message).toMatch(/pass the EntityManager of your transaction.*or omit `manager`/);
+
+      // A query runner of its own that never started a transaction auto-commits just the same.
+      const runner = dataSource.createQueryRunner();
+      try {
+        await expect(emails.send(request, { manager: runner.manager, idempotencyKey: 'no-tx-1' })).rejects.toBeInstanceOf(
+          EmailTransactionRequiredError,
+        );
+      } finally {
+        await runner.release();
+      }
+      expect(await rowCounts()).toEqual({ emails: 0, outbox: 0 });
+
+      const sent = await dataSource.transaction((manager) => emails.send(request, { manager, idempotencyKey: 'no-tx-1' }));
+      expect(sent).toMatchObject({ status: 'queued', created: true });
+      expect(await rowCounts()).toEqual({ emails: 1, outbox: 1 });
     });
   });
 });

@@ -15,7 +15,12 @@ import {
 import { KafkaTopics } from '@app/kafka';
 import { OutboxWriter } from '@app/outbox';
 import { EmailRepository, type EmailRow } from './email.repository.js';
-import { EmailNotFoundError, EmailTooLargeError, IdempotencyKeyConflictError } from './email.errors.js';
+import {
+  EmailNotFoundError,
+  EmailTooLargeError,
+  EmailTransactionRequiredError,
+  IdempotencyKeyConflictError,
+} from './email.errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, EMAIL_OPTIONS, type EmailModuleOptions } from './email.options.js';
 import { requestHash } from './request-hash.js';
 import { KAFKA_RECORD_ALLOWANCE_BYTES, kafkaRecordSize } from './request-size.js';
@@ -23,8 +28,9 @@ import { KAFKA_RECORD_ALLOWANCE_BYTES, kafkaRecordSize } from './request-size.js
 export interface SendOptions {
   /**
    * The caller's transaction. Pass it to commit the email atomically with your own data:
-   * the email is sent if and only if that transaction commits. Without it, `send()` opens
-   * its own transaction.
+   * the email is sent if and only if that transaction commits. It must be a transaction's
+   * manager (`EmailTransactionRequiredError` otherwise). Without it, `send()` opens its own
+   * transaction.
    */
   manager?: EntityManager;
   /** Makes retries safe: the same key with the same request returns the first email. */
@@ -58,8 +64,9 @@ export interface EmailView {
 /**
  * The public API of the email module: queue an email, read what happened to it.
  *
- * Invariant: `send()` refuses a request (invalid, or too large for the broker) before writing
- * anything, so a refused request leaves no row and does not use up its idempotency key.
+ * Invariant: `send()` refuses a request (invalid, too large for the broker, or given a manager
+ * outside a transaction) before writing anything, so a refused request leaves no row and does
+ * not use up its idempotency key.
  */
 @Injectable()
 export class EmailClient {
@@ -85,10 +92,14 @@ export class EmailClient {
    *
    * @throws InvalidInputError listing every bad field.
    * @throws EmailTooLargeError when the Kafka message for it would exceed `maxMessageBytes`.
+   * @throws EmailTransactionRequiredError when `options.manager` is not in a transaction.
    * @throws IdempotencyKeyConflictError when the key was used before with another request.
    */
   async send(input: EmailRequestInput, options: SendOptions = {}): Promise<SendResult> {
     const request = parseOrThrow(emailRequestSchema, input, 'email request');
+    // Outside a transaction the email insert would auto-commit before the outbox writer refuses:
+    // an email that is never sent, and its idempotency key used up.
+    if (options.manager && !options.manager.queryRunner?.isTransactionActive) throw new EmailTransactionRequiredError();
     // The exact message the relay will publish, measured before any write: the schema limits
     // characters, the broker limits bytes, and multibyte text is up to 4 bytes a character.
     const message: EmailRequestedMessage = {

@@ -27,6 +27,24 @@ export class EmailTooLargeError extends PayloadTooLargeError {
   }
 }
 
+/**
+ * `send()` was given an `EntityManager` that is not in a transaction: its writes would each
+ * auto-commit, so the email could exist without its outbox row. A programming error, raised
+ * before anything is written.
+ */
+export class EmailTransactionRequiredError extends DomainError {
+  readonly code = 'email_transaction_required';
+  readonly retriable = false;
+
+  constructor() {
+    super(
+      'EmailClient.send() was given an EntityManager that is not in a transaction: pass the EntityManager ' +
+        'of your transaction (dataSource.transaction(async (manager) => …)), or omit `manager` and send() ' +
+        'opens a transaction of its own',
+    );
+  }
+}
+
 export class EmailNotFoundError extends NotFoundError {
   readonly code = 'email_not_found';
 

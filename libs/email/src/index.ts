@@ -10,6 +10,7 @@ export type { EmailRequestInput } from '@app/contracts';
 export {
   EmailNotFoundError,
   EmailTooLargeError,
+  EmailTransactionRequiredError,
   IdempotencyKeyConflictError,
   UnknownEmailEventError,
 } from './email.errors.js';

@@ -6,13 +6,15 @@ import { waitFor } from '@app/testing';
 import { EmailLoopStack, KAFKA_BROKERS } from './stack.js';
 
 const EMAIL_COUNT = Number(process.env.E2E_EMAIL_COUNT ?? 300);
+/** Far below the default, so a body well under the HTTP and character limits can exceed it. */
+const MAX_MESSAGE_BYTES = 200_000;
 
 describe('the email loop, end to end on Kafka, PostgreSQL, Redis and SMTP', () => {
   const stack = new EmailLoopStack();
   const kafka = new Kafka({ clientId: 'e2e', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
 
   beforeAll(async () => {
-    await stack.start();
+    await stack.start({ businessEnv: { KAFKA_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) } });
   });
 
   afterAll(async () => {
@@ -21,16 +23,17 @@ describe('the email loop, end to end on Kafka, PostgreSQL, Redis and SMTP', () =
     expect(codes).toEqual({ business: 0, mailer: 0 });
   });
 
-  async function countEmails(): Promise<number> {
+  async function countRows(table: 'emails' | 'outbox'): Promise<number> {
     const client = new pg.Client({ connectionString: stack.businessDatabaseUrl });
     await client.connect();
     try {
-      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM emails');
+      const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
       return rows[0]?.n ?? -1;
     } finally {
       await client.end();
     }
   }
+  const countEmails = (): Promise<number> => countRows('emails');
 
   it(`sends ${EMAIL_COUNT} emails, each exactly once, and reports every one sent with its message id`, async () => {
     const recipients = Array.from({ length: EMAIL_COUNT }, (_, i) => `user${i}@example.test`);
@@ -125,6 +128,25 @@ describe('the email loop, end to end on Kafka, PostgreSQL, Redis and SMTP', () =
       expect(paths.some((p) => p === field || p.startsWith(`${field}.`)), paths.join(', ')).toBe(true);
     }
     expect(await countEmails()).toBe(before);
+  });
+
+  it('rejects with 413 an email under every character limit that is over KAFKA_MAX_MESSAGE_BYTES as UTF-8', async () => {
+    const before = { emails: await countEmails(), outbox: await countRows('outbox') };
+    const key = `too-large-${stack.id}`;
+    // 100,000 characters (text allows 262,144), 300,000 bytes: over the limit, under the 1 MB body limit.
+    const big = { to: 'too-large@example.test', subject: 'Big', text: '€'.repeat(100_000) };
+    const res = await stack.post('/v1/emails', big, { 'Idempotency-Key': key });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('email_too_large');
+    expect(res.body.error.fields).toEqual([{ path: '(root)', message: expect.stringContaining(`limit is ${MAX_MESSAGE_BYTES} bytes`) }]);
+    expect({ emails: await countEmails(), outbox: await countRows('outbox') }).toEqual(before);
+
+    // Nothing was written, so the key is still free for a request that fits.
+    const small = await stack.post('/v1/emails', { ...big, text: '€'.repeat(1_000) }, { 'Idempotency-Key': key });
+    expect(small.status).toBe(202);
+    await waitFor(async () => (await stack.get(`/v1/emails/${small.body.id}`)).body.status === 'sent', {
+      description: 'the email that fits to be sent',
+    });
   });
 
   it('rejects an invalid Idempotency-Key header with 400', async () => {

@@ -10,6 +10,8 @@ const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgres://po
 export interface StackOptions {
   /** Extra environment for every mailer instance. */
   mailerEnv?: Record<string, string>;
+  /** Extra environment for every business instance. */
+  businessEnv?: Record<string, string>;
   businessInstances?: number;
   mailerInstances?: number;
   /** A broker other than the shared one (e.g. a private broker the test restarts). */
@@ -91,6 +93,7 @@ export class EmailLoopStack {
             KAFKA_BROKERS: this.kafkaBrokers,
             KAFKA_TOPIC_PREFIX: this.topicPrefix,
             BUSINESS_PORT: String(port),
+            ...options.businessEnv,
           },
           `http://127.0.0.1:${port}`,
           `${this.id}-business-${i}`,

@@ -21,6 +21,7 @@ export class AppModule {
         EmailModule.forRoot({
           databaseUrl: config.BUSINESS_DATABASE_URL,
           kafka: { brokers: config.KAFKA_BROKERS, clientId: 'business', topicPrefix: config.KAFKA_TOPIC_PREFIX },
+          maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
         }),
       ],
       controllers: [EmailsController, OutboxHealthController],

@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { configFields, loadConfig } from '@app/common';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '@app/email';
 
 const businessConfigSchema = z.object({
   BUSINESS_DATABASE_URL: configFields.postgresUrl(),
   KAFKA_BROKERS: configFields.brokers(),
   KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
   BUSINESS_PORT: configFields.port(3000),
+  // Largest email accepted, as the bytes of its Kafka message; at most the broker's message.max.bytes.
+  KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().min(16_384).default(DEFAULT_MAX_MESSAGE_BYTES),
 });
 
 export type BusinessConfig = z.output<typeof businessConfigSchema>;

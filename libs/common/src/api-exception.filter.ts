@@ -4,6 +4,7 @@ import {
   DomainError,
   InvalidInputError,
   NotFoundError,
+  PayloadTooLargeError,
   StateConflictError,
   UnprocessableRequestError,
   type FieldError,
@@ -38,6 +39,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof StateConflictError) {
       return [HttpStatus.CONFLICT, { error: { code: exception.code, message: exception.message } }];
+    }
+    if (exception instanceof PayloadTooLargeError) {
+      return [HttpStatus.PAYLOAD_TOO_LARGE, { error: { code: exception.code, message: exception.message, fields: exception.fieldErrors } }];
     }
     if (exception instanceof UnprocessableRequestError) {
       return [HttpStatus.UNPROCESSABLE_ENTITY, { error: { code: exception.code, message: exception.message } }];

@@ -50,6 +50,21 @@ export abstract class UnprocessableRequestError extends DomainError {
   readonly retriable = false;
 }
 
+/**
+ * The request is too large to be accepted as it is (HTTP 413), e.g. an email above the broker's
+ * message size. `fieldErrors` says what was measured and what the limit is.
+ */
+export abstract class PayloadTooLargeError extends DomainError {
+  readonly retriable = false;
+
+  constructor(
+    message: string,
+    readonly fieldErrors: readonly FieldError[] = [],
+  ) {
+    super(message);
+  }
+}
+
 /** A dependency (database, broker, SMTP server) failed in a way that may heal by itself. */
 export class TransientError extends DomainError {
   readonly code = 'transient';

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { IdGenerator, Clock, parseOrThrow } from '@app/common';
 import {
@@ -15,14 +15,22 @@ import {
 import { KafkaTopics } from '@app/kafka';
 import { OutboxWriter } from '@app/outbox';
 import { EmailRepository, type EmailRow } from './email.repository.js';
-import { EmailNotFoundError, IdempotencyKeyConflictError } from './email.errors.js';
+import {
+  EmailNotFoundError,
+  EmailTooLargeError,
+  EmailTransactionRequiredError,
+  IdempotencyKeyConflictError,
+} from './email.errors.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, EMAIL_OPTIONS, type EmailModuleOptions } from './email.options.js';
 import { requestHash } from './request-hash.js';
+import { KAFKA_RECORD_ALLOWANCE_BYTES, kafkaRecordSize } from './request-size.js';
 
 export interface SendOptions {
   /**
    * The caller's transaction. Pass it to commit the email atomically with your own data:
-   * the email is sent if and only if that transaction commits. Without it, `send()` opens
-   * its own transaction.
+   * the email is sent if and only if that transaction commits. It must be a transaction's
+   * manager (`EmailTransactionRequiredError` otherwise). Without it, `send()` opens its own
+   * transaction.
    */
   manager?: EntityManager;
   /** Makes retries safe: the same key with the same request returns the first email. */
@@ -53,9 +61,17 @@ export interface EmailView {
   events: { type: EmailEventType; at: string; detail: EmailEventDetail }[];
 }
 
-/** The public API of the email module: queue an email, read what happened to it. */
+/**
+ * The public API of the email module: queue an email, read what happened to it.
+ *
+ * Invariant: `send()` refuses a request (invalid, too large for the broker, or given a manager
+ * outside a transaction) before writing anything, so a refused request leaves no row and does
+ * not use up its idempotency key.
+ */
 @Injectable()
 export class EmailClient {
+  private readonly maxMessageBytes: number;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly emails: EmailRepository,
@@ -63,13 +79,40 @@ export class EmailClient {
     private readonly topics: KafkaTopics,
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
-  ) {}
+    @Inject(EMAIL_OPTIONS) options: EmailModuleOptions,
+  ) {
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    if (!Number.isSafeInteger(this.maxMessageBytes) || this.maxMessageBytes <= KAFKA_RECORD_ALLOWANCE_BYTES) {
+      throw new Error(`EmailModule: maxMessageBytes (${this.maxMessageBytes}) must be an integer above ${KAFKA_RECORD_ALLOWANCE_BYTES}`);
+    }
+  }
 
-  /** Validates and queues an email. Throws `InvalidInputError` listing every bad field. */
+  /**
+   * Validates and queues an email.
+   *
+   * @throws InvalidInputError listing every bad field.
+   * @throws EmailTooLargeError when the Kafka message for it would exceed `maxMessageBytes`.
+   * @throws EmailTransactionRequiredError when `options.manager` is not in a transaction.
+   * @throws IdempotencyKeyConflictError when the key was used before with another request.
+   */
   async send(input: EmailRequestInput, options: SendOptions = {}): Promise<SendResult> {
     const request = parseOrThrow(emailRequestSchema, input, 'email request');
+    // Outside a transaction the email insert would auto-commit before the outbox writer refuses:
+    // an email that is never sent, and its idempotency key used up.
+    if (options.manager && !options.manager.queryRunner?.isTransactionActive) throw new EmailTransactionRequiredError();
+    // The exact message the relay will publish, measured before any write: the schema limits
+    // characters, the broker limits bytes, and multibyte text is up to 4 bytes a character.
+    const message: EmailRequestedMessage = {
+      version: CONTRACT_VERSION,
+      type: 'email.requested',
+      emailId: this.ids.uuid(),
+      requestedAt: this.clock.now().toISOString(),
+      ...request,
+    };
+    const size = kafkaRecordSize(message);
+    if (size > this.maxMessageBytes) throw new EmailTooLargeError(size, this.maxMessageBytes);
     const hash = requestHash(request);
-    const run = (manager: EntityManager): Promise<SendResult> => this.insert(manager, request, hash, options.idempotencyKey);
+    const run = (manager: EntityManager): Promise<SendResult> => this.insert(manager, message, hash, options.idempotencyKey);
     return options.manager ? run(options.manager) : this.dataSource.transaction(run);
   }
 
@@ -83,20 +126,20 @@ export class EmailClient {
 
   private async insert(
     manager: EntityManager,
-    request: ReturnType<typeof emailRequestSchema.parse>,
+    message: EmailRequestedMessage,
     hash: string,
     idempotencyKey: string | undefined,
   ): Promise<SendResult> {
-    const id = this.ids.uuid();
+    const id = message.emailId;
     const inserted = await this.emails.insert(manager, {
       id,
       idempotencyKey: idempotencyKey ?? null,
       requestHash: hash,
-      lane: request.lane,
-      recipients: { to: request.to, ...(request.cc && { cc: request.cc }), ...(request.bcc && { bcc: request.bcc }) },
-      subject: request.subject,
-      metadata: request.metadata ?? null,
-      expiresAt: request.expiresAt ?? null,
+      lane: message.lane,
+      recipients: { to: message.to, ...(message.cc && { cc: message.cc }), ...(message.bcc && { bcc: message.bcc }) },
+      subject: message.subject,
+      metadata: message.metadata ?? null,
+      expiresAt: message.expiresAt ?? null,
     });
     if (!inserted) {
       // Only an existing idempotency key makes the insert a no-op (ids are fresh UUIDs).
@@ -104,14 +147,7 @@ export class EmailClient {
       if (!existing || existing.requestHash !== hash) throw new IdempotencyKeyConflictError(idempotencyKey as string);
       return { id: existing.id, status: existing.status, created: false };
     }
-    const message: EmailRequestedMessage = {
-      version: CONTRACT_VERSION,
-      type: 'email.requested',
-      emailId: id,
-      requestedAt: this.clock.now().toISOString(),
-      ...request,
-    };
-    await this.outbox.add(manager, [{ topic: this.topics.name(Topics.requests[request.lane]), key: id, payload: message }]);
+    await this.outbox.add(manager, [{ topic: this.topics.name(Topics.requests[message.lane]), key: id, payload: message }]);
     return { id, status: 'queued', created: true };
   }
 }

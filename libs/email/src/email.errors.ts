@@ -1,4 +1,4 @@
-import { DomainError, NotFoundError, UnprocessableRequestError } from '@app/common';
+import { DomainError, NotFoundError, PayloadTooLargeError, UnprocessableRequestError } from '@app/common';
 
 /** The same `Idempotency-Key` was used before with a different request. */
 export class IdempotencyKeyConflictError extends UnprocessableRequestError {
@@ -6,6 +6,42 @@ export class IdempotencyKeyConflictError extends UnprocessableRequestError {
 
   constructor(readonly idempotencyKey: string) {
     super('this Idempotency-Key was already used with a different request');
+  }
+}
+
+/**
+ * The email fits every character limit, but the Kafka message the outbox relay would publish for
+ * it is larger than the module's `maxMessageBytes`: the broker would reject it and the email
+ * would stay `queued` for ever. Raised before anything is written.
+ */
+export class EmailTooLargeError extends PayloadTooLargeError {
+  readonly code = 'email_too_large';
+
+  constructor(
+    /** Bytes of the Kafka record: the message's UTF-8 JSON plus the record allowance. */
+    readonly sizeBytes: number,
+    readonly maxBytes: number,
+  ) {
+    const detail = `the email is ${sizeBytes} bytes as a Kafka message (UTF-8 JSON); the limit is ${maxBytes} bytes`;
+    super(`email too large: ${detail}`, [{ path: '(root)', message: detail }]);
+  }
+}
+
+/**
+ * `send()` was given an `EntityManager` that is not in a transaction: its writes would each
+ * auto-commit, so the email could exist without its outbox row. A programming error, raised
+ * before anything is written.
+ */
+export class EmailTransactionRequiredError extends DomainError {
+  readonly code = 'email_transaction_required';
+  readonly retriable = false;
+
+  constructor() {
+    super(
+      'EmailClient.send() was given an EntityManager that is not in a transaction: pass the EntityManager ' +
+        'of your transaction (dataSource.transaction(async (manager) => …)), or omit `manager` and send() ' +
+        'opens a transaction of its own',
+    );
   }
 }
 

@@ -3,9 +3,19 @@ import { OUTBOX_MIGRATIONS } from '@app/outbox';
 import { CreateEmails1763900000100 } from './email.migration.js';
 
 export { EmailModule } from './email.module.js';
-export type { EmailModuleOptions } from './email.options.js';
+export { DEFAULT_MAX_MESSAGE_BYTES, type EmailModuleOptions } from './email.options.js';
 export { EmailClient, type EmailView, type SendOptions, type SendResult } from './email-client.js';
-export { EmailNotFoundError, IdempotencyKeyConflictError, UnknownEmailEventError } from './email.errors.js';
+/** `send()`'s argument, before validation (`to` may be one address, `lane` may be omitted). */
+export type { EmailRequestInput } from '@app/contracts';
+export {
+  EmailNotFoundError,
+  EmailTooLargeError,
+  EmailTransactionRequiredError,
+  IdempotencyKeyConflictError,
+  UnknownEmailEventError,
+} from './email.errors.js';
+/** Raised by `send()` for an invalid request; re-exported so a module user can catch it by class. */
+export { InvalidInputError, type FieldError } from '@app/common';
 
 /** The migrations the email module needs, in order; add them to your DataSource's `migrations`. */
 export const EMAIL_MIGRATIONS = [...OUTBOX_MIGRATIONS, CreateInbox1763900000001, CreateEmails1763900000100];

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DataSource } from 'typeorm';
+import { Kafka, logLevel } from 'kafkajs';
+import { Clock, IdGenerator } from '@app/common';
+import { CONTRACT_VERSION, Topics } from '@app/contracts';
+import { KafkaClient, KafkaProducer, KafkaTopics } from '@app/kafka';
+import { KafkaOutboxPublisher, OutboxRelay, OutboxStatsReader, OutboxWriter } from '@app/outbox';
+import { createTestDatabase, dropTestDatabase } from '@app/testing';
+import { EMAIL_MIGRATIONS, EmailTooLargeError, EmailTransactionRequiredError, type EmailModuleOptions } from './index.js';
+import { EmailClient } from './email-client.js';
+import { EmailRepository } from './email.repository.js';
+import { kafkaRecordSize } from './request-size.js';
+
+const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+
+/**
+ * `EmailClient.send()` against real PostgreSQL (and the real broker for the size limit): what it
+ * refuses, it refuses before writing anything.
+ */
+describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
+  const topicPrefix = `email-int-${Date.now().toString(36)}.`;
+  let url: string;
+  let dataSource: DataSource;
+
+  const options = (maxMessageBytes?: number): EmailModuleOptions => ({
+    databaseUrl: url,
+    kafka: { brokers: BROKERS, clientId: 'email-int', topicPrefix },
+    ...(maxMessageBytes !== undefined && { maxMessageBytes }),
+  });
+  const emailClient = (maxMessageBytes?: number): EmailClient => {
+    const opts = options(maxMessageBytes);
+    return new EmailClient(dataSource, new EmailRepository(), new OutboxWriter(), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), opts);
+  };
+
+  async function rowCounts(): Promise<{ emails: number; outbox: number }> {
+    const [row] = await dataSource.query(
+      `SELECT (SELECT count(*) FROM emails)::int AS emails, (SELECT count(*) FROM outbox)::int AS outbox`,
+    );
+    return row;
+  }
+
+  beforeAll(async () => {
+    url = await createTestDatabase('email_int');
+    dataSource = new DataSource({ type: 'postgres', url, migrations: EMAIL_MIGRATIONS });
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+  });
+
+  beforeEach(async () => {
+    await dataSource.query(`TRUNCATE email_events, emails, outbox`);
+  });
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+    if (url) await dropTestDatabase(url);
+  });
+
+  describe('message size', () => {
+    // '€' is one character and three bytes in UTF-8: 200,000 of them are under the 256 KiB
+    // character limit of `text` and about 600 kB once encoded.
+    const bigText = '€'.repeat(200_000);
+
+    it('refuses an email whose Kafka message would exceed maxMessageBytes, and writes nothing', async () => {
+      const emails = emailClient(300_000);
+      const request = { to: 'big@example.test', subject: 'Big', text: bigText };
+
+      const error = await emails.send(request, { idempotencyKey: 'big-1' }).then(
+        (result) => result,
+        (e: unknown) => e,
+      );
+      expect(await rowCounts()).toEqual({ emails: 0, outbox: 0 });
+      expect(error).toBeInstanceOf(EmailTooLargeError);
+      const tooLarge = error as EmailTooLargeError;
+      expect(tooLarge).toMatchObject({ code: 'email_too_large', retriable: false, maxBytes: 300_000 });
+      expect(tooLarge.sizeBytes).toBeGreaterThan(600_000);
+      expect(tooLarge.fieldErrors).toHaveLength(1);
+      expect(tooLarge.fieldErrors[0]?.message).toContain(String(tooLarge.sizeBytes));
+      expect(tooLarge.fieldErrors[0]?.message).toContain('300000');
+
+      // Inside the caller's transaction too, and the transaction stays usable (nothing failed in it).
+      await dataSource.transaction(async (manager) => {
+        await expect(emails.send(request, { manager, idempotencyKey: 'big-1' })).rejects.toBeInstanceOf(EmailTooLargeError);
+        await manager.query('SELECT 1');
+      });
+      expect(await rowCounts()).toEqual({ emails: 0, outbox: 0 });
+
+      // The idempotency key was not used up.
+      const small = await emails.send({ to: 'big@example.test', subject: 'Smaller', text: 'x' }, { idempotencyKey: 'big-1' });
+      expect(small.created).toBe(true);
+      expect(await rowCounts()).toEqual({ emails: 1, outbox: 1 });
+    });
+
+    it('by default refuses an email under every character limit that is over 1 MB as UTF-8 JSON', async () => {
+      const request = { to: 'huge@example.test', subject: 'Huge', text: bigText, html: `<p>${bigText}</p>` };
+      await expect(emailClient().send(request)).rejects.toMatchObject({ code: 'email_too_large', maxBytes: 1_000_000 });
+      expect(await rowCounts()).toEqual({ emails: 0, outbox: 0 });
+    });
+
+    it('accepts a multibyte email under the limit, and by default one of 600 kB', async () => {
+      const under = await emailClient(300_000).send({ to: 'under@example.test', subject: 'Under', text: '€'.repeat(90_000) });
+      expect(under).toMatchObject({ status: 'queued', created: true });
+      const byDefault = await emailClient().send({ to: 'default@example.test', subject: 'Default', text: bigText });
+      expect(byDefault).toMatchObject({ status: 'queued', created: true });
+      expect(await rowCounts()).toEqual({ emails: 2, outbox: 2 });
+    });
+
+    it('measures as the broker does: an email at the limit is published to a topic whose max.message.bytes is the limit', async () => {
+      const limit = 300_000;
+      const topic = `${topicPrefix}${Topics.requests.transactional}`;
+      const kafka = new Kafka({ clientId: 'email-int', brokers: BROKERS, logLevel: logLevel.NOTHING });
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        await admin.createTopics({
+          topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(limit) }] }],
+          waitForLeaders: true,
+        });
+      } finally {
+        await admin.disconnect();
+      }
+      // The most '€' that fit: the record is within 3 bytes of the limit (ids and timestamps have fixed lengths).
+      const request = (chars: number) => ({ to: 'edge@example.test', subject: 'Edge', text: '€'.repeat(chars) });
+      const sizeOf = (chars: number): number =>
+        kafkaRecordSize({
+          version: CONTRACT_VERSION,
+          type: 'email.requested',
+          emailId: randomUUID(),
+          requestedAt: new Date().toISOString(),
+          lane: 'transactional',
+          ...request(chars),
+          to: ['edge@example.test'],
+        });
+      const chars = Math.floor((limit - sizeOf(0)) / 3);
+      expect(limit - sizeOf(chars)).toBeLessThan(3);
+
+      const emails = emailClient(limit);
+      await expect(emails.send(request(chars + 1))).rejects.toBeInstanceOf(EmailTooLargeError);
+      await emails.send(request(chars));
+
+      const producer = new KafkaProducer(new KafkaClient(options().kafka));
+      try {
+        const relay = new OutboxRelay(dataSource, new KafkaOutboxPublisher(producer), {
+          connectionString: url,
+          publisher: KafkaOutboxPublisher,
+        });
+        expect(await relay.publishBatch()).toBe(1);
+      } finally {
+        await producer.onApplicationShutdown();
+      }
+      expect(await new OutboxStatsReader(dataSource).read()).toMatchObject({ pending: 0, deadLettered: 0 });
+    });
+  });
+
+  describe('the caller\'s manager', () => {
+    const request = { to: 'tx@example.test', subject: 'Receipt', text: 'Thanks' };
+
+    it('refuses a manager that is not in a transaction, writes nothing, and leaves the key free', async () => {
+      const emails = emailClient();
+      const error = await emails.send(request, { manager: dataSource.manager, idempotencyKey: 'no-tx-1' }).then(
+        (result) => result,
+        (e: unknown) => e,
+      );
+      expect(await rowCounts()).toEqual({ emails: 0, outbox: 0 });
+      expect(error).toBeInstanceOf(EmailTransactionRequiredError);
+      expect(error).toMatchObject({ code: 'email_transaction_required', retriable: false });
+      expect((error as Error).message).toMatch(/pass the EntityManager of your transaction.*or omit `manager`/);
+
+      // A query runner of its own that never started a transaction auto-commits just the same.
+      const runner = dataSource.createQueryRunner();
+      try {
+        await expect(emails.send(request, { manager: runner.manager, idempotencyKey: 'no-tx-1' })).rejects.toBeInstanceOf(
+          EmailTransactionRequiredError,
+        );
+      } finally {
+        await runner.release();
+      }
+      expect(await rowCounts()).toEqual({ emails: 0, outbox: 0 });
+
+      const sent = await dataSource.transaction((manager) => emails.send(request, { manager, idempotencyKey: 'no-tx-1' }));
+      expect(sent).toMatchObject({ status: 'queued', created: true });
+      expect(await rowCounts()).toEqual({ emails: 1, outbox: 1 });
+    });
+  });
+});

@@ -1,7 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { EMAIL_MIGRATIONS, EmailModule } from '@app/email';
-import { OutboxHealthController } from '@app/outbox';
+import { TerminusModule } from '@nestjs/terminus';
+import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
 import type { BusinessConfig } from './config.js';
 import { EmailsController } from './emails/emails.controller.js';
 
@@ -23,8 +24,10 @@ export class AppModule {
           kafka: { brokers: config.KAFKA_BROKERS, clientId: 'business', topicPrefix: config.KAFKA_TOPIC_PREFIX },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
         }),
+        TerminusModule.forRoot({ logger: false }),
       ],
-      controllers: [EmailsController, OutboxHealthController],
+      controllers: [EmailsController, HealthController],
+      providers: dependencyProbes([DatabaseProbe, KafkaConsumersProbe]),
     };
   }
 }

@@ -2,7 +2,9 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Clock, IdGenerator } from '@app/common';
 import { KafkaModule } from '@app/kafka';
-import { KafkaOutboxPublisher, OutboxHealthController, OutboxModule } from '@app/outbox';
+import { KafkaOutboxPublisher, OutboxModule } from '@app/outbox';
+import { TerminusModule } from '@nestjs/terminus';
+import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
 import { MAILER_CONFIG, type MailerConfig } from './config.js';
 import { MAILER_MIGRATIONS } from './database/migrations.js';
 import { MailEvents } from './events/mail-events.js';
@@ -16,6 +18,8 @@ import { SendJobSweeper } from './sending/send-job-sweeper.js';
 import { SendQueue } from './sending/send-queue.js';
 import { SendWorkers } from './sending/send-workers.js';
 import { SmtpTransport } from './sending/smtp.transport.js';
+import { RedisProbe } from './sending/redis.probe.js';
+import { SmtpProbe } from './sending/smtp.probe.js';
 
 @Module({})
 export class AppModule {
@@ -32,8 +36,9 @@ export class AppModule {
         }),
         KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: 'mailer', topicPrefix: config.KAFKA_TOPIC_PREFIX }),
         OutboxModule.forRoot({ connectionString: config.MAILER_DATABASE_URL, publisher: KafkaOutboxPublisher }),
+        TerminusModule.forRoot({ logger: false }),
       ],
-      controllers: [OutboxHealthController, ReconciliationController],
+      controllers: [HealthController, ReconciliationController],
       providers: [
         { provide: MAILER_CONFIG, useValue: config },
         Clock,
@@ -48,6 +53,7 @@ export class AppModule {
         SendJobSweeper,
         SendWorkers,
         SmtpTransport,
+        ...dependencyProbes([DatabaseProbe, KafkaConsumersProbe, RedisProbe, SmtpProbe]),
       ],
     };
   }

@@ -18,6 +18,13 @@ const mailerConfigSchema = z
     SEND_CONCURRENCY_BULK: z.coerce.number().int().min(1).max(500).default(5),
     SEND_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
     SEND_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
+    /**
+     * How long an attempt in `sending` is known alive without news from its worker, which renews
+     * it every third of this while it talks SMTP. Only after it ran out is the attempt taken as
+     * dead and the email sent again (or held, see UNCONFIRMED_SEND_*): a crashed mailer's emails
+     * wait this long.
+     */
+    SEND_ATTEMPT_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
     /** How often open requests are checked against the queue (Redis may have lost jobs). */
     SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     /**

@@ -9,6 +9,10 @@ import {
   UnprocessableRequestError,
   type FieldError,
 } from './errors.js';
+import { classifyDatabaseError } from './database-errors.js';
+
+/** Seconds a client is told to wait before retrying a request refused because a dependency is away. */
+const RETRY_AFTER_SECONDS = 5;
 
 interface ErrorBody {
   error: { code: string; message: string; fields?: readonly FieldError[] };
@@ -18,6 +22,10 @@ interface ErrorBody {
  * The one place where errors become HTTP status codes, by error class (see `errors.ts`), for
  * both apps. Every error response has the shape
  * `{ error: { code, message, fields? } }`.
+ *
+ * A request refused because a dependency is unreachable (the database down or restarting, a
+ * retriable domain error) is a `503` with `Retry-After`, never a `500`: clients, SDKs and load
+ * balancers retry a 503, and a 500 pages someone for what is an outage, not a bug.
  */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
@@ -26,7 +34,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     const [status, body] = this.toResponse(exception);
-    if (status >= 500) this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+    if (status === HttpStatus.SERVICE_UNAVAILABLE) {
+      response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+      this.logger.warn(`503 ${body.error.code}: ${exception instanceof Error ? exception.message : String(exception)}`);
+    } else if (status >= 500) {
+      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+    }
     response.status(status).json(body);
   }
 
@@ -48,6 +61,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof DomainError && exception.retriable) {
       return [HttpStatus.SERVICE_UNAVAILABLE, { error: { code: exception.code, message: exception.message } }];
+    }
+    const databaseFailure = classifyDatabaseError(exception);
+    if (databaseFailure === 'unavailable' || databaseFailure === 'transient') {
+      const message = databaseFailure === 'unavailable' ? 'the database is unavailable; retry later' : 'a concurrent change got in the way; retry';
+      return [HttpStatus.SERVICE_UNAVAILABLE, { error: { code: `database_${databaseFailure}`, message } }];
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

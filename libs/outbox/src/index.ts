@@ -3,7 +3,6 @@ export type { OutboxModuleOptions, OutboxRelayOptions } from './outbox.options.j
 export { OutboxWriter, type OutboxRecord } from './outbox-writer.js';
 export { OutboxRelay } from './outbox-relay.service.js';
 export { OutboxStatsReader, type OutboxStats } from './outbox-stats.js';
-export { OutboxHealthController } from './outbox-health.controller.js';
 export type { OutboxMessage, OutboxPublisher } from './outbox-publisher.js';
 export { KafkaOutboxPublisher } from './kafka-outbox-publisher.js';
 export { OutboxDeadLetters, type OutboxDeadLetter } from './outbox-dead-letters.js';

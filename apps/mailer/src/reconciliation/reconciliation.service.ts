@@ -72,19 +72,19 @@ export class ReconciliationService {
     switch (decision.outcome) {
       case 'delivered': {
         const messageId = messageIdOf(this.config, emailId);
-        await this.requests.finishAttempt(manager, emailId, attempt, { status: 'sent', outcome: 'reconciled', messageId });
+        await this.requests.finishAttempt(manager, emailId, attempt, { status: 'sent', outcome: 'reconciled', messageId }, 'unknown');
         await this.events.record(manager, emailId, 'email.sent', { attempt, messageId, reason: `confirmed by reconciliation${note}` });
         return 'sent';
       }
       case 'not_delivered': {
         const reason = `not delivered, by reconciliation${note}`;
-        await this.requests.finishAttempt(manager, emailId, attempt, { status: 'failed', outcome: 'reconciled', error: reason });
+        await this.requests.finishAttempt(manager, emailId, attempt, { status: 'failed', outcome: 'reconciled', error: reason }, 'unknown');
         await this.events.record(manager, emailId, 'email.failed', { attempt, reason });
         return 'failed';
       }
       case 'resend': {
         const reason = `resend requested by reconciliation${note}`;
-        await this.requests.finishAttempt(manager, emailId, attempt, { status: 'retrying', outcome: 'reconciled', error: reason });
+        await this.requests.finishAttempt(manager, emailId, attempt, { status: 'retrying', outcome: 'reconciled', error: reason }, 'unknown');
         await this.events.record(manager, emailId, 'email.retrying', { attempt, reason });
         return 'retrying';
       }

@@ -18,9 +18,12 @@ export interface MailRequestRow {
   attempts: number;
   expiresAt: Date | null;
   updatedAt: Date;
+  /** True while the attempt in `sending` is within its lease (by the database's clock): it may still be talking SMTP. */
+  leaseActive: boolean;
 }
 
-const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", updated_at AS "updatedAt"`;
+const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", updated_at AS "updatedAt",
+  COALESCE(lease_until > now(), false) AS "leaseActive"`;
 
 /** SQL for `mail_requests` and `mail_attempts`. Every method runs on the manager it is given. */
 @Injectable()
@@ -55,12 +58,16 @@ export class MailRequestsRepository {
     );
   }
 
-  /** Records the attempt before any SMTP traffic: after a crash we know it may have gone out. */
-  async startAttempt(manager: EntityManager, emailId: string, attempt: number): Promise<void> {
-    await manager.query(`UPDATE mail_requests SET status = 'sending', attempts = $2, updated_at = now() WHERE email_id = $1`, [
-      emailId,
-      attempt,
-    ]);
+  /**
+   * Records the attempt before any SMTP traffic (after a crash we know it may have gone out), with
+   * a lease of `leaseMs` that its worker renews while it is alive ({@link renewLease}).
+   */
+  async startAttempt(manager: EntityManager, emailId: string, attempt: number, leaseMs: number): Promise<void> {
+    await manager.query(
+      `UPDATE mail_requests SET status = 'sending', attempts = $2, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+       WHERE email_id = $1`,
+      [emailId, attempt, leaseMs],
+    );
     await manager.query(
       `INSERT INTO mail_attempts (email_id, attempt) VALUES ($1, $2)
        ON CONFLICT (email_id, attempt) DO UPDATE SET started_at = now(), finished_at = NULL, outcome = NULL`,
@@ -68,6 +75,22 @@ export class MailRequestsRepository {
     );
   }
 
+  /** Extends the lease of a running attempt; false when the attempt is no longer the current one. */
+  async renewLease(manager: EntityManager, emailId: string, attempt: number, leaseMs: number): Promise<boolean> {
+    const [, affected] = (await manager.query(
+      `UPDATE mail_requests SET lease_until = now() + $3 * interval '1 millisecond'
+       WHERE email_id = $1 AND attempts = $2 AND status = 'sending'`,
+      [emailId, attempt, leaseMs],
+    )) as [unknown, number];
+    return affected === 1;
+  }
+
+  /**
+   * Records how an attempt ended, fenced: only if `attempt` is still the request's current attempt
+   * and the request is still in `expectedStatus` (`sending` for a send, `unknown` for a
+   * reconciliation). Returns false, writing nothing, when a later attempt or decision superseded
+   * it: a late result never overwrites a newer one (`sent` never goes back to `retrying`).
+   */
   async finishAttempt(
     manager: EntityManager,
     emailId: string,
@@ -80,18 +103,21 @@ export class MailRequestsRepository {
       smtpResponse?: string;
       error?: string;
     },
-  ): Promise<void> {
-    await manager.query(
+    expectedStatus: MailRequestStatus = 'sending',
+  ): Promise<boolean> {
+    const [, affected] = (await manager.query(
       `UPDATE mail_requests SET status = $2, message_id = COALESCE($3, message_id), smtp_response = $4, last_error = $5,
-         sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END, updated_at = now()
-       WHERE email_id = $1`,
-      [emailId, result.status, result.messageId ?? null, result.smtpResponse ?? null, result.error ?? null],
-    );
+         sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END, lease_until = NULL, updated_at = now()
+       WHERE email_id = $1 AND attempts = $6 AND status = $7`,
+      [emailId, result.status, result.messageId ?? null, result.smtpResponse ?? null, result.error ?? null, attempt, expectedStatus],
+    )) as [unknown, number];
+    if (affected !== 1) return false;
     await manager.query(
       `UPDATE mail_attempts SET finished_at = now(), outcome = $3, smtp_code = $4, smtp_response = $5
        WHERE email_id = $1 AND attempt = $2`,
       [emailId, attempt, result.outcome, result.smtpCode ?? null, result.smtpResponse ?? null],
     );
+    return true;
   }
 
   /** Requests held as `unknown`, oldest first. */

@@ -1,24 +1,32 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Clock } from '@app/common';
+import { Clock, describeError } from '@app/common';
 import type { EmailRequestedMessage } from '@app/contracts';
 import type { HandlerOutcome } from '@app/kafka';
 import { MailEvents } from '../events/mail-events.js';
 import { SendQueue } from '../sending/send-queue.js';
+import { SendJobSweeper } from '../sending/send-job-sweeper.js';
 import { MailRequestsRepository, OPEN_STATUSES } from './mail-requests.repository.js';
 
 /**
  * Accepts an email request from Kafka: records it once (unique on email id) with its `accepted`
  * (or `expired`) event, then makes sure a send job exists. A redelivered request records
  * nothing new but re-ensures the job, so a crash between commit and enqueue loses nothing.
+ *
+ * The enqueue never holds the Kafka handler up: when Redis does not answer (within the queue's
+ * deadline) the request is already safe in PostgreSQL, and the sweeper is asked to create the
+ * job as soon as Redis is back.
  */
 @Injectable()
 export class MailRequestsService {
+  private readonly logger = new Logger(MailRequestsService.name);
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly requests: MailRequestsRepository,
     private readonly events: MailEvents,
     private readonly queue: SendQueue,
+    private readonly sweeper: SendJobSweeper,
     private readonly clock: Clock,
   ) {}
 
@@ -35,7 +43,16 @@ export class MailRequestsService {
     });
     const current = inserted ? null : await this.requests.find(this.dataSource.manager, request.emailId);
     const open = inserted ? !expired : current !== null && OPEN_STATUSES.includes(current.status);
-    if (open) await this.queue.enqueue(request.emailId, request.lane);
+    if (open) await this.enqueueOrDefer(request.emailId, request.lane);
     return inserted ? 'processed' : 'duplicate';
+  }
+
+  private async enqueueOrDefer(emailId: string, lane: EmailRequestedMessage['lane']): Promise<void> {
+    try {
+      await this.queue.enqueue(emailId, lane);
+    } catch (error) {
+      this.logger.warn(`email ${emailId} is recorded but its send job is not (${describeError(error)}); the sweeper will create it`);
+      this.sweeper.sweepSoon();
+    }
   }
 }

@@ -5,7 +5,9 @@ import { Clock, describeError, isRetriable } from '@app/common';
 import type { HandlerOutcome } from '@app/kafka';
 import { MAILER_CONFIG, type MailerConfig, messageIdOf, unconfirmedSendPolicy } from '../config.js';
 import { MailEvents } from '../events/mail-events.js';
-import { MailRequestsRepository, type MailRequestRow } from '../requests/mail-requests.repository.js';
+import { MailRequestsRepository, type MailRequestRow, type MailRequestStatus } from '../requests/mail-requests.repository.js';
+import type { EmailEventDetail, EmailEventType } from '@app/contracts';
+import { AttemptInProgressError } from './attempt.errors.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 import { SmtpTransport } from './smtp.transport.js';
 
@@ -20,15 +22,20 @@ export interface SendAttemptContext {
 /**
  * Sends one email, once. The order of steps is the guarantee:
  *
- * 1. lock the request; skip it if it is already final (a redelivered job is a no-op);
- * 2. commit `sending` and an attempt row *before* any SMTP traffic;
+ * 1. lock the request; skip it if it is already final (a redelivered job is a no-op); if
+ *    another attempt is `sending` within its lease, wait for the lease instead of sending;
+ * 2. commit `sending`, the attempt number and a lease *before* any SMTP traffic; the lease is
+ *    renewed while the hand-off runs, so the attempt is taken as dead only once its worker
+ *    stopped renewing it (crashed, or cut off from the database), never because a queue lost
+ *    track of the job (Redis wiped or failed over, a lock that expired);
  * 3. hand the message over with a `Message-ID` derived from the email id;
- * 4. commit the outcome and its status event (outbox) in one transaction.
+ * 4. commit the outcome and its status event (outbox) in one transaction, fenced by the attempt
+ *    number: a result that arrives after a later attempt started is not recorded.
  *
- * A crash between the server's `250` and step 4 leaves the request `sending`; the next attempt
- * sends again with the same `Message-ID` (the one documented duplicate window), or, on a lane
- * configured to `hold`, marks it `unknown` for reconciliation instead. A database
- * outage in that window is waited out instead (`recordOutcome`), so it does not resend.
+ * A crash between the server's `250` and step 4 leaves the request `sending`; once its lease ran
+ * out, the next attempt sends again with the same `Message-ID` (the one documented duplicate
+ * window), or, on a lane configured to `hold`, marks it `unknown` for reconciliation instead. A
+ * database outage in that window is waited out instead (`recordOutcome`), so it does not resend.
  */
 @Injectable()
 export class MailSender {
@@ -48,6 +55,7 @@ export class MailSender {
     if (!started) return 'skipped';
     const { request, attempt } = started;
     const messageId = messageIdOf(this.config, emailId);
+    const stopRenewing = this.keepLease(emailId, attempt);
     try {
       const receipt = await this.smtp.send({
         messageId,
@@ -61,30 +69,29 @@ export class MailSender {
         ...(request.payload.html !== undefined && { html: request.payload.html }),
         headers: { 'X-Email-Id': emailId },
       });
-      await this.recordOutcome(emailId, async (manager) => {
-        await this.requests.finishAttempt(manager, emailId, attempt, {
-          status: 'sent',
-          outcome: 'sent',
-          messageId: receipt.messageId,
-          smtpResponse: receipt.response,
-        });
-        await this.events.record(manager, emailId, 'email.sent', {
+      const recorded = await this.finish(
+        emailId,
+        attempt,
+        { status: 'sent', outcome: 'sent', messageId: receipt.messageId, smtpResponse: receipt.response },
+        'email.sent',
+        {
           attempt,
           messageId: receipt.messageId,
           smtpResponse: receipt.response.slice(0, 2_000),
           ...(receipt.rejected.length > 0 && { rejectedRecipients: receipt.rejected }),
-        });
-      });
-      return 'processed';
+        },
+      );
+      return recorded ? 'processed' : 'skipped';
     } catch (error) {
       if (error instanceof SmtpRejectedError || (error instanceof SmtpDeferredError && context.lastTry)) {
-        await this.fail(emailId, attempt, error);
-        return 'processed';
+        return (await this.fail(emailId, attempt, error)) ? 'processed' : 'skipped';
       }
-      if (error instanceof SmtpDeferredError) {
-        await this.defer(emailId, attempt, error);
+      if (error instanceof SmtpDeferredError && !(await this.defer(emailId, attempt, error))) {
+        return 'skipped'; // a later attempt owns the email now; nothing for the queue to retry
       }
       throw error; // the queue retries with backoff
+    } finally {
+      stopRenewing();
     }
   }
 
@@ -98,12 +105,14 @@ export class MailSender {
         await this.events.record(manager, emailId, 'email.expired', { reason: 'expired before it could be sent' });
         return null;
       }
+      // Another worker's attempt is alive (renewing its lease): it may be talking SMTP right now.
+      if (request.status === 'sending' && request.leaseActive) throw new AttemptInProgressError(emailId, request.attempts);
       if (request.status === 'sending' && unconfirmedSendPolicy(this.config, request.lane) === 'hold') {
         await this.holdUnconfirmed(manager, request);
         return null;
       }
       const attempt = request.attempts + 1;
-      await this.requests.startAttempt(manager, emailId, attempt);
+      await this.requests.startAttempt(manager, emailId, attempt, this.config.SEND_ATTEMPT_LEASE_MS);
       return { request, attempt };
     });
   }
@@ -120,40 +129,81 @@ export class MailSender {
     await this.events.record(manager, request.emailId, 'email.unknown', { attempt: request.attempts, reason });
   }
 
-  private async fail(emailId: string, attempt: number, error: SmtpRejectedError | SmtpDeferredError): Promise<void> {
+  /** Records a final failure; false when a later attempt superseded this one. */
+  private async fail(emailId: string, attempt: number, error: SmtpRejectedError | SmtpDeferredError): Promise<boolean> {
     this.logger.warn(`email ${emailId} failed on attempt ${attempt}: ${error.message}`);
-    await this.recordOutcome(emailId, async (manager) => {
-      await this.requests.finishAttempt(manager, emailId, attempt, {
+    return this.finish(
+      emailId,
+      attempt,
+      {
         status: 'failed',
         outcome: error instanceof SmtpRejectedError ? 'rejected' : 'deferred',
         ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
         ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse }),
         error: error.message,
-      });
-      await this.events.record(manager, emailId, 'email.failed', {
+      },
+      'email.failed',
+      {
         attempt,
         reason: error.message.slice(0, 2_000),
         ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
         ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse.slice(0, 2_000) }),
-      });
-    });
+      },
+    );
   }
 
-  private async defer(emailId: string, attempt: number, error: SmtpDeferredError): Promise<void> {
-    await this.recordOutcome(emailId, async (manager) => {
-      await this.requests.finishAttempt(manager, emailId, attempt, {
+  /** Records a temporary failure before the queue retries; false when a later attempt superseded this one. */
+  private async defer(emailId: string, attempt: number, error: SmtpDeferredError): Promise<boolean> {
+    return this.finish(
+      emailId,
+      attempt,
+      {
         status: 'retrying',
         outcome: 'deferred',
         ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
         ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse }),
         error: error.message,
-      });
-      await this.events.record(manager, emailId, 'email.retrying', {
-        attempt,
-        reason: error.message.slice(0, 2_000),
-        ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
-      });
+      },
+      'email.retrying',
+      { attempt, reason: error.message.slice(0, 2_000), ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }) },
+    );
+  }
+
+  /**
+   * Step 4: the attempt's result and its status event, in one transaction, only if this attempt is
+   * still the current one. Returns false (nothing written) when it was superseded.
+   */
+  private async finish(
+    emailId: string,
+    attempt: number,
+    result: Parameters<MailRequestsRepository['finishAttempt']>[3] & { status: MailRequestStatus },
+    event: EmailEventType,
+    detail: EmailEventDetail,
+  ): Promise<boolean> {
+    let recorded = false;
+    await this.recordOutcome(emailId, async (manager) => {
+      recorded = await this.requests.finishAttempt(manager, emailId, attempt, result);
+      if (recorded) await this.events.record(manager, emailId, event, detail);
     });
+    if (!recorded) this.logger.warn(`email ${emailId}: attempt ${attempt} ended (${result.status}) after a later attempt took over; not recorded`);
+    return recorded;
+  }
+
+  /**
+   * Renews the attempt's lease every third of it while the hand-off runs; returns the function
+   * that stops renewing. A renewal that fails (database briefly away) is tried again next time.
+   */
+  private keepLease(emailId: string, attempt: number): () => void {
+    const leaseMs = this.config.SEND_ATTEMPT_LEASE_MS;
+    const timer = setInterval(() => {
+      this.requests.renewLease(this.dataSource.manager, emailId, attempt, leaseMs).then(
+        (held) => {
+          if (!held) this.logger.warn(`email ${emailId}: attempt ${attempt} lost its lease to a later attempt`);
+        },
+        (error: unknown) => this.logger.warn(`email ${emailId}: renewing the lease of attempt ${attempt} failed: ${describeError(error)}`),
+      );
+    }, leaseMs / 3);
+    return () => clearInterval(timer);
   }
 
   /**

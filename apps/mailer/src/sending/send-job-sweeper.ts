@@ -6,17 +6,26 @@ import { MailRequestsRepository } from '../requests/mail-requests.repository.js'
 import { SendQueue } from './send-queue.js';
 
 const PAGE_SIZE = 500;
+/** First wait of a requested sweep, doubled after each failed sweep (Redis still away), capped. */
+const SOON_MS = 1_000;
+const SOON_MAX_MS = 10_000;
 
 /**
  * Redis is not the source of truth: at start-up and then periodically, every request that
  * PostgreSQL still holds open gets a runnable BullMQ job (see `SendQueue.ensure`). After a
  * `FLUSHALL`, a lost job, or a job BullMQ gave up on, nothing stays stuck.
+ *
+ * `sweepSoon()` is the backstop of an enqueue that failed (Redis unreachable): it sweeps within
+ * a second and keeps trying, with back-off, until a sweep gets through.
  */
 @Injectable()
 export class SendJobSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SendJobSweeper.name);
   private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private soonTimer?: NodeJS.Timeout;
+  private soonDelayMs = SOON_MS;
+  private stopped = false;
+  private running?: Promise<boolean>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -26,19 +35,37 @@ export class SendJobSweeper implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   onApplicationBootstrap(): void {
-    this.running = this.sweep();
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep();
-    }, this.config.SWEEP_INTERVAL_MS);
+    void this.sweepNow().then((swept) => swept || this.sweepSoon()); // Redis may not be there yet
+    this.timer = setInterval(() => void this.sweepNow(), this.config.SWEEP_INTERVAL_MS);
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.soonTimer);
     await this.running;
   }
 
-  /** One pass over all open requests; returns how many jobs it added or revived. */
-  async sweep(): Promise<void> {
+  /** Asks for a sweep within about a second, repeated with back-off until one succeeds. */
+  sweepSoon(): void {
+    if (this.soonTimer || this.stopped) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.sweepNow().then((swept) => {
+        this.soonDelayMs = swept ? SOON_MS : Math.min(SOON_MAX_MS, this.soonDelayMs * 2);
+        if (!swept) this.sweepSoon();
+      });
+    }, this.soonDelayMs);
+  }
+
+  /** Starts a sweep unless one is running; resolves with whether it got through. */
+  private sweepNow(): Promise<boolean> {
+    this.running ??= this.sweep().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** One pass over all open requests; returns whether it got through. */
+  async sweep(): Promise<boolean> {
     try {
       let after: string | null = null;
       const repaired = { added: 0, revived: 0 };
@@ -54,10 +81,10 @@ export class SendJobSweeper implements OnApplicationBootstrap, OnApplicationShut
       if (repaired.added + repaired.revived > 0) {
         this.logger.warn(`rebuilt send jobs from PostgreSQL: ${repaired.added} added, ${repaired.revived} revived`);
       }
+      return true;
     } catch (error) {
       this.logger.warn(`sweep failed, will try again: ${describeError(error)}`);
-    } finally {
-      this.running = undefined;
+      return false;
     }
   }
 }

@@ -1,7 +1,20 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Queue, type ConnectionOptions } from 'bullmq';
+import { DomainError } from '@app/common';
 import type { Lane } from '@app/contracts';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+
+/**
+ * How long one queue operation may wait for Redis. BullMQ waits for a connection indefinitely
+ * (also with the offline queue disabled), and a caller such as the Kafka handler must not.
+ */
+const QUEUE_OPERATION_DEADLINE_MS = 2_000;
+
+/** Redis did not answer in time: the queue is unreachable for now. PostgreSQL still holds the work. */
+export class QueueUnavailableError extends DomainError {
+  readonly code = 'queue_unavailable';
+  readonly retriable = true;
+}
 
 export interface SendJobData {
   emailId: string;
@@ -19,18 +32,34 @@ export function bullConnection(redisUrl: string): ConnectionOptions {
 /**
  * One BullMQ queue per lane. Jobs are keyed by email id (`jobId`), so enqueueing the same email
  * twice while a job exists is a no-op; PostgreSQL, not Redis, decides whether it was sent.
+ * Every operation gives up after {@link QUEUE_OPERATION_DEADLINE_MS} with a
+ * {@link QueueUnavailableError}; the sweeper rebuilds what could not be enqueued.
  */
 @Injectable()
-export class SendQueue implements OnApplicationShutdown {
-  private readonly queues: Record<Lane, Queue<SendJobData>>;
+export class SendQueue implements OnModuleInit, OnApplicationShutdown {
+  private queues!: Record<Lane, Queue<SendJobData>>;
 
-  constructor(@Inject(MAILER_CONFIG) private readonly config: MailerConfig) {
-    const queue = (lane: Lane): Queue<SendJobData> =>
-      new Queue<SendJobData>(sendQueueName(lane), { connection: bullConnection(config.REDIS_URL), prefix: config.QUEUE_PREFIX });
+  constructor(@Inject(MAILER_CONFIG) private readonly config: MailerConfig) {}
+
+  onModuleInit(): void {
+    const queue = (lane: Lane): Queue<SendJobData> => {
+      const q = new Queue<SendJobData>(sendQueueName(lane), { connection: bullConnection(this.config.REDIS_URL), prefix: this.config.QUEUE_PREFIX });
+      q.on('error', () => undefined); // connection errors surface as QueueUnavailableError and in /health/ready
+      return q;
+    };
     this.queues = { transactional: queue('transactional'), bulk: queue('bulk') };
   }
 
+  /** Answers whether Redis responds within the deadline (for readiness). */
+  async ping(): Promise<void> {
+    await this.withinDeadline('ping', () => this.queues.transactional.count());
+  }
+
   async enqueue(emailId: string, lane: Lane): Promise<void> {
+    await this.withinDeadline('enqueue', () => this.add(emailId, lane));
+  }
+
+  private async add(emailId: string, lane: Lane): Promise<void> {
     await this.queues[lane].add(
       'send',
       { emailId },
@@ -51,25 +80,49 @@ export class SendQueue implements OnApplicationShutdown {
    * Returns what it did.
    */
   async ensure(emailId: string, lane: Lane): Promise<'added' | 'revived' | 'present'> {
-    const job = await this.queues[lane].getJob(emailId);
-    if (!job) {
-      await this.enqueue(emailId, lane);
-      return 'added';
-    }
-    const state = await job.getState();
-    if (state === 'failed') {
-      await job.retry('failed');
-      return 'revived';
-    }
-    if (state === 'completed' || state === 'unknown') {
-      await job.remove();
-      await this.enqueue(emailId, lane);
-      return 'added';
-    }
-    return 'present';
+    return this.withinDeadline('ensure', async () => {
+      const job = await this.queues[lane].getJob(emailId);
+      if (!job) {
+        await this.add(emailId, lane);
+        return 'added';
+      }
+      const state = await job.getState();
+      if (state === 'failed') {
+        await job.retry('failed');
+        return 'revived';
+      }
+      if (state === 'completed' || state === 'unknown') {
+        await job.remove();
+        await this.add(emailId, lane);
+        return 'added';
+      }
+      return 'present';
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(Object.values(this.queues).map((q) => q.close()));
+    // With Redis away, close() would wait for it; the jobs are rebuilt from PostgreSQL anyway.
+    await this.withinDeadline('close', () => Promise.all(Object.values(this.queues).map((q) => q.close()))).catch(() => undefined);
+  }
+
+  /**
+   * Runs a Redis operation, giving up waiting after the deadline. The operation itself may still
+   * complete later (BullMQ queues it until Redis is back); every operation here is idempotent.
+   */
+  private async withinDeadline<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new QueueUnavailableError(`queue ${what}: Redis did not answer within ${QUEUE_OPERATION_DEADLINE_MS} ms`)),
+        QUEUE_OPERATION_DEADLINE_MS,
+      );
+    });
+    const running = operation();
+    running.catch(() => undefined); // a late failure after the deadline is not news
+    try {
+      return await Promise.race([running, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

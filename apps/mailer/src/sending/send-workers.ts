@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { LANES, type Lane } from '@app/contracts';
 import { isRetriable } from '@app/common';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
 import { MailSender } from './mail-sender.service.js';
+import { AttemptInProgressError } from './attempt.errors.js';
 import { bullConnection, sendQueueName, type SendJobData } from './send-queue.js';
 
 /** The BullMQ workers that send mail, one per lane with its own concurrency. */
@@ -23,7 +24,7 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
       bulk: this.config.SEND_CONCURRENCY_BULK,
     };
     this.workers = LANES.map((lane) => {
-      const worker = new Worker<SendJobData>(sendQueueName(lane), (job) => this.process(job), {
+      const worker = new Worker<SendJobData>(sendQueueName(lane), (job, token) => this.process(job, token), {
         connection: bullConnection(this.config.REDIS_URL),
         prefix: this.config.QUEUE_PREFIX,
         concurrency: concurrency[lane],
@@ -43,11 +44,18 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
     await Promise.all(this.workers.map((w) => w.close()));
   }
 
-  private async process(job: Job<SendJobData>): Promise<string> {
+  private async process(job: Job<SendJobData>, token: string | undefined): Promise<string> {
     const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     try {
       return await this.sender.send(job.data.emailId, { lastTry });
     } catch (error) {
+      if (error instanceof AttemptInProgressError) {
+        // Another worker is still sending this email (this job is a copy the sweeper rebuilt after
+        // Redis lost the original): look again once that attempt's lease can have run out. Moving
+        // the job to delayed does not count as a failed attempt.
+        await job.moveToDelayed(Date.now() + this.config.SEND_ATTEMPT_LEASE_MS, token);
+        throw new DelayedError();
+      }
       // Tell BullMQ not to retry what can never succeed; everything else backs off and retries.
       if (!isRetriable(error)) throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
       throw error;

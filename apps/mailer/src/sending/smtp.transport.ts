@@ -44,6 +44,11 @@ export class SmtpTransport implements OnApplicationShutdown {
     });
   }
 
+  /** Opens a connection of its own and greets the server (nodemailer's `verify()`); throws when it cannot. */
+  async verify(): Promise<void> {
+    await this.transporter.verify();
+  }
+
   async send(mail: OutgoingMail): Promise<SmtpReceipt> {
     try {
       const info = await this.transporter.sendMail({

@@ -5,8 +5,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * sending it renews the lease while it talks SMTP; only after it ran out is the attempt taken as
  * dead (its worker crashed or lost contact) and the email tried again.
  */
-export class MailAttemptLease1763900000210 implements MigrationInterface {
-  name = 'MailAttemptLease1763900000210';
+export class MailAttemptLease1763900000230 implements MigrationInterface {
+  name = 'MailAttemptLease1763900000230';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE mail_requests ADD COLUMN lease_until timestamptz`);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { waitFor } from './wait-for.js';
 
@@ -8,8 +8,22 @@ export type AppName = 'business' | 'mailer';
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 
 /**
- * One of the built apps (`dist/`) running as its own process, configured only through its
- * environment, as in production. Output goes to `test-output/<name>.log`.
+ * The command of package.json's `start:<app>` script, read when the app starts, so the tests run
+ * the built app exactly the way production does (`npm run start:<app>`).
+ */
+function startCommand(app: AppName): string {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  const script = pkg.scripts?.[`start:${app}`];
+  if (!script) throw new Error(`package.json has no "start:${app}" script`);
+  // `exec` only makes the app the spawned process if the script is one simple command.
+  if (/[;&|\n]/.test(script)) throw new Error(`"start:${app}" must be a single command to run under exec: ${script}`);
+  return script;
+}
+
+/**
+ * One of the built apps (`dist/`) running as its own process, started with the command of
+ * package.json's `start:<app>` script and configured only through its environment, as in
+ * production. Output goes to `test-output/<name>.log`.
  */
 export class AppProcess {
   private child?: ChildProcess;
@@ -29,8 +43,11 @@ export class AppProcess {
   }
 
   async start(): Promise<void> {
+    const command = startCommand(this.app);
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/apps', this.app, 'src/main.js')], {
+    // `sh -c "exec <script>"`: the shell replaces itself with the app, so the spawned PID is the
+    // app's and the signals stop() sends (SIGTERM, SIGKILL) reach it directly.
+    const child = spawn('sh', ['-c', `exec ${command}`], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],

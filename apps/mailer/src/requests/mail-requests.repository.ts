@@ -8,6 +8,11 @@ import type { EmailRequestedMessage, Lane } from '@app/contracts';
  */
 export type MailRequestStatus = 'pending' | 'sending' | 'retrying' | 'sent' | 'failed' | 'expired' | 'unknown';
 
+/**
+ * Requests the sweeper keeps a job for. The partial index `mail_requests_open_email_idx`
+ * (database/mail-requests-sweep-index.migration.ts) repeats this list in its predicate: change both
+ * together, with a new migration.
+ */
 export const OPEN_STATUSES: readonly MailRequestStatus[] = ['pending', 'sending', 'retrying'];
 
 export interface MailRequestRow {
@@ -19,6 +24,20 @@ export interface MailRequestRow {
   expiresAt: Date | null;
   updatedAt: Date;
 }
+
+/**
+ * The statements whose plans matter on a large table, built from their parameters, so that tests
+ * EXPLAIN exactly what the repository runs.
+ */
+export const mailRequestQueries = {
+  /** The sweeper's page: served by `mail_requests_open_email_idx`, in order, without a sort. */
+  listOpen: (limit: number, afterEmailId: string | null) => ({
+    sql: `SELECT email_id AS "emailId", lane FROM mail_requests
+          WHERE status = ANY($1) AND ($2::uuid IS NULL OR email_id > $2::uuid)
+          ORDER BY email_id LIMIT $3`,
+    params: [OPEN_STATUSES, afterEmailId, limit],
+  }),
+};
 
 const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", updated_at AS "updatedAt"`;
 
@@ -45,14 +64,10 @@ export class MailRequestsRepository {
     return rows[0] ?? null;
   }
 
-  /** Open requests, oldest first, for rebuilding queue jobs from the source of truth. */
+  /** Open requests in email id order, a page at a time, for rebuilding queue jobs from the source of truth. */
   async listOpen(manager: EntityManager, limit: number, afterEmailId: string | null): Promise<{ emailId: string; lane: Lane }[]> {
-    return manager.query(
-      `SELECT email_id AS "emailId", lane FROM mail_requests
-       WHERE status = ANY($1) AND ($2::uuid IS NULL OR email_id > $2::uuid)
-       ORDER BY email_id LIMIT $3`,
-      [OPEN_STATUSES, afterEmailId, limit],
-    );
+    const { sql, params } = mailRequestQueries.listOpen(limit, afterEmailId);
+    return manager.query(sql, params);
   }
 
   /** Records the attempt before any SMTP traffic: after a crash we know it may have gone out. */

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { EMAIL_MIGRATIONS, EmailModule } from '@app/email';
 import { OutboxHealthController } from '@app/outbox';
+import { daysToMs } from '@app/retention';
 import type { BusinessConfig } from './config.js';
 import { EmailsController } from './emails/emails.controller.js';
 
@@ -21,6 +22,11 @@ export class AppModule {
         EmailModule.forRoot({
           databaseUrl: config.BUSINESS_DATABASE_URL,
           kafka: { brokers: config.KAFKA_BROKERS, clientId: 'business', topicPrefix: config.KAFKA_TOPIC_PREFIX },
+          retention: {
+            emailsMs: daysToMs(config.EMAIL_RETENTION_DAYS),
+            inboxMs: daysToMs(config.INBOX_RETENTION_DAYS),
+            intervalMs: config.RETENTION_INTERVAL_MS,
+          },
         }),
       ],
       controllers: [EmailsController, OutboxHealthController],

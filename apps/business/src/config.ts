@@ -1,11 +1,16 @@
 import { z } from 'zod';
 import { configFields, loadConfig } from '@app/common';
+import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 
 const businessConfigSchema = z.object({
   BUSINESS_DATABASE_URL: configFields.postgresUrl(),
   KAFKA_BROKERS: configFields.brokers(),
   KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
   BUSINESS_PORT: configFields.port(3000),
+  // Retention (README "Retention"): the inbox must outlive what Kafka can still redeliver.
+  INBOX_RETENTION_DAYS: configFields.retentionDays(14, TOPIC_MESSAGE_MAX_AGE_DAYS),
+  EMAIL_RETENTION_DAYS: configFields.retentionDays(90, TOPIC_MESSAGE_MAX_AGE_DAYS),
+  RETENTION_INTERVAL_MS: configFields.retentionIntervalMs(),
 });
 
 export type BusinessConfig = z.output<typeof businessConfigSchema>;

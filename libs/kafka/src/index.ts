@@ -10,6 +10,6 @@ export {
   type MessageContext,
   type RunningConsumer,
 } from './kafka-consumer.js';
-export { KafkaTopicAdmin } from './kafka-admin.js';
+export { KafkaTopicAdmin, TOPIC_MESSAGE_MAX_AGE_DAYS } from './kafka-admin.js';
 export { KafkaTopics } from './kafka-topics.js';
 export { isMessageRejected, isProducerStateLost, kafkaErrorTypes } from './kafka-errors.js';

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Clock, IdGenerator } from '@app/common';
+import { InboxModule } from '@app/inbox';
 import { KafkaModule } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxHealthController, OutboxModule } from '@app/outbox';
 import { MAILER_CONFIG, type MailerConfig } from './config.js';
@@ -8,6 +9,7 @@ import { MAILER_MIGRATIONS } from './database/migrations.js';
 import { MailEvents } from './events/mail-events.js';
 import { ReconciliationController } from './reconciliation/reconciliation.controller.js';
 import { ReconciliationService } from './reconciliation/reconciliation.service.js';
+import { MailerRetentionService } from './retention/mailer-retention.service.js';
 import { MailRequestsConsumer } from './requests/mail-requests.consumer.js';
 import { MailRequestsRepository } from './requests/mail-requests.repository.js';
 import { MailRequestsService } from './requests/mail-requests.service.js';
@@ -32,6 +34,7 @@ export class AppModule {
         }),
         KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: 'mailer', topicPrefix: config.KAFKA_TOPIC_PREFIX }),
         OutboxModule.forRoot({ connectionString: config.MAILER_DATABASE_URL, publisher: KafkaOutboxPublisher }),
+        InboxModule,
       ],
       controllers: [OutboxHealthController, ReconciliationController],
       providers: [
@@ -43,6 +46,7 @@ export class AppModule {
         MailRequestsService,
         MailRequestsConsumer,
         MailSender,
+        MailerRetentionService,
         ReconciliationService,
         SendQueue,
         SendJobSweeper,

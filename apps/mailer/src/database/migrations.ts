@@ -1,11 +1,13 @@
-import { CreateInbox1763900000001 } from '@app/inbox';
+import { INBOX_MIGRATIONS } from '@app/inbox';
 import { OUTBOX_MIGRATIONS } from '@app/outbox';
 import { CreateMailRequests1763900000200 } from './mailer.migration.js';
 import { MailRequestsSweepIndex1763900000210 } from './mail-requests-sweep-index.migration.js';
+import { MailRequestsRetentionIndex1763900000220 } from './mail-requests-retention-index.migration.js';
 
 export const MAILER_MIGRATIONS = [
   ...OUTBOX_MIGRATIONS,
-  CreateInbox1763900000001,
+  ...INBOX_MIGRATIONS,
   CreateMailRequests1763900000200,
   MailRequestsSweepIndex1763900000210,
+  MailRequestsRetentionIndex1763900000220,
 ];

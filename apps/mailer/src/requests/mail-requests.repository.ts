@@ -15,6 +15,13 @@ export type MailRequestStatus = 'pending' | 'sending' | 'retrying' | 'sent' | 'f
  */
 export const OPEN_STATUSES: readonly MailRequestStatus[] = ['pending', 'sending', 'retrying'];
 
+/**
+ * Requests nothing will change any more: the only ones retention deletes. `unknown` is not among
+ * them (it waits for reconciliation). The partial index `mail_requests_final_updated_idx`
+ * (database/mail-requests-retention-index.migration.ts) repeats this list: change both together.
+ */
+export const FINAL_STATUSES: readonly MailRequestStatus[] = ['sent', 'failed', 'expired'];
+
 export interface MailRequestRow {
   emailId: string;
   lane: Lane;
@@ -36,6 +43,23 @@ export const mailRequestQueries = {
           WHERE status = ANY($1) AND ($2::uuid IS NULL OR email_id > $2::uuid)
           ORDER BY email_id LIMIT $3`,
     params: [OPEN_STATUSES, afterEmailId, limit],
+  }),
+  /**
+   * Up to `limit` final requests whose last change is older than `olderThanMs`, with their
+   * attempts (`mail_attempts` references `mail_requests`, so both go in one statement). Found
+   * through `mail_requests_final_updated_idx`; a request another transaction holds is skipped.
+   */
+  deleteFinal: (olderThanMs: number, limit: number) => ({
+    sql: `WITH due AS (
+            SELECT email_id FROM mail_requests
+            WHERE status = ANY($1) AND updated_at < now() - $2::float8 * interval '1 millisecond'
+            LIMIT $3
+            FOR UPDATE SKIP LOCKED
+          ), attempts AS (
+            DELETE FROM mail_attempts WHERE email_id = ANY (ARRAY(SELECT email_id FROM due))
+          )
+          DELETE FROM mail_requests WHERE email_id = ANY (ARRAY(SELECT email_id FROM due))`,
+    params: [FINAL_STATUSES, olderThanMs, limit],
   }),
 };
 
@@ -112,6 +136,17 @@ export class MailRequestsRepository {
   /** Requests held as `unknown`, oldest first. */
   async listUnknown(manager: EntityManager, limit: number): Promise<MailRequestRow[]> {
     return manager.query(`SELECT ${COLUMNS} FROM mail_requests WHERE status = 'unknown' ORDER BY updated_at LIMIT $1`, [limit]);
+  }
+
+  /**
+   * Deletes up to `limit` final requests, with their attempts, last changed over `olderThanMs`
+   * ago; returns how many. A deleted request no longer deduplicates its email id: see
+   * `MailerRetentionService` for why the age must exceed the request topics' retention.
+   */
+  async deleteFinalBefore(manager: EntityManager, olderThanMs: number, limit: number): Promise<number> {
+    const { sql, params } = mailRequestQueries.deleteFinal(olderThanMs, limit);
+    const [, deleted] = (await manager.query(sql, params)) as [unknown, number];
+    return deleted ?? 0;
   }
 
   async setStatus(manager: EntityManager, emailId: string, status: MailRequestStatus, error?: string): Promise<void> {

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { EMAIL_MIGRATIONS, EmailModule } from '@app/email';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
+import { daysToMs } from '@app/retention';
 import type { BusinessConfig } from './config.js';
 import { EmailsController } from './emails/emails.controller.js';
 
@@ -23,6 +24,11 @@ export class AppModule {
           databaseUrl: config.BUSINESS_DATABASE_URL,
           kafka: { brokers: config.KAFKA_BROKERS, clientId: 'business', topicPrefix: config.KAFKA_TOPIC_PREFIX },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
+          retention: {
+            emailsMs: daysToMs(config.EMAIL_RETENTION_DAYS),
+            inboxMs: daysToMs(config.INBOX_RETENTION_DAYS),
+            intervalMs: config.RETENTION_INTERVAL_MS,
+          },
         }),
         TerminusModule.forRoot({ logger: false }),
       ],

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Clock, IdGenerator } from '@app/common';
+import { InboxModule } from '@app/inbox';
 import { KafkaModule } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxModule } from '@app/outbox';
 import { TerminusModule } from '@nestjs/terminus';
@@ -10,6 +11,7 @@ import { MAILER_MIGRATIONS } from './database/migrations.js';
 import { MailEvents } from './events/mail-events.js';
 import { ReconciliationController } from './reconciliation/reconciliation.controller.js';
 import { ReconciliationService } from './reconciliation/reconciliation.service.js';
+import { MailerRetentionService } from './retention/mailer-retention.service.js';
 import { MailRequestsConsumer } from './requests/mail-requests.consumer.js';
 import { MailRequestsRepository } from './requests/mail-requests.repository.js';
 import { MailRequestsService } from './requests/mail-requests.service.js';
@@ -37,6 +39,7 @@ export class AppModule {
         KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: 'mailer', topicPrefix: config.KAFKA_TOPIC_PREFIX }),
         OutboxModule.forRoot({ connectionString: config.MAILER_DATABASE_URL, publisher: KafkaOutboxPublisher }),
         TerminusModule.forRoot({ logger: false }),
+        InboxModule,
       ],
       controllers: [HealthController, ReconciliationController],
       providers: [
@@ -48,6 +51,7 @@ export class AppModule {
         MailRequestsService,
         MailRequestsConsumer,
         MailSender,
+        MailerRetentionService,
         ReconciliationService,
         SendQueue,
         SendJobSweeper,

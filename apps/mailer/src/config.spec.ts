@@ -28,4 +28,18 @@ describe('loadMailerConfig', () => {
     expect(unconfirmedSendPolicy(config, 'bulk')).toBe('hold');
     expect(() => loadMailerConfig({ ...valid, UNCONFIRMED_SEND_TRANSACTIONAL: 'maybe' })).toThrow(/UNCONFIRMED_SEND_TRANSACTIONAL/);
   });
+
+  it('keeps final requests 30 days and the inbox 14 by default; 0 keeps them forever', () => {
+    expect(loadMailerConfig(valid)).toMatchObject({ MAIL_REQUEST_RETENTION_DAYS: 30, INBOX_RETENTION_DAYS: 14, RETENTION_INTERVAL_MS: 3_600_000 });
+    expect(loadMailerConfig({ ...valid, MAIL_REQUEST_RETENTION_DAYS: '0', INBOX_RETENTION_DAYS: '0' })).toMatchObject({
+      MAIL_REQUEST_RETENTION_DAYS: 0,
+      INBOX_RETENTION_DAYS: 0,
+    });
+  });
+
+  it('refuses to forget requests or inbox rows while Kafka can still redeliver their messages', () => {
+    expect(() => loadMailerConfig({ ...valid, MAIL_REQUEST_RETENTION_DAYS: '7', INBOX_RETENTION_DAYS: '13' })).toThrow(
+      /MAIL_REQUEST_RETENTION_DAYS: 0 \(keep forever\) or at least 14 days[\s\S]*INBOX_RETENTION_DAYS/,
+    );
+  });
 });

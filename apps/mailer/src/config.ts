@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { configFields, loadConfig } from '@app/common';
 import type { Lane } from '@app/contracts';
+import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 
 const mailerConfigSchema = z
   .object({
@@ -35,6 +36,13 @@ const mailerConfigSchema = z
     UNCONFIRMED_SEND_TRANSACTIONAL: z.enum(['resend', 'hold']).default('resend'),
     UNCONFIRMED_SEND_BULK: z.enum(['resend', 'hold']).default('resend'),
     QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('email-loop'),
+    /**
+     * Retention (README "Retention"): `mail_requests` deduplicates requests by email id and the
+     * inbox consumed messages, so both must outlive what Kafka can still redeliver.
+     */
+    MAIL_REQUEST_RETENTION_DAYS: configFields.retentionDays(30, TOPIC_MESSAGE_MAX_AGE_DAYS),
+    INBOX_RETENTION_DAYS: configFields.retentionDays(14, TOPIC_MESSAGE_MAX_AGE_DAYS),
+    RETENTION_INTERVAL_MS: configFields.retentionIntervalMs(),
   })
   .transform((c, ctx) => {
     const fromDomain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(c.MAIL_FROM)?.[1];

@@ -23,4 +23,14 @@ export const configFields = {
       .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')).min(1)),
   port: (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback),
   topicPrefix: () => z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
+  /** A retention age in whole days: 0 keeps the rows forever, anything else is at least `minDays`. */
+  retentionDays: (fallback: number, minDays: number) =>
+    z.coerce
+      .number()
+      .int()
+      .max(36_500)
+      .default(fallback)
+      .refine((days) => days === 0 || days >= minDays, `0 (keep forever) or at least ${minDays} days`),
+  /** Time between two retention passes. */
+  retentionIntervalMs: () => z.coerce.number().int().min(1_000).max(86_400_000).default(3_600_000),
 };

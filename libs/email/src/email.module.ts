@@ -7,11 +7,13 @@ import { EmailClient } from './email-client.js';
 import { EmailEventsConsumer } from './email-events.consumer.js';
 import { EmailRepository } from './email.repository.js';
 import { EmailStatusService } from './email-status.service.js';
+import { EmailRetentionService } from './email-retention.service.js';
 import { EMAIL_OPTIONS, type EmailModuleOptions } from './email.options.js';
 
 /**
  * Email delivery for a NestJS app: inject `EmailClient` and call `send()` inside your own
- * transaction. The module publishes the outbox to Kafka and applies the mailer's status events.
+ * transaction. The module publishes the outbox to Kafka, applies the mailer's status events and
+ * prunes what it no longer needs (`EmailModuleOptions.retention`).
  *
  * Needs a default TypeORM `DataSource` (`TypeOrmModule.forRoot`) whose migrations include
  * `EMAIL_MIGRATIONS`.
@@ -39,6 +41,7 @@ export class EmailModule {
         EmailRepository,
         EmailStatusService,
         EmailEventsConsumer,
+        EmailRetentionService,
       ],
       exports: [EmailClient, OutboxModule],
     };

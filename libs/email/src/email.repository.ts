@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { EmailEventDetail, EmailEventType, EmailStatus, Lane } from '@app/contracts';
+import { TERMINAL_STATUSES, type EmailEventDetail, type EmailEventType, type EmailStatus, type Lane } from '@app/contracts';
 
 export interface NewEmailRow {
   id: string;
@@ -36,6 +36,27 @@ export interface EmailEventRow {
 
 const EMAIL_COLUMNS = `id, request_hash AS "requestHash", lane, recipients, subject, metadata, status, attempt,
   message_id AS "messageId", smtp_response AS "smtpResponse", created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+/** Statements built from their parameters, so that tests EXPLAIN exactly what the repository runs. */
+export const emailQueries = {
+  /**
+   * Up to `limit` emails in a final status whose last change is older than `olderThanMs`, with
+   * their events (`email_events` references `emails`, so both go in one statement). Found through
+   * `emails_final_updated_idx`; an email locked by the status consumer is skipped, not waited for.
+   */
+  deleteFinal: (olderThanMs: number, limit: number) => ({
+    sql: `WITH due AS (
+            SELECT id FROM emails
+            WHERE status = ANY($1) AND updated_at < now() - $2::float8 * interval '1 millisecond'
+            LIMIT $3
+            FOR UPDATE SKIP LOCKED
+          ), events AS (
+            DELETE FROM email_events WHERE email_id = ANY (ARRAY(SELECT id FROM due))
+          )
+          DELETE FROM emails WHERE id = ANY (ARRAY(SELECT id FROM due))`,
+    params: [[...TERMINAL_STATUSES], olderThanMs, limit],
+  }),
+};
 
 /** SQL for `emails` and `email_events`. Every method runs on the manager it is given. */
 @Injectable()
@@ -91,6 +112,13 @@ export class EmailRepository {
        ON CONFLICT DO NOTHING`,
       [event.eventId, event.emailId, event.type, event.occurredAt, JSON.stringify(event.detail)],
     );
+  }
+
+  /** Deletes up to `limit` final emails, with their events, last changed over `olderThanMs` ago; returns how many. */
+  async deleteFinalBefore(manager: EntityManager, olderThanMs: number, limit: number): Promise<number> {
+    const { sql, params } = emailQueries.deleteFinal(olderThanMs, limit);
+    const [, deleted] = (await manager.query(sql, params)) as [unknown, number];
+    return deleted ?? 0;
   }
 
   async updateStatus(

@@ -1,9 +1,10 @@
-import { CreateInbox1763900000001 } from '@app/inbox';
+import { INBOX_MIGRATIONS } from '@app/inbox';
 import { OUTBOX_MIGRATIONS } from '@app/outbox';
 import { CreateEmails1763900000100 } from './email.migration.js';
+import { EmailsRetentionIndex1763900000110 } from './emails-retention-index.migration.js';
 
 export { EmailModule } from './email.module.js';
-export { DEFAULT_MAX_MESSAGE_BYTES, type EmailModuleOptions } from './email.options.js';
+export { DEFAULT_MAX_MESSAGE_BYTES, type EmailModuleOptions, type EmailRetentionOptions } from './email.options.js';
 export { EmailClient, type EmailView, type SendOptions, type SendResult } from './email-client.js';
 /** `send()`'s argument, before validation (`to` may be one address, `lane` may be omitted). */
 export type { EmailRequestInput } from '@app/contracts';
@@ -18,4 +19,9 @@ export {
 export { InvalidInputError, type FieldError } from '@app/common';
 
 /** The migrations the email module needs, in order; add them to your DataSource's `migrations`. */
-export const EMAIL_MIGRATIONS = [...OUTBOX_MIGRATIONS, CreateInbox1763900000001, CreateEmails1763900000100];
+export const EMAIL_MIGRATIONS = [
+  ...OUTBOX_MIGRATIONS,
+  ...INBOX_MIGRATIONS,
+  CreateEmails1763900000100,
+  EmailsRetentionIndex1763900000110,
+];

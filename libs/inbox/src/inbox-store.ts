@@ -1,6 +1,24 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
+/** Statements built from their parameters, so that tests EXPLAIN exactly what the store runs. */
+export const inboxQueries = {
+  /**
+   * Up to `limit` rows processed more than `olderThanMs` ago, found through
+   * `inbox_processed_at_idx` and deleted by row address (a TID scan), so the plan does not depend
+   * on the size of the table. The rows are locked from the select to the delete, so their
+   * addresses cannot change in between; rows another transaction holds are skipped.
+   */
+  deleteProcessed: (olderThanMs: number, limit: number) => ({
+    sql: `DELETE FROM inbox WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM inbox
+            WHERE processed_at < now() - $1::float8 * interval '1 millisecond'
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED))`,
+    params: [olderThanMs, limit],
+  }),
+};
+
 /**
  * Remembers which messages a consumer has applied. Call `recordOnce()` first thing in the
  * transaction that applies a message: it returns false for a message seen before, and the
@@ -16,5 +34,17 @@ export class InboxStore {
       [consumer, messageId],
     );
     return rows.length === 1;
+  }
+
+  /**
+   * Forgets up to `limit` messages processed more than `olderThanMs` ago; returns how many.
+   * A forgotten message would be applied again if it were delivered again, so `olderThanMs` must
+   * exceed how long the broker can still deliver it (see `TOPIC_MESSAGE_MAX_AGE_DAYS` in
+   * `@app/kafka`): the owner of the inbox enforces that when it configures retention.
+   */
+  async deleteProcessedBefore(manager: EntityManager, olderThanMs: number, limit: number): Promise<number> {
+    const { sql, params } = inboxQueries.deleteProcessed(olderThanMs, limit);
+    const [, deleted] = (await manager.query(sql, params)) as [unknown, number];
+    return deleted ?? 0;
   }
 }

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { InboxStore } from './inbox-store.js';
 
-/** Idempotent consumption: remembers applied message ids. Needs the `CreateInbox…` migration. */
+/** Idempotent consumption: remembers applied message ids. Needs `INBOX_MIGRATIONS`. */
 @Module({ providers: [InboxStore], exports: [InboxStore] })
 export class InboxModule {}

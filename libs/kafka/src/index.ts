@@ -11,6 +11,6 @@ export {
   type HandlerOutcome,
   type MessageContext,
 } from './partition-processor.js';
-export { KafkaTopicAdmin } from './kafka-admin.js';
+export { KafkaTopicAdmin, TOPIC_MESSAGE_MAX_AGE_DAYS } from './kafka-admin.js';
 export { KafkaTopics } from './kafka-topics.js';
 export { isMessageRejected, isProducerStateLost, kafkaErrorTypes } from './kafka-errors.js';

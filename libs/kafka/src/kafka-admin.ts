@@ -2,6 +2,16 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { KafkaClient } from './kafka-client.js';
 import { KAFKA_OPTIONS, type KafkaModuleOptions } from './kafka.options.js';
 
+/**
+ * How many days after it was written a message can still be read, and so redelivered by a replay,
+ * from a topic with the broker's default settings, as `ensureTopics` creates them: `retention.ms`
+ * (7 days) plus `segment.ms` (7 days), because the broker deletes whole segments once their newest
+ * message has expired. Rows that deduplicate consumed messages (an inbox, the mailer's requests)
+ * must be kept at least this long, or a replay would apply a message a second time; with longer
+ * topic retention, keep them longer accordingly.
+ */
+export const TOPIC_MESSAGE_MAX_AGE_DAYS = 14;
+
 /** Creates the topics an app needs, if they do not exist yet (idempotent). */
 @Injectable()
 export class KafkaTopicAdmin {

@@ -8,6 +8,7 @@ import {
 import { DataSource } from 'typeorm';
 import pg from 'pg';
 import { describeError, sleep } from '@app/common';
+import { RetentionJob } from '@app/retention';
 import {
   OUTBOX_CHANNEL,
   OUTBOX_OPTIONS,
@@ -40,6 +41,7 @@ import { OutboxClaims, type OutboxClaim } from './outbox-claims.js';
  *   failure is retried with per-row back-off, forever: an outage never creates dead letters;
  * - the wake-up is a LISTEN on the insert trigger's channel, with a slow poll as fallback, so
  *   latency is low without hot polling;
+ * - published rows are deleted `retentionMs` after publication, in batches (`RetentionJob`);
  * - `stop()` lets the round in flight finish (bounded by the transport's own limits), then returns.
  */
 @Injectable()
@@ -52,7 +54,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private onWake?: () => void;
   private listener?: pg.Client;
   private loop?: Promise<void>;
-  private cleanupTimer?: NodeJS.Timeout;
+  private readonly cleanup: RetentionJob;
 
   constructor(
     dataSource: DataSource,
@@ -61,13 +63,19 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   ) {
     this.options = resolveRelayOptions(moduleOptions.relay);
     this.claims = new OutboxClaims(dataSource);
+    const { retentionMs, cleanupIntervalMs, cleanupBatchSize } = this.options;
+    this.cleanup = new RetentionJob(
+      OutboxRelay.name,
+      [{ table: 'outbox', deleteBatch: (limit) => this.claims.deletePublished(retentionMs, limit) }],
+      { intervalMs: cleanupIntervalMs, batchSize: cleanupBatchSize },
+    );
   }
 
   onApplicationBootstrap(): void {
     if (this.moduleOptions.runRelay === false) return;
     void this.listen();
     this.loop = this.run();
-    this.cleanupTimer = setInterval(() => void this.cleanup(), this.options.cleanupIntervalMs);
+    this.cleanup.start();
   }
 
   /**
@@ -79,7 +87,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     if (this.moduleOptions.runRelay === false) return;
     this.stopping.abort();
     this.wake();
-    clearInterval(this.cleanupTimer);
+    await this.cleanup.stop();
     await this.loop;
     await this.listener?.end().catch(() => undefined);
     await this.flush(Date.now() + this.options.shutdownFlushMs);
@@ -239,18 +247,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       }
       await client.end().catch(() => undefined);
       await sleep(1_000, this.stopping.signal);
-    }
-  }
-
-  private async cleanup(): Promise<void> {
-    try {
-      // Small batches keep each delete short; stop early when the relay is shutting down.
-      while (!this.stopping.signal.aborted) {
-        const deleted = await this.claims.deletePublished(this.options.retentionMs, this.options.cleanupBatchSize);
-        if (deleted < this.options.cleanupBatchSize) break;
-      }
-    } catch (error) {
-      this.logger.warn(`cleanup failed: ${describeError(error)}`);
     }
   }
 }

@@ -3,3 +3,4 @@ export { waitFor, type WaitForOptions } from './wait-for.js';
 export { createTestDatabase, dropTestDatabase } from './databases.js';
 export { AppProcess, type AppName } from './app-process.js';
 export { TcpGate } from './tcp-gate.js';
+export { explainWithoutSeqScan, type PlannedQuery } from './query-plans.js';

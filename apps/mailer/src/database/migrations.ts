@@ -1,6 +1,15 @@
-import { CreateInbox1763900000001 } from '@app/inbox';
+import { INBOX_MIGRATIONS } from '@app/inbox';
 import { OUTBOX_MIGRATIONS } from '@app/outbox';
 import { CreateMailRequests1763900000200 } from './mailer.migration.js';
 import { MailAttemptLease1763900000230 } from './attempt-lease.migration.js';
+import { MailRequestsSweepIndex1763900000210 } from './mail-requests-sweep-index.migration.js';
+import { MailRequestsRetentionIndex1763900000220 } from './mail-requests-retention-index.migration.js';
 
-export const MAILER_MIGRATIONS = [...OUTBOX_MIGRATIONS, CreateInbox1763900000001, CreateMailRequests1763900000200, MailAttemptLease1763900000230];
+export const MAILER_MIGRATIONS = [
+  ...OUTBOX_MIGRATIONS,
+  ...INBOX_MIGRATIONS,
+  CreateMailRequests1763900000200,
+  MailRequestsSweepIndex1763900000210,
+  MailRequestsRetentionIndex1763900000220,
+  MailAttemptLease1763900000230,
+];

@@ -8,7 +8,19 @@ import type { EmailRequestedMessage, Lane } from '@app/contracts';
  */
 export type MailRequestStatus = 'pending' | 'sending' | 'retrying' | 'sent' | 'failed' | 'expired' | 'unknown';
 
+/**
+ * Requests the sweeper keeps a job for. The partial index `mail_requests_open_email_idx`
+ * (database/mail-requests-sweep-index.migration.ts) repeats this list in its predicate: change both
+ * together, with a new migration.
+ */
 export const OPEN_STATUSES: readonly MailRequestStatus[] = ['pending', 'sending', 'retrying'];
+
+/**
+ * Requests nothing will change any more: the only ones retention deletes. `unknown` is not among
+ * them (it waits for reconciliation). The partial index `mail_requests_final_updated_idx`
+ * (database/mail-requests-retention-index.migration.ts) repeats this list: change both together.
+ */
+export const FINAL_STATUSES: readonly MailRequestStatus[] = ['sent', 'failed', 'expired'];
 
 export interface MailRequestRow {
   emailId: string;
@@ -24,6 +36,36 @@ export interface MailRequestRow {
 
 const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", updated_at AS "updatedAt",
   COALESCE(lease_until > now(), false) AS "leaseActive"`;
+/**
+ * The statements whose plans matter on a large table, built from their parameters, so that tests
+ * EXPLAIN exactly what the repository runs.
+ */
+export const mailRequestQueries = {
+  /** The sweeper's page: served by `mail_requests_open_email_idx`, in order, without a sort. */
+  listOpen: (limit: number, afterEmailId: string | null) => ({
+    sql: `SELECT email_id AS "emailId", lane FROM mail_requests
+          WHERE status = ANY($1) AND ($2::uuid IS NULL OR email_id > $2::uuid)
+          ORDER BY email_id LIMIT $3`,
+    params: [OPEN_STATUSES, afterEmailId, limit],
+  }),
+  /**
+   * Up to `limit` final requests whose last change is older than `olderThanMs`, with their
+   * attempts (`mail_attempts` references `mail_requests`, so both go in one statement). Found
+   * through `mail_requests_final_updated_idx`; a request another transaction holds is skipped.
+   */
+  deleteFinal: (olderThanMs: number, limit: number) => ({
+    sql: `WITH due AS (
+            SELECT email_id FROM mail_requests
+            WHERE status = ANY($1) AND updated_at < now() - $2::float8 * interval '1 millisecond'
+            LIMIT $3
+            FOR UPDATE SKIP LOCKED
+          ), attempts AS (
+            DELETE FROM mail_attempts WHERE email_id = ANY (ARRAY(SELECT email_id FROM due))
+          )
+          DELETE FROM mail_requests WHERE email_id = ANY (ARRAY(SELECT email_id FROM due))`,
+    params: [FINAL_STATUSES, olderThanMs, limit],
+  }),
+};
 
 /** SQL for `mail_requests` and `mail_attempts`. Every method runs on the manager it is given. */
 @Injectable()
@@ -48,14 +90,10 @@ export class MailRequestsRepository {
     return rows[0] ?? null;
   }
 
-  /** Open requests, oldest first, for rebuilding queue jobs from the source of truth. */
+  /** Open requests in email id order, a page at a time, for rebuilding queue jobs from the source of truth. */
   async listOpen(manager: EntityManager, limit: number, afterEmailId: string | null): Promise<{ emailId: string; lane: Lane }[]> {
-    return manager.query(
-      `SELECT email_id AS "emailId", lane FROM mail_requests
-       WHERE status = ANY($1) AND ($2::uuid IS NULL OR email_id > $2::uuid)
-       ORDER BY email_id LIMIT $3`,
-      [OPEN_STATUSES, afterEmailId, limit],
-    );
+    const { sql, params } = mailRequestQueries.listOpen(limit, afterEmailId);
+    return manager.query(sql, params);
   }
 
   /**
@@ -123,6 +161,17 @@ export class MailRequestsRepository {
   /** Requests held as `unknown`, oldest first. */
   async listUnknown(manager: EntityManager, limit: number): Promise<MailRequestRow[]> {
     return manager.query(`SELECT ${COLUMNS} FROM mail_requests WHERE status = 'unknown' ORDER BY updated_at LIMIT $1`, [limit]);
+  }
+
+  /**
+   * Deletes up to `limit` final requests, with their attempts, last changed over `olderThanMs`
+   * ago; returns how many. A deleted request no longer deduplicates its email id: see
+   * `MailerRetentionService` for why the age must exceed the request topics' retention.
+   */
+  async deleteFinalBefore(manager: EntityManager, olderThanMs: number, limit: number): Promise<number> {
+    const { sql, params } = mailRequestQueries.deleteFinal(olderThanMs, limit);
+    const [, deleted] = (await manager.query(sql, params)) as [unknown, number];
+    return deleted ?? 0;
   }
 
   async setStatus(manager: EntityManager, emailId: string, status: MailRequestStatus, error?: string): Promise<void> {

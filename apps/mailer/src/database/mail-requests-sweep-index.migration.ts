@@ -1,0 +1,28 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * `mail_requests_open_email_idx`: the open requests in email id order, the order the sweeper pages
+ * through them (`mailRequestQueries.listOpen`). A page is then read from this index alone, without
+ * a sort and without touching the final requests that make up almost all of the table.
+ * (`mail_requests_open_idx` holds the same rows in `created_at` order, which forced a sort.)
+ *
+ * `IF NOT EXISTS`: on a large table, create it beforehand with `CREATE INDEX CONCURRENTLY` (same
+ * definition) so that writes are not blocked; this migration then only records it.
+ */
+export class MailRequestsSweepIndex1763900000210 implements MigrationInterface {
+  name = 'MailRequestsSweepIndex1763900000210';
+
+  async up(q: QueryRunner): Promise<void> {
+    // The predicate lists exactly OPEN_STATUSES (requests/mail-requests.repository.ts). A status
+    // added there needs a migration that recreates this index with it, or the sweeper falls back
+    // to scanning every request (mail-requests.repository.int.spec.ts checks both).
+    await q.query(
+      `CREATE INDEX IF NOT EXISTS mail_requests_open_email_idx ON mail_requests (email_id)
+       WHERE status IN ('pending', 'sending', 'retrying')`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX mail_requests_open_email_idx`);
+  }
+}

@@ -1,0 +1,57 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { InboxStore } from '@app/inbox';
+import { RetentionJob, daysToMs, type RetentionPolicy } from '@app/retention';
+import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
+
+/** Rows per delete statement. */
+const BATCH_SIZE = 1_000;
+
+/**
+ * Keeps the mailer's tables from growing forever (README "Retention"; 0 days = keep):
+ * - `mail_requests`, with their `mail_attempts`: only FINAL requests (`FINAL_STATUSES`: sent,
+ *   failed, expired), never pending, sending, retrying or unknown ones, and only
+ *   `MAIL_REQUEST_RETENTION_DAYS` after their last change. A request row is the mailer's dedupe
+ *   on the email id: if it were gone while Kafka can still redeliver the request, a replay would
+ *   insert it as new and SEND THE EMAIL AGAIN. The config refuses ages shorter than
+ *   `TOPIC_MESSAGE_MAX_AGE_DAYS`; with longer topic retention, configure longer ages.
+ * - `inbox`: `INBOX_RETENTION_DAYS` after processing, by the same rule. (The mailer deduplicates
+ *   requests on `mail_requests`; its migrations also create an inbox, kept bounded here.)
+ * Every instance prunes; concurrent passes skip each other's rows (`SKIP LOCKED`).
+ */
+@Injectable()
+export class MailerRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly job: RetentionJob;
+
+  constructor(
+    dataSource: DataSource,
+    requests: MailRequestsRepository,
+    inbox: InboxStore,
+    @Inject(MAILER_CONFIG) config: MailerConfig,
+  ) {
+    const requestsMs = daysToMs(config.MAIL_REQUEST_RETENTION_DAYS);
+    const inboxMs = daysToMs(config.INBOX_RETENTION_DAYS);
+    const policies: RetentionPolicy[] = [];
+    if (requestsMs > 0) {
+      policies.push({ table: 'mail_requests', deleteBatch: (limit) => requests.deleteFinalBefore(dataSource.manager, requestsMs, limit) });
+    }
+    if (inboxMs > 0) {
+      policies.push({ table: 'inbox', deleteBatch: (limit) => inbox.deleteProcessedBefore(dataSource.manager, inboxMs, limit) });
+    }
+    this.job = new RetentionJob(MailerRetentionService.name, policies, { intervalMs: config.RETENTION_INTERVAL_MS, batchSize: BATCH_SIZE });
+  }
+
+  onApplicationBootstrap(): void {
+    this.job.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.job.stop();
+  }
+
+  /** One pruning pass; returns how many rows it deleted per table. For tests and tooling. */
+  prune(): Promise<Record<string, number>> {
+    return this.job.runOnce();
+  }
+}

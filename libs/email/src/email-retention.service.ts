@@ -1,0 +1,46 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { InboxStore } from '@app/inbox';
+import { RetentionJob, type RetentionPolicy } from '@app/retention';
+import { EmailRepository } from './email.repository.js';
+import { EMAIL_OPTIONS, resolveEmailRetentionOptions, type EmailModuleOptions } from './email.options.js';
+
+/**
+ * Keeps the module's tables from growing forever (ages in `EmailRetentionOptions`, 0 = keep):
+ * - `inbox`: applied status events are forgotten only after Kafka can no longer redeliver them
+ *   (the options refuse less than `TOPIC_MESSAGE_MAX_AGE_DAYS`), so a replay is still a no-op;
+ * - `emails` in a final status (never one in progress or held `unknown`), with their
+ *   `email_events`, counted from their last change. Their idempotency keys become reusable, and
+ *   a status event still delivered for one is dead-lettered (`UnknownEmailEventError`).
+ * Every instance prunes; concurrent passes skip each other's rows (`SKIP LOCKED`).
+ */
+@Injectable()
+export class EmailRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly job: RetentionJob;
+
+  constructor(dataSource: DataSource, emails: EmailRepository, inbox: InboxStore, @Inject(EMAIL_OPTIONS) options: EmailModuleOptions) {
+    const retention = resolveEmailRetentionOptions(options.retention);
+    const { inboxMs, emailsMs } = retention;
+    const policies: RetentionPolicy[] = [];
+    if (inboxMs > 0) {
+      policies.push({ table: 'inbox', deleteBatch: (limit) => inbox.deleteProcessedBefore(dataSource.manager, inboxMs, limit) });
+    }
+    if (emailsMs > 0) {
+      policies.push({ table: 'emails', deleteBatch: (limit) => emails.deleteFinalBefore(dataSource.manager, emailsMs, limit) });
+    }
+    this.job = new RetentionJob(EmailRetentionService.name, policies, retention);
+  }
+
+  onApplicationBootstrap(): void {
+    this.job.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.job.stop();
+  }
+
+  /** One pruning pass; returns how many rows it deleted per table. For tests and tooling. */
+  prune(): Promise<Record<string, number>> {
+    return this.job.runOnce();
+  }
+}

@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataSource } from 'typeorm';
+import { createTestDatabase, dropTestDatabase, explainWithoutSeqScan } from '@app/testing';
+import { INBOX_MIGRATIONS } from './index.js';
+import { InboxStore, inboxQueries } from './inbox-store.js';
+
+const DAY = 86_400_000;
+
+/** Forgetting old messages on real PostgreSQL: only rows past the age go, found through an index. */
+describe('InboxStore.deleteProcessedBefore (PostgreSQL)', () => {
+  const inbox = new InboxStore();
+  let url: string;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    url = await createTestDatabase('inbox_int');
+    dataSource = new DataSource({ type: 'postgres', url, migrations: INBOX_MIGRATIONS });
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+  });
+
+  afterAll(async () => {
+    await dataSource.destroy();
+    await dropTestDatabase(url);
+  });
+
+  it('deletes at most `limit` rows processed before the age, and a forgotten message counts as new again', async () => {
+    await dataSource.query(
+      `INSERT INTO inbox (consumer, message_id, processed_at)
+       SELECT 'c', 'old-' || i, now() - interval '15 days' FROM generate_series(1, 3) i
+       UNION ALL SELECT 'c', 'recent', now() - interval '13 days'`,
+    );
+    expect(await inbox.deleteProcessedBefore(dataSource.manager, 14 * DAY, 2)).toBe(2);
+    expect(await inbox.deleteProcessedBefore(dataSource.manager, 14 * DAY, 2)).toBe(1);
+    expect(await inbox.deleteProcessedBefore(dataSource.manager, 14 * DAY, 2)).toBe(0);
+    expect(await dataSource.query(`SELECT message_id FROM inbox`)).toEqual([{ message_id: 'recent' }]);
+    // Why the age must exceed how long Kafka can redeliver a message:
+    await dataSource.transaction(async (m) => expect(await inbox.recordOnce(m, 'c', 'old-1')).toBe(true));
+  });
+
+  it('finds the rows that are due through inbox_processed_at_idx and deletes them by address, never scanning the inbox', async () => {
+    const plan = (await explainWithoutSeqScan(url, inboxQueries.deleteProcessed(14 * DAY, 1_000))).join('\n');
+    expect(plan).not.toMatch(/Seq Scan/);
+    expect(plan).toMatch(/inbox_processed_at_idx/);
+    expect(plan).toMatch(/Tid Scan on inbox/); // deleted by address: no join whose plan depends on the table's size
+  });
+});

@@ -1,0 +1,1 @@
+export { RetentionJob, daysToMs, type RetentionPolicy, type RetentionSchedule } from './retention-job.js';

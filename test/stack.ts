@@ -6,6 +6,11 @@ export { freePort };
 export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/**
+ * The mailer's SMTP connection pool, set explicitly (it is also the app's default) because the
+ * fault suite bounds duplicates by it: only a pooled connection can be inside the SMTP window.
+ */
+export const SMTP_POOL_SIZE = 5;
 
 export interface StackOptions {
   /** Extra environment for every mailer instance. */
@@ -18,6 +23,20 @@ export interface StackOptions {
   kafkaBrokers?: string;
   /** A PostgreSQL server other than the machine's (e.g. a private one the test restarts). */
   postgresAdminUrl?: string;
+  /** The mailers reach Redis through {@link EmailLoopStack.redisGate}, so a test can cut them off from it. */
+  redisGate?: boolean;
+  /**
+   * The mailer instances started with the stack reach PostgreSQL through
+   * {@link EmailLoopStack.mailerDatabaseGate}; instances added later with `addMailer()` do not,
+   * so a test can cut one instance's database path and not another's.
+   */
+  mailerDatabaseGate?: boolean;
+}
+
+/** Host and port of a `scheme://host:port` URL (with the scheme's default port). */
+function hostPort(url: string, defaultPort: number): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: parsed.port ? Number(parsed.port) : defaultPort };
 }
 
 /**
@@ -31,12 +50,18 @@ export class EmailLoopStack {
   readonly smtp = new SmtpCapture();
   /** The mailers reach the SMTP server through this gate, so a test can cut them off. */
   smtpGate!: TcpGate;
+  /** With `redisGate`: the mailers reach Redis through this gate. */
+  redisGate?: TcpGate;
+  /** With `mailerDatabaseGate`: the initial mailer instances reach PostgreSQL through this gate. */
+  mailerDatabaseGate?: TcpGate;
   kafkaBrokers = KAFKA_BROKERS;
   businessDatabaseUrl = '';
   mailerDatabaseUrl = '';
   businesses: AppProcess[] = [];
   mailers: AppProcess[] = [];
   private nextInstance = 0;
+  /** Environment every mailer instance shares (database URL and port are per instance). */
+  private mailerBaseEnv: Record<string, string> = {};
 
   get business(): AppProcess | undefined {
     return this.businesses[0];
@@ -60,28 +85,38 @@ export class EmailLoopStack {
     const adminUrl = options.postgresAdminUrl ?? POSTGRES_ADMIN_URL;
     this.smtpGate = new TcpGate(await this.smtp.start());
     const smtpPort = await this.smtpGate.open();
+    let redisUrl = REDIS_URL;
+    if (options.redisGate) {
+      const redis = hostPort(REDIS_URL, 6379);
+      this.redisGate = new TcpGate(redis.port, redis.host);
+      const gated = new URL(REDIS_URL);
+      gated.hostname = '127.0.0.1';
+      gated.port = String(await this.redisGate.open());
+      redisUrl = gated.toString();
+    }
     this.businessDatabaseUrl = await createTestDatabase(`business_${this.id}`, adminUrl);
     this.mailerDatabaseUrl = await createTestDatabase(`mailer_${this.id}`, adminUrl);
+    let initialMailerDatabaseUrl = this.mailerDatabaseUrl;
+    if (options.mailerDatabaseGate) {
+      const postgres = hostPort(this.mailerDatabaseUrl, 5432);
+      this.mailerDatabaseGate = new TcpGate(postgres.port, postgres.host);
+      const gated = new URL(this.mailerDatabaseUrl);
+      gated.hostname = '127.0.0.1';
+      gated.port = String(await this.mailerDatabaseGate.open());
+      initialMailerDatabaseUrl = gated.toString();
+    }
+    this.mailerBaseEnv = {
+      KAFKA_BROKERS: this.kafkaBrokers,
+      KAFKA_TOPIC_PREFIX: this.topicPrefix,
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: this.id,
+      SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      SMTP_POOL_SIZE: String(SMTP_POOL_SIZE),
+      SEND_RETRY_BASE_MS: '200',
+      ...options.mailerEnv,
+    };
     for (let i = 0; i < (options.mailerInstances ?? 1); i++) {
-      const port = await freePort();
-      this.mailers.push(
-        new AppProcess(
-          'mailer',
-          {
-            MAILER_DATABASE_URL: this.mailerDatabaseUrl,
-            KAFKA_BROKERS: this.kafkaBrokers,
-            KAFKA_TOPIC_PREFIX: this.topicPrefix,
-            REDIS_URL,
-            QUEUE_PREFIX: this.id,
-            SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-            MAILER_PORT: String(port),
-            SEND_RETRY_BASE_MS: '200',
-            ...options.mailerEnv,
-          },
-          `http://127.0.0.1:${port}`,
-          `${this.id}-mailer-${i}`,
-        ),
-      );
+      this.mailers.push(await this.mailerProcess(initialMailerDatabaseUrl));
     }
     for (let i = 0; i < (options.businessInstances ?? 1); i++) {
       const port = await freePort();
@@ -103,13 +138,40 @@ export class EmailLoopStack {
     await Promise.all([...this.mailers, ...this.businesses].map((app) => app.start()));
   }
 
+  /** The SMTP pool size every mailer instance runs with (what bounds the SMTP window). */
+  get smtpPoolSize(): number {
+    return Number(this.mailerBaseEnv.SMTP_POOL_SIZE ?? SMTP_POOL_SIZE);
+  }
+
+  /**
+   * Adds a mailer instance to the running stack (a scale-out), on the database directly (never
+   * through `mailerDatabaseGate`), with the stack's mailer environment plus `env`; resolves once
+   * it answers `/health`.
+   */
+  async addMailer(env: Record<string, string> = {}): Promise<AppProcess> {
+    const mailer = await this.mailerProcess(this.mailerDatabaseUrl, env);
+    this.mailers.push(mailer);
+    await mailer.start();
+    return mailer;
+  }
+
+  private async mailerProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<AppProcess> {
+    const port = await freePort();
+    return new AppProcess(
+      'mailer',
+      { ...this.mailerBaseEnv, MAILER_DATABASE_URL: databaseUrl, MAILER_PORT: String(port), ...env },
+      `http://127.0.0.1:${port}`,
+      `${this.id}-mailer-${this.mailers.length}`,
+    );
+  }
+
   /** SIGTERMs every app; resolves with the exit codes of the first business and mailer. */
   async stop(): Promise<{ business: number | null; mailer: number | null }> {
     const [businessCodes, mailerCodes] = await Promise.all([
       Promise.all(this.businesses.map((app) => app.stop())),
       Promise.all(this.mailers.map((app) => app.stop())),
     ]);
-    await this.smtpGate.cut();
+    await Promise.all([this.smtpGate.cut(), this.redisGate?.cut(), this.mailerDatabaseGate?.cut()]);
     await this.smtp.stop();
     await Promise.all([dropTestDatabase(this.businessDatabaseUrl), dropTestDatabase(this.mailerDatabaseUrl)]);
     return { business: businessCodes[0] ?? null, mailer: mailerCodes[0] ?? null };

@@ -1,7 +1,15 @@
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel, type Admin } from 'kafkajs';
 import { waitFor } from '@app/testing';
 
-/** Broker-side tools for the fault suite: dead-letter counts, offset resets, event chaos. */
+/** One member of a consumer group as the broker describes it, with the partitions it was assigned. */
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  /** Partitions assigned to this member, over all topics. */
+  partitions: number;
+}
+
+/** Broker-side tools for the fault suite: dead-letter counts, offsets, group state, event chaos. */
 export class KafkaTools {
   private readonly kafka: Kafka;
 
@@ -40,15 +48,57 @@ export class KafkaTools {
     await this.withAdmin((admin) => admin.resetOffsets({ groupId: this.prefix + group, topic: this.prefix + topic, earliest: true }));
   }
 
-  /** Publishes raw bytes to a topic of this stack, e.g. a poison message. */
-  async publishRaw(topic: string, key: string, value: string): Promise<void> {
+  /**
+   * Publishes raw bytes to a topic of this stack, e.g. a poison message, to `partition` if given
+   * (else the key decides). Resolves with where the broker stored it.
+   */
+  async publishRaw(topic: string, key: string, value: string, partition?: number): Promise<{ partition: number; offset: number }> {
     const producer = this.kafka.producer();
     await producer.connect();
     try {
-      await producer.send({ topic: this.prefix + topic, acks: -1, messages: [{ key, value }] });
+      const [stored] = await producer.send({
+        topic: this.prefix + topic,
+        acks: -1,
+        messages: [{ key, value, ...(partition !== undefined && { partition }) }],
+      });
+      if (!stored) throw new Error(`the broker returned no metadata for the message sent to ${topic}`);
+      return { partition: stored.partition, offset: Number(stored.baseOffset) };
     } finally {
       await producer.disconnect();
     }
+  }
+
+  /** Per partition of a topic of this stack: the end offset (high watermark) and the low watermark. */
+  async offsets(topic: string): Promise<Map<number, { high: number; low: number }>> {
+    return this.withAdmin(async (admin) => {
+      const offsets = await admin.fetchTopicOffsets(this.prefix + topic);
+      return new Map(offsets.map((p) => [p.partition, { high: Number(p.high), low: Number(p.low) }]));
+    });
+  }
+
+  /** Per partition of `topic`: the offset `group` (logical name) committed, -1 when it committed none. */
+  async committedOffsets(group: string, topic: string): Promise<Map<number, number>> {
+    return this.withAdmin(async (admin) => {
+      const [offsets] = await admin.fetchOffsets({ groupId: this.prefix + group, topics: [this.prefix + topic] });
+      return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    });
+  }
+
+  /** The state of a consumer group (logical name) and its members with their assignments. */
+  async describeGroup(group: string): Promise<{ state: string; members: GroupMember[] }> {
+    return this.withAdmin(async (admin) => {
+      const { groups } = await admin.describeGroups([this.prefix + group]);
+      const described = groups[0];
+      if (!described) return { state: 'Unknown', members: [] };
+      return {
+        state: described.state,
+        members: described.members.map((m) => {
+          const decoded = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
+          const partitions = Object.values(decoded?.assignment ?? {}).reduce((n, list) => n + list.length, 0);
+          return { memberId: m.memberId, clientId: m.clientId, partitions };
+        }),
+      };
+    });
   }
 
   /**

@@ -13,12 +13,22 @@ export class PrivateKafka {
   port = 0;
   private controllerPort = 0;
 
+  /** `host:port` to configure clients with; valid once {@link reservePorts} or {@link start} ran. */
   get brokers(): string {
     return `127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Picks the broker's ports without starting it, so apps can be configured with its address
+   * while it is still down (e.g. apps started before their broker). Idempotent.
+   */
+  async reservePorts(): Promise<string> {
     if (this.port === 0) [this.port, this.controllerPort] = [await freePort(), await freePort()];
+    return this.brokers;
+  }
+
+  async start(): Promise<void> {
+    await this.reservePorts();
     await startBroker({ dir: this.dir, port: this.port, controllerPort: this.controllerPort, detached: false, heapMb: 384 });
   }
 

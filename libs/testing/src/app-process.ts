@@ -58,14 +58,16 @@ export class AppProcess {
     this.exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
     let exitCode: number | null | undefined;
     void this.exited.then((code) => (exitCode = code));
-    await waitFor(
+    const outcome = await waitFor(
       async () => {
-        if (exitCode !== undefined) throw new Error(`${this.label} exited with ${exitCode}; see ${this.logFile}`);
+        // An app that exited will not become healthy: stop waiting at once.
+        if (exitCode !== undefined) return { exited: true as const, code: exitCode };
         const res = await fetch(`${this.baseUrl}/health`);
-        return res.ok;
+        return res.ok ? { exited: false as const } : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 200, description: `${this.label} to become healthy (log: ${this.logFile})` },
     );
+    if (outcome.exited) throw new Error(`${this.label} exited with ${outcome.code} before it became healthy; see ${this.logFile}`);
   }
 
   /** True between `start()` and the process's exit. */

@@ -1,7 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { LANES, type Lane } from '@app/contracts';
-import { isRetriable } from '@app/common';
+import { isRetriable, sleep } from '@app/common';
+
+/** How long BullMQ may take to acknowledge the last jobs on shutdown once every processor is done. */
+const CLOSE_GRACE_MS = 2_000;
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
 import { MailSender } from './mail-sender.service.js';
 import { AttemptInProgressError } from './attempt.errors.js';
@@ -12,6 +15,7 @@ import { bullConnection, sendQueueName, type SendJobData } from './send-queue.js
 export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SendWorkers.name);
   private workers: Worker<SendJobData>[] = [];
+  private readonly inFlight = new Set<Promise<string>>();
 
   constructor(
     private readonly sender: MailSender,
@@ -24,7 +28,7 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
       bulk: this.config.SEND_CONCURRENCY_BULK,
     };
     this.workers = LANES.map((lane) => {
-      const worker = new Worker<SendJobData>(sendQueueName(lane), (job, token) => this.process(job, token), {
+      const worker = new Worker<SendJobData>(sendQueueName(lane), (job, token) => this.track(this.process(job, token)), {
         connection: bullConnection(this.config.REDIS_URL),
         prefix: this.config.QUEUE_PREFIX,
         concurrency: concurrency[lane],
@@ -39,9 +43,28 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
     });
   }
 
-  /** Stops taking jobs and waits for the ones in flight (BullMQ `close()` semantics). */
+  /**
+   * Stops taking jobs and waits for the ones in flight (BullMQ `close()` semantics). With Redis
+   * away, `close()` would wait for it forever to acknowledge the finished jobs; what matters, each
+   * attempt's outcome in PostgreSQL, is written before a processor returns, so once our processors
+   * are done BullMQ gets a short grace and the shutdown goes on.
+   */
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+    const closed = Promise.all(this.workers.map((w) => w.close()));
+    const processorsDone = (async () => {
+      await Promise.allSettled([...this.inFlight]);
+      await sleep(CLOSE_GRACE_MS);
+    })();
+    await Promise.race([closed, processorsDone]);
+  }
+
+  private async track(processing: Promise<string>): Promise<string> {
+    this.inFlight.add(processing);
+    try {
+      return await processing;
+    } finally {
+      this.inFlight.delete(processing);
+    }
   }
 
   private async process(job: Job<SendJobData>, token: string | undefined): Promise<string> {

@@ -399,10 +399,21 @@ const scenarios: Scenario[] = [
   {
     name: 'postgres-restart',
     privatePostgres: true,
-    async fault({ postgres, accepted, delivered }) {
+    async fault({ stack, postgres, accepted, delivered }) {
       await accepted(LOAD / 3);
       await delivered(20);
       await postgres!.stop('fast');
+      // An outage is not a bug: the API refuses with 503 and Retry-After (clients retry), never 500.
+      const refused = await fetch(`${stack.businessUrl}/v1/emails`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'Idempotency-Key': 'postgres-down-probe' },
+        body: JSON.stringify({ to: 'probe@example.test', subject: 'probe', text: 'x' }),
+      });
+      expect(refused.status).toBe(503);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      const ready = await fetch(`${stack.businessUrl}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(JSON.stringify(await ready.json())).toMatch(/"database":\{[^}]*"status":"down"/);
       await sleep(3_000);
       await postgres!.start();
       // The mailer holds a known SMTP outcome until PostgreSQL is back: no resend.

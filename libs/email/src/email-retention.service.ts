@@ -21,13 +21,10 @@ export class EmailRetentionService implements OnApplicationBootstrap, OnApplicat
   constructor(dataSource: DataSource, emails: EmailRepository, inbox: InboxStore, @Inject(EMAIL_OPTIONS) options: EmailModuleOptions) {
     const retention = resolveEmailRetentionOptions(options.retention);
     const { inboxMs, emailsMs } = retention;
-    const policies: RetentionPolicy[] = [];
-    if (inboxMs > 0) {
-      policies.push({ table: 'inbox', deleteBatch: (limit) => inbox.deleteProcessedBefore(dataSource.manager, inboxMs, limit) });
-    }
-    if (emailsMs > 0) {
-      policies.push({ table: 'emails', deleteBatch: (limit) => emails.deleteFinalBefore(dataSource.manager, emailsMs, limit) });
-    }
+    const policies: RetentionPolicy[] = [
+      { table: 'inbox', ageMs: inboxMs, deleteBatch: (limit) => inbox.deleteProcessedBefore(dataSource.manager, inboxMs, limit) },
+      { table: 'emails', ageMs: emailsMs, deleteBatch: (limit) => emails.deleteFinalBefore(dataSource.manager, emailsMs, limit) },
+    ];
     this.job = new RetentionJob(EmailRetentionService.name, policies, retention);
   }
 

@@ -66,7 +66,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     const { retentionMs, cleanupIntervalMs, cleanupBatchSize } = this.options;
     this.cleanup = new RetentionJob(
       OutboxRelay.name,
-      [{ table: 'outbox', deleteBatch: (limit) => this.claims.deletePublished(retentionMs, limit) }],
+      [{ table: 'outbox', ageMs: retentionMs, deleteBatch: (limit) => this.claims.deletePublished(retentionMs, limit) }],
       { intervalMs: cleanupIntervalMs, batchSize: cleanupBatchSize },
     );
   }

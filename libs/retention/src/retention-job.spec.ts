@@ -7,6 +7,7 @@ function table(name: string, due: number, options: { batchDelayMs?: number; fail
   const batches: number[] = [];
   const policy: RetentionPolicy = {
     table: name,
+    ageMs: 60_000,
     deleteBatch: async (limit) => {
       if (options.fail) throw new Error('database unavailable');
       if (options.batchDelayMs) await sleep(options.batchDelayMs);
@@ -29,6 +30,14 @@ describe('RetentionJob', () => {
     expect(b.batches).toEqual([10, 0]);
   });
 
+  it('leaves a table whose age is 0 (keep forever) alone', async () => {
+    const kept = table('kept', 5);
+    const pruned = table('pruned', 5);
+    const job = new RetentionJob('test', [{ ...kept.policy, ageMs: 0 }, pruned.policy], { intervalMs: 60_000, batchSize: 10 });
+    expect(await job.runOnce()).toEqual({ pruned: 5 });
+    expect(kept.batches).toEqual([]);
+  });
+
   it('still prunes the other tables when one fails', async () => {
     const broken = table('broken', 5, { fail: true });
     const ok = table('ok', 5);
@@ -42,6 +51,7 @@ describe('RetentionJob', () => {
     let maxConcurrent = 0;
     const policy: RetentionPolicy = {
       table: 'slow',
+      ageMs: 60_000,
       deleteBatch: async (limit) => {
         maxConcurrent = Math.max(maxConcurrent, ++concurrent);
         try {

@@ -5,6 +5,8 @@ import { describeError } from '@app/common';
 export interface RetentionPolicy {
   /** The table, for logs and for the counts `runOnce()` returns. */
   readonly table: string;
+  /** How long its rows are kept (as `deleteBatch` reads it); 0 keeps them forever: the table is not pruned. */
+  readonly ageMs: number;
   /**
    * Deletes up to `limit` due rows in one short statement; returns how many it deleted. Rows
    * another transaction holds should be skipped (`FOR UPDATE SKIP LOCKED`), so that instances
@@ -42,13 +44,15 @@ export class RetentionJob {
   private readonly stopping = new AbortController();
   private timer?: NodeJS.Timeout;
   private pass?: Promise<unknown>;
+  private readonly policies: readonly RetentionPolicy[];
 
   constructor(
     name: string,
-    private readonly policies: readonly RetentionPolicy[],
+    policies: readonly RetentionPolicy[],
     private readonly schedule: RetentionSchedule,
   ) {
     this.logger = new Logger(name);
+    this.policies = policies.filter((p) => p.ageMs > 0);
   }
 
   /** A first pass now, then one every `intervalMs`. Does nothing when no table is to be pruned. */

@@ -32,13 +32,10 @@ export class MailerRetentionService implements OnApplicationBootstrap, OnApplica
   ) {
     const requestsMs = daysToMs(config.MAIL_REQUEST_RETENTION_DAYS);
     const inboxMs = daysToMs(config.INBOX_RETENTION_DAYS);
-    const policies: RetentionPolicy[] = [];
-    if (requestsMs > 0) {
-      policies.push({ table: 'mail_requests', deleteBatch: (limit) => requests.deleteFinalBefore(dataSource.manager, requestsMs, limit) });
-    }
-    if (inboxMs > 0) {
-      policies.push({ table: 'inbox', deleteBatch: (limit) => inbox.deleteProcessedBefore(dataSource.manager, inboxMs, limit) });
-    }
+    const policies: RetentionPolicy[] = [
+      { table: 'mail_requests', ageMs: requestsMs, deleteBatch: (limit) => requests.deleteFinalBefore(dataSource.manager, requestsMs, limit) },
+      { table: 'inbox', ageMs: inboxMs, deleteBatch: (limit) => inbox.deleteProcessedBefore(dataSource.manager, inboxMs, limit) },
+    ];
     this.job = new RetentionJob(MailerRetentionService.name, policies, { intervalMs: config.RETENTION_INTERVAL_MS, batchSize: BATCH_SIZE });
   }
 

@@ -5,7 +5,7 @@ import { Clock, describeError, isRetriable } from '@app/common';
 import type { HandlerOutcome } from '@app/kafka';
 import { MAILER_CONFIG, type MailerConfig, messageIdOf, unconfirmedSendPolicy } from '../config.js';
 import { MailEvents } from '../events/mail-events.js';
-import { MailRequestsRepository, type MailRequestRow, type MailRequestStatus } from '../requests/mail-requests.repository.js';
+import { MailRequestsRepository, OPEN_STATUSES, type MailRequestRow, type MailRequestStatus } from '../requests/mail-requests.repository.js';
 import type { EmailEventDetail, EmailEventType } from '@app/contracts';
 import { AttemptInProgressError } from './attempt.errors.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
@@ -99,14 +99,15 @@ export class MailSender {
   private async start(emailId: string): Promise<{ request: MailRequestRow; attempt: number } | null> {
     return this.dataSource.transaction(async (manager) => {
       const request = await this.requests.find(manager, emailId, { lock: true });
-      if (!request || !['pending', 'sending', 'retrying'].includes(request.status)) return null;
+      if (!request || !OPEN_STATUSES.includes(request.status)) return null;
+      // Another worker's attempt is alive (renewing its lease): it may be talking SMTP right now.
+      // Checked first: not even expiry may overwrite an attempt that can still succeed.
+      if (request.status === 'sending' && request.leaseActive) throw new AttemptInProgressError(emailId, request.attempts);
       if (request.expiresAt && request.expiresAt <= this.clock.now()) {
         await this.requests.setStatus(manager, emailId, 'expired');
         await this.events.record(manager, emailId, 'email.expired', { reason: 'expired before it could be sent' });
         return null;
       }
-      // Another worker's attempt is alive (renewing its lease): it may be talking SMTP right now.
-      if (request.status === 'sending' && request.leaseActive) throw new AttemptInProgressError(emailId, request.attempts);
       if (request.status === 'sending' && unconfirmedSendPolicy(this.config, request.lane) === 'hold') {
         await this.holdUnconfirmed(manager, request);
         return null;

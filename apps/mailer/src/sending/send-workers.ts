@@ -76,6 +76,7 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
         // Another worker is still sending this email (this job is a copy the sweeper rebuilt after
         // Redis lost the original): look again once that attempt's lease can have run out. Moving
         // the job to delayed does not count as a failed attempt.
+        this.logger.warn(`${error.message}; looking again in ${this.config.SEND_ATTEMPT_LEASE_MS} ms`);
         await job.moveToDelayed(Date.now() + this.config.SEND_ATTEMPT_LEASE_MS, token);
         throw new DelayedError();
       }

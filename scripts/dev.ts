@@ -54,8 +54,8 @@ async function main(): Promise<void> {
   const curl = `curl -s -X POST ${businessUrl}/v1/emails -H 'content-type: application/json' -H 'Idempotency-Key: hello-1' \\
   -d '{"to":"ada@example.com","subject":"Hello","text":"It works!"}'`;
   say('everything is up:');
-  say(`  business API   ${businessUrl}  (POST /v1/emails, GET /v1/emails/:id, GET /health)`);
-  say(`  mailer health  http://127.0.0.1:${MAILER_PORT}/health`);
+  say(`  business API   ${businessUrl}  (POST /v1/emails, GET /v1/emails/:id, GET /health, GET /health/ready)`);
+  say(`  mailer health  http://127.0.0.1:${MAILER_PORT}/health  (readiness: /health/ready)`);
   say(`  captured mail  http://127.0.0.1:${INBOX_PORT}  (dev SMTP server on 127.0.0.1:${SMTP_PORT})`);
   say(`send an email:\n${curl}`);
 

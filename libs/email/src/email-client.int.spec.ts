@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { Kafka, logLevel } from 'kafkajs';
 import { Clock, IdGenerator } from '@app/common';
 import { CONTRACT_VERSION, Topics } from '@app/contracts';
 import { KafkaClient, KafkaProducer, KafkaTopics } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxRelay, OutboxStatsReader, OutboxWriter } from '@app/outbox';
-import { createTestDatabase, dropTestDatabase } from '@app/testing';
+import { createMigratedDatabase, dropMigratedDatabase } from '@app/testing';
 import { EMAIL_MIGRATIONS, EmailTooLargeError, EmailTransactionRequiredError, type EmailModuleOptions } from './index.js';
 import { EmailClient } from './email-client.js';
 import { EmailRepository } from './email.repository.js';
@@ -41,10 +41,7 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
   }
 
   beforeAll(async () => {
-    url = await createTestDatabase('email_int');
-    dataSource = new DataSource({ type: 'postgres', url, migrations: EMAIL_MIGRATIONS });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
+    ({ url, dataSource } = await createMigratedDatabase('email_int', EMAIL_MIGRATIONS));
   });
 
   beforeEach(async () => {
@@ -52,8 +49,7 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
   });
 
   afterAll(async () => {
-    await dataSource?.destroy();
-    if (url) await dropTestDatabase(url);
+    await dropMigratedDatabase(dataSource, url);
   });
 
   describe('message size', () => {

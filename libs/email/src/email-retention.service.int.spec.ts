@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { EMAIL_STATUSES, TERMINAL_STATUSES } from '@app/contracts';
 import { InboxStore } from '@app/inbox';
-import { createTestDatabase, dropTestDatabase, explainWithoutSeqScan } from '@app/testing';
+import { createMigratedDatabase, dropMigratedDatabase, explainWithoutSeqScan } from '@app/testing';
 import { EMAIL_MIGRATIONS } from './index.js';
 import { EmailRepository, emailQueries } from './email.repository.js';
 import { EmailRetentionService } from './email-retention.service.js';
@@ -61,15 +61,11 @@ describe('EmailRetentionService (PostgreSQL)', () => {
   });
 
   beforeAll(async () => {
-    url = await createTestDatabase('email_retention_int');
-    dataSource = new DataSource({ type: 'postgres', url, migrations: EMAIL_MIGRATIONS });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
+    ({ url, dataSource } = await createMigratedDatabase('email_retention_int', EMAIL_MIGRATIONS));
   });
 
   afterAll(async () => {
-    await dataSource.destroy();
-    await dropTestDatabase(url);
+    await dropMigratedDatabase(dataSource, url);
   });
 
   it('deletes exactly the final emails past their age, with their events, and the inbox rows past theirs', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource } from 'typeorm';
-import { createTestDatabase, dropTestDatabase, explainWithoutSeqScan } from '@app/testing';
+import type { DataSource } from 'typeorm';
+import { createMigratedDatabase, dropMigratedDatabase, explainWithoutSeqScan } from '@app/testing';
 import { INBOX_MIGRATIONS } from './index.js';
 import { InboxStore, inboxQueries } from './inbox-store.js';
 
@@ -13,15 +13,11 @@ describe('InboxStore.deleteProcessedBefore (PostgreSQL)', () => {
   let dataSource: DataSource;
 
   beforeAll(async () => {
-    url = await createTestDatabase('inbox_int');
-    dataSource = new DataSource({ type: 'postgres', url, migrations: INBOX_MIGRATIONS });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
+    ({ url, dataSource } = await createMigratedDatabase('inbox_int', INBOX_MIGRATIONS));
   });
 
   afterAll(async () => {
-    await dataSource.destroy();
-    await dropTestDatabase(url);
+    await dropMigratedDatabase(dataSource, url);
   });
 
   it('deletes at most `limit` rows processed before the age, and a forgotten message counts as new again', async () => {

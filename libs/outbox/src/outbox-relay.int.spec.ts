@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { sleep } from '@app/common';
 import { KafkaClient, KafkaProducer } from '@app/kafka';
-import { createTestDatabase, dropTestDatabase, waitFor } from '@app/testing';
+import { createMigratedDatabase, dropMigratedDatabase, waitFor } from '@app/testing';
 import { OUTBOX_MIGRATIONS } from './index.js';
 import { KafkaOutboxPublisher } from './kafka-outbox-publisher.js';
 import { OutboxRelay } from './outbox-relay.service.js';
@@ -62,10 +62,7 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
     writer.add(manager, [{ topic, key, payload: { key } }]);
 
   beforeAll(async () => {
-    url = await createTestDatabase('outbox_int');
-    dataSource = new DataSource({ type: 'postgres', url, migrations: OUTBOX_MIGRATIONS });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
+    ({ url, dataSource } = await createMigratedDatabase('outbox_int', OUTBOX_MIGRATIONS));
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
@@ -74,8 +71,7 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
 
   afterAll(async () => {
     await producer.onApplicationShutdown();
-    await dataSource.destroy();
-    await dropTestDatabase(url);
+    await dropMigratedDatabase(dataSource, url);
   });
 
   async function publishedKeys(): Promise<string[]> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource } from 'typeorm';
-import { createTestDatabase, dropTestDatabase, explainWithoutSeqScan } from '@app/testing';
+import type { DataSource } from 'typeorm';
+import { createMigratedDatabase, dropMigratedDatabase, explainWithoutSeqScan } from '@app/testing';
 import { OUTBOX_MIGRATIONS } from './index.js';
 import { OUTBOX_STATS_SQL, OutboxStatsReader } from './outbox-stats.js';
 
@@ -10,10 +10,7 @@ describe('OutboxStatsReader (PostgreSQL)', () => {
   let dataSource: DataSource;
 
   beforeAll(async () => {
-    url = await createTestDatabase('outbox_stats_int');
-    dataSource = new DataSource({ type: 'postgres', url, migrations: OUTBOX_MIGRATIONS });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
+    ({ url, dataSource } = await createMigratedDatabase('outbox_stats_int', OUTBOX_MIGRATIONS));
     // Mostly published rows (what retention keeps for a day), a small backlog and two dead letters.
     await dataSource.query(
       `INSERT INTO outbox (topic, message_key, payload, published_at, created_at)
@@ -34,8 +31,7 @@ describe('OutboxStatsReader (PostgreSQL)', () => {
   });
 
   afterAll(async () => {
-    await dataSource.destroy();
-    await dropTestDatabase(url);
+    await dropMigratedDatabase(dataSource, url);
   });
 
   it('counts pending, retrying and dead-lettered rows and the age of the oldest pending one', async () => {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 
 const ADMIN_URL = process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -29,4 +30,25 @@ export async function dropTestDatabase(url: string): Promise<void> {
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * A fresh database with `migrations` applied, and a TypeORM `DataSource` on it: the set-up of every
+ * integration test that needs real tables. {@link dropMigratedDatabase} undoes it.
+ */
+export async function createMigratedDatabase(
+  prefix: string,
+  migrations: DataSourceOptions['migrations'],
+): Promise<{ url: string; dataSource: DataSource }> {
+  const url = await createTestDatabase(prefix);
+  const dataSource = new DataSource({ type: 'postgres', url, migrations });
+  await dataSource.initialize();
+  await dataSource.runMigrations();
+  return { url, dataSource };
+}
+
+/** Closes the `DataSource` and drops its database (made by {@link createMigratedDatabase}). */
+export async function dropMigratedDatabase(dataSource: DataSource | undefined, url: string | undefined): Promise<void> {
+  await dataSource?.destroy();
+  if (url) await dropTestDatabase(url);
 }

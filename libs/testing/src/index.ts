@@ -1,6 +1,6 @@
 export { SmtpCapture, type CapturedMail, type RecipientPolicy } from './smtp-capture.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
-export { createTestDatabase, dropTestDatabase } from './databases.js';
+export { createMigratedDatabase, createTestDatabase, dropMigratedDatabase, dropTestDatabase } from './databases.js';
 export { AppProcess, type AppName } from './app-process.js';
 export { TcpGate } from './tcp-gate.js';
 export { explainWithoutSeqScan, type PlannedQuery } from './query-plans.js';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { CONTRACT_VERSION, type EmailRequestedMessage } from '@app/contracts';
 import { sleep } from '@app/common';
-import { createTestDatabase, dropTestDatabase } from '@app/testing';
+import { createMigratedDatabase, dropMigratedDatabase } from '@app/testing';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { MailRequestsRepository } from './mail-requests.repository.js';
 
@@ -17,15 +17,11 @@ describe('MailRequestsRepository attempts (PostgreSQL)', () => {
   let dataSource: DataSource;
 
   beforeAll(async () => {
-    url = await createTestDatabase('mail_attempts_int');
-    dataSource = new DataSource({ type: 'postgres', url, migrations: MAILER_MIGRATIONS });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
+    ({ url, dataSource } = await createMigratedDatabase('mail_attempts_int', MAILER_MIGRATIONS));
   });
 
   afterAll(async () => {
-    await dataSource.destroy();
-    await dropTestDatabase(url);
+    await dropMigratedDatabase(dataSource, url);
   });
 
   async function newRequest(): Promise<string> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource } from 'typeorm';
-import { createTestDatabase, dropTestDatabase, explainWithoutSeqScan } from '@app/testing';
+import type { DataSource } from 'typeorm';
+import { createMigratedDatabase, dropMigratedDatabase, explainWithoutSeqScan } from '@app/testing';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { MailRequestsRepository, OPEN_STATUSES, mailRequestQueries } from './mail-requests.repository.js';
 
@@ -14,10 +14,7 @@ describe('MailRequestsRepository.listOpen (PostgreSQL)', () => {
   let dataSource: DataSource;
 
   beforeAll(async () => {
-    url = await createTestDatabase('mail_requests_int');
-    dataSource = new DataSource({ type: 'postgres', url, migrations: MAILER_MIGRATIONS });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
+    ({ url, dataSource } = await createMigratedDatabase('mail_requests_int', MAILER_MIGRATIONS));
     // 5,000 sent requests, 1,000 in each open status and 20 in each other final or held one.
     await dataSource.query(
       `INSERT INTO mail_requests (email_id, lane, payload, status)
@@ -37,8 +34,7 @@ describe('MailRequestsRepository.listOpen (PostgreSQL)', () => {
   });
 
   afterAll(async () => {
-    await dataSource.destroy();
-    await dropTestDatabase(url);
+    await dropMigratedDatabase(dataSource, url);
   });
 
   it('pages through exactly the open requests in email id order', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { InboxStore } from '@app/inbox';
-import { createTestDatabase, dropTestDatabase, explainWithoutSeqScan } from '@app/testing';
+import { createMigratedDatabase, dropMigratedDatabase, explainWithoutSeqScan } from '@app/testing';
 import { loadMailerConfig } from '../config.js';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { FINAL_STATUSES, MailRequestsRepository, mailRequestQueries, type MailRequestStatus } from '../requests/mail-requests.repository.js';
@@ -71,15 +71,11 @@ describe('MailerRetentionService (PostgreSQL)', () => {
   }
 
   beforeAll(async () => {
-    url = await createTestDatabase('mailer_retention_int');
-    dataSource = new DataSource({ type: 'postgres', url, migrations: MAILER_MIGRATIONS });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
+    ({ url, dataSource } = await createMigratedDatabase('mailer_retention_int', MAILER_MIGRATIONS));
   });
 
   afterAll(async () => {
-    await dataSource.destroy();
-    await dropTestDatabase(url);
+    await dropMigratedDatabase(dataSource, url);
   });
 
   it('deletes exactly the final requests past their age, with their attempts, in batches, and the old inbox rows', async () => {

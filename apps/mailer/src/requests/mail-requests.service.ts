@@ -20,6 +20,8 @@ import { MailRequestsRepository, OPEN_STATUSES } from './mail-requests.repositor
 @Injectable()
 export class MailRequestsService {
   private readonly logger = new Logger(MailRequestsService.name);
+  private deferred = 0;
+  private lastDeferralLogAt = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -51,7 +53,14 @@ export class MailRequestsService {
     try {
       await this.queue.enqueue(emailId, lane);
     } catch (error) {
-      this.logger.warn(`email ${emailId} is recorded but its send job is not (${describeError(error)}); the sweeper will create it`);
+      this.deferred++;
+      // One line per outage and every 10 s during it, not one per email.
+      if (Date.now() - this.lastDeferralLogAt > 10_000) {
+        this.lastDeferralLogAt = Date.now();
+        this.logger.warn(
+          `${this.deferred} email(s) recorded without a send job so far (e.g. ${emailId}: ${describeError(error)}); the sweeper will create them`,
+        );
+      }
       this.sweeper.sweepSoon();
     }
   }

@@ -9,6 +9,8 @@ import { MAILER_CONFIG, type MailerConfig } from '../config.js';
  * (also with the offline queue disabled), and a caller such as the Kafka handler must not.
  */
 const QUEUE_OPERATION_DEADLINE_MS = 2_000;
+/** After a missed deadline, how long `enqueue()` fails fast instead of waiting for Redis again. */
+const UNREACHABLE_BACKOFF_MS = 5_000;
 
 /** Redis did not answer in time: the queue is unreachable for now. PostgreSQL still holds the work. */
 export class QueueUnavailableError extends DomainError {
@@ -38,6 +40,8 @@ export function bullConnection(redisUrl: string): ConnectionOptions {
 @Injectable()
 export class SendQueue implements OnModuleInit, OnApplicationShutdown {
   private queues!: Record<Lane, Queue<SendJobData>>;
+  /** Until when `enqueue()` fails fast: set when an operation missed its deadline, cleared by one that did not. */
+  private unreachableUntil = 0;
 
   constructor(@Inject(MAILER_CONFIG) private readonly config: MailerConfig) {}
 
@@ -55,7 +59,15 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
     await this.withinDeadline('ping', () => this.queues.transactional.count());
   }
 
+  /**
+   * Adds the send job. Fails at once while Redis was found unreachable in the last
+   * {@link UNREACHABLE_BACKOFF_MS}, so a Kafka handler pays the deadline at most once per back-off
+   * during an outage; the sweeper (whose `ensure()` always tries) creates the jobs when Redis is back.
+   */
   async enqueue(emailId: string, lane: Lane): Promise<void> {
+    if (Date.now() < this.unreachableUntil) {
+      throw new QueueUnavailableError('queue enqueue: Redis was unreachable moments ago; not waiting for it again yet');
+    }
     await this.withinDeadline('enqueue', () => this.add(emailId, lane));
   }
 
@@ -120,7 +132,12 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
     const running = operation();
     running.catch(() => undefined); // a late failure after the deadline is not news
     try {
-      return await Promise.race([running, deadline]);
+      const result = await Promise.race([running, deadline]);
+      this.unreachableUntil = 0;
+      return result;
+    } catch (error) {
+      if (error instanceof QueueUnavailableError) this.unreachableUntil = Date.now() + UNREACHABLE_BACKOFF_MS;
+      throw error;
     } finally {
       clearTimeout(timer);
     }

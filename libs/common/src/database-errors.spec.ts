@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyDatabaseError } from './database-errors.js';
+import { classifyDatabaseError, sqlStateOf } from './database-errors.js';
 
 const pgError = (code: string): Error => Object.assign(new Error(`pg ${code}`), { code });
 
@@ -30,5 +30,10 @@ describe('classifyDatabaseError', () => {
     expect(classifyDatabaseError(new Error('boom'))).toBeNull();
     expect(classifyDatabaseError(pgError('57014'))).toBeNull(); // statement cancelled on purpose
     expect(classifyDatabaseError('text')).toBeNull();
+  });
+
+  it('finds the SQLSTATE also inside a wrapper, and nothing in a socket error', () => {
+    expect(sqlStateOf(Object.assign(new Error('QueryFailedError'), { driverError: pgError('23505') }))).toBe('23505');
+    expect(sqlStateOf(pgError('ECONNREFUSED'))).toBeUndefined();
   });
 });

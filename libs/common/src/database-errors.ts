@@ -25,14 +25,32 @@ const DETERMINISTIC_CLASSES = new Set(['22', '23', '42', '2B', '2D', '44']); // 
 /** Messages pg's client raises without a code when the connection is gone. */
 const CONNECTION_GONE = [/Connection terminated/i, /Client has encountered a connection error/i, /timeout exceeded when trying to connect/i];
 
-export function classifyDatabaseError(error: unknown): DatabaseFailureKind | null {
+/** The error and the errors it wraps (TypeORM's `driverError`, `cause`), outermost first. */
+function* errorChain(error: unknown): Generator<{ code?: unknown; message?: unknown }> {
   const seen = new Set<unknown>();
   for (let e: unknown = error; e && typeof e === 'object' && !seen.has(e); ) {
     seen.add(e);
     const candidate = e as { code?: unknown; driverError?: unknown; cause?: unknown; message?: unknown };
+    yield candidate;
+    e = candidate.driverError ?? candidate.cause;
+  }
+}
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/** The PostgreSQL SQLSTATE in `error` or what it wraps, e.g. `23505`; undefined when there is none. */
+export function sqlStateOf(error: unknown): string | undefined {
+  for (const { code } of errorChain(error)) {
+    if (typeof code === 'string' && SQLSTATE.test(code)) return code;
+  }
+  return undefined;
+}
+
+export function classifyDatabaseError(error: unknown): DatabaseFailureKind | null {
+  for (const candidate of errorChain(error)) {
     const code = typeof candidate.code === 'string' ? candidate.code : undefined;
     if (code && SOCKET_ERRORS.has(code)) return 'unavailable';
-    if (code && /^[0-9A-Z]{5}$/.test(code)) {
+    if (code && SQLSTATE.test(code)) {
       if (TRANSIENT_CODES.has(code)) return 'transient';
       const sqlClass = code.slice(0, 2);
       if (UNAVAILABLE_CLASSES.has(sqlClass) && code !== '57014') return 'unavailable'; // 57014: query canceled by us
@@ -44,7 +62,6 @@ export function classifyDatabaseError(error: unknown): DatabaseFailureKind | nul
     if (typeof candidate.message === 'string' && CONNECTION_GONE.some((pattern) => pattern.test(candidate.message as string))) {
       return 'unavailable';
     }
-    e = candidate.driverError ?? candidate.cause;
   }
   return null;
 }

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import type { z } from 'zod';
 import { DeadLetterHeaders, deadLetterTopic } from '@app/contracts';
-import { DomainError, InvalidInputError, classifyDatabaseError, describeError, isRetriable, parseOrThrow } from '@app/common';
+import { DomainError, InvalidInputError, classifyDatabaseError, describeError, isRetriable, parseOrThrow, sqlStateOf } from '@app/common';
 import type { KafkaProducer } from './kafka-producer.js';
 
 /** What a handler did with a message: always explicit, never silence. */
@@ -153,8 +153,8 @@ export class PartitionProcessor<S extends z.ZodType> {
   }
 
   private async deadLetter(context: MessageContext, message: KafkaMessage, error: unknown, reason: string): Promise<void> {
-    const sqlState = (error as { driverError?: { code?: unknown }; code?: unknown }).driverError?.code ?? (error as { code?: unknown }).code;
-    const code = error instanceof DomainError ? error.code : typeof sqlState === 'string' ? `database.${sqlState}` : 'unknown';
+    const sqlState = sqlStateOf(error);
+    const code = error instanceof DomainError ? error.code : sqlState ? `database.${sqlState}` : 'unknown';
     this.logger.warn(`${context.topic}[${context.partition}]@${context.offset} dead-lettered: ${reason}`);
     await this.producer.send([
       {

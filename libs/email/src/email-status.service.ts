@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { STATUS_OF_EVENT, isForwardTransition, type EmailEventMessage } from '@app/contracts';
 import { InboxStore } from '@app/inbox';
 import type { HandlerOutcome } from '@app/kafka';
+import { EmailEventHandlers } from './email-event-handlers.js';
 import { EmailRepository } from './email.repository.js';
 import { UnknownEmailEventError } from './email.errors.js';
 
@@ -18,6 +19,7 @@ export class EmailStatusService {
     private readonly dataSource: DataSource,
     private readonly emails: EmailRepository,
     private readonly inbox: InboxStore,
+    private readonly handlers: EmailEventHandlers,
   ) {}
 
   async apply(event: EmailEventMessage): Promise<HandlerOutcome> {
@@ -29,13 +31,35 @@ export class EmailStatusService {
       if (!email) throw new UnknownEmailEventError(event.emailId);
       await this.emails.insertEvent(manager, event);
       const next = { status: STATUS_OF_EVENT[event.type], attempt: event.detail.attempt ?? email.attempt };
-      if (!isForwardTransition(email, next)) return 'skipped';
-      await this.emails.updateStatus(manager, email.id, {
+      const statusChanged = isForwardTransition(email, next);
+      const change = {
         ...next,
         ...(event.detail.messageId !== undefined && { messageId: event.detail.messageId }),
         ...(event.detail.smtpResponse !== undefined && { smtpResponse: event.detail.smtpResponse }),
-      });
-      return 'processed';
+      };
+      if (statusChanged) await this.emails.updateStatus(manager, email.id, change);
+      const applied = statusChanged ? { ...email, ...change } : email;
+      // The app's handlers run in this transaction: their effects commit with the event or not at all.
+      await this.handlers.dispatch(
+        {
+          eventId: event.eventId,
+          type: event.type,
+          emailId: event.emailId,
+          occurredAt: event.occurredAt,
+          detail: event.detail,
+          email: {
+            status: applied.status,
+            attempt: applied.attempt,
+            lane: applied.lane,
+            messageId: applied.messageId,
+            smtpResponse: applied.smtpResponse,
+            metadata: applied.metadata,
+          },
+          statusChanged,
+        },
+        { manager },
+      );
+      return statusChanged ? 'processed' : 'skipped';
     });
   }
 }

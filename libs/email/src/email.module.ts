@@ -1,9 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { Clock, IdGenerator } from '@app/common';
 import { InboxModule } from '@app/inbox';
 import { KafkaModule } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxModule } from '@app/outbox';
 import { EmailClient } from './email-client.js';
+import { EmailEventHandlers } from './email-event-handlers.js';
 import { EmailEventsConsumer } from './email-events.consumer.js';
 import { EmailRepository } from './email.repository.js';
 import { EmailStatusService } from './email-status.service.js';
@@ -24,6 +26,7 @@ export class EmailModule {
     return {
       module: EmailModule,
       imports: [
+        DiscoveryModule,
         KafkaModule.forRoot(options.kafka),
         InboxModule,
         OutboxModule.forRoot({
@@ -40,6 +43,7 @@ export class EmailModule {
         EmailClient,
         EmailRepository,
         EmailStatusService,
+        EmailEventHandlers,
         EmailEventsConsumer,
         EmailRetentionService,
       ],

@@ -5,6 +5,11 @@ import { EmailsRetentionIndex1763900000110 } from './emails-retention-index.migr
 
 export { EmailModule } from './email.module.js';
 export { DEFAULT_MAX_MESSAGE_BYTES, type EmailModuleOptions, type EmailRetentionOptions } from './email.options.js';
+export {
+  OnEmailEvent,
+  type EmailEventContext,
+  type EmailStatusEvent,
+} from './email-event-handlers.js';
 export { EmailClient, type EmailView, type SendOptions, type SendResult } from './email-client.js';
 /** `send()`'s argument, before validation (`to` may be one address, `lane` may be omitted). */
 export type { EmailRequestInput } from '@app/contracts';

@@ -1,0 +1,129 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { EntityManager } from 'typeorm';
+import type { EmailEventDetail, EmailEventType, EmailStatus, Lane } from '@app/contracts';
+
+/** One status event about one of your emails, as your `@OnEmailEvent()` handlers receive it. */
+export interface EmailStatusEvent<T extends EmailEventType = EmailEventType> {
+  /** Unique per event; the same event is never handed to a handler twice in committed work. */
+  eventId: string;
+  type: T;
+  emailId: string;
+  /** When the mailer observed it (ISO 8601). */
+  occurredAt: string;
+  /** What the mailer reported: attempt, SMTP reply and code, message id, reason, … */
+  detail: EmailEventDetail;
+  /** The email after this event was applied. */
+  email: {
+    status: EmailStatus;
+    attempt: number;
+    lane: Lane;
+    messageId: string | null;
+    smtpResponse: string | null;
+    metadata: Record<string, string> | null;
+  };
+  /**
+   * False when the event arrived after a later one (it is recorded in the history but did not
+   * move the email's status backwards), e.g. a `email.retrying` that lost a race with `email.sent`.
+   */
+  statusChanged: boolean;
+}
+
+/** What a handler gets besides the event. */
+export interface EmailEventContext {
+  /**
+   * The transaction that applies the event. Write your own rows through it: they commit with
+   * the event or not at all, so each event's effect happens exactly once.
+   */
+  manager: EntityManager;
+}
+
+type EmailEventHandlerMethod<T extends EmailEventType> = (
+  event: EmailStatusEvent<T>,
+  context: EmailEventContext,
+) => unknown;
+
+const ON_EMAIL_EVENT = Symbol('email-loop:on-email-event');
+
+/**
+ * Marks a method of one of your providers as a handler of email status events: all of them, or
+ * only the types listed. It is called once per event, **inside the transaction that applies the
+ * event**, after the email's status was updated:
+ *
+ * - write to your database through `context.manager`: your rows commit atomically with the
+ *   status, so a redelivered event (Kafka is at-least-once) changes nothing twice;
+ * - if the handler throws, the whole transaction rolls back and the event is retried later
+ *   (the status is not applied without your handler's effect);
+ * - for side effects outside the database (HTTP calls, other brokers), record the intent in a
+ *   table here and act on it after commit; that is how the business app's webhooks work.
+ *
+ * ```ts
+ * @Injectable()
+ * export class OrderMail {
+ *   @OnEmailEvent('email.sent', 'email.failed')
+ *   async onOutcome(event: EmailStatusEvent<'email.sent' | 'email.failed'>, { manager }: EmailEventContext) {
+ *     await manager.update(Order, { emailId: event.emailId }, { mailStatus: event.type });
+ *   }
+ * }
+ * ```
+ */
+export function OnEmailEvent<T extends EmailEventType = EmailEventType>(...types: T[]) {
+  return <M extends EmailEventHandlerMethod<T>>(
+    _target: object,
+    _key: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): TypedPropertyDescriptor<M> => {
+    Reflect.defineMetadata(ON_EMAIL_EVENT, types, descriptor.value as object);
+    return descriptor;
+  };
+}
+
+interface RegisteredHandler {
+  name: string;
+  /** Empty: every type. */
+  types: ReadonlySet<EmailEventType>;
+  call: (event: EmailStatusEvent, context: EmailEventContext) => unknown;
+}
+
+/** Finds the app's `@OnEmailEvent()` methods at start-up and calls the matching ones per event. */
+@Injectable()
+export class EmailEventHandlers implements OnModuleInit {
+  private readonly logger = new Logger(EmailEventHandlers.name);
+  private handlers: RegisteredHandler[] = [];
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+  ) {}
+
+  onModuleInit(): void {
+    const found: RegisteredHandler[] = [];
+    for (const wrapper of this.discovery.getProviders()) {
+      const instance: unknown = wrapper.instance;
+      // Request-scoped providers have no single instance to call; their handlers cannot be used.
+      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+      const prototype = Object.getPrototypeOf(instance) as object;
+      for (const method of this.scanner.getAllMethodNames(prototype)) {
+        const fn = (instance as Record<string, unknown>)[method];
+        if (typeof fn !== 'function') continue;
+        const types = Reflect.getMetadata(ON_EMAIL_EVENT, fn) as EmailEventType[] | undefined;
+        if (!types) continue;
+        found.push({
+          name: `${instance.constructor.name}.${method}`,
+          types: new Set(types),
+          call: (event, context) => (fn as EmailEventHandlerMethod<EmailEventType>).call(instance, event, context),
+        });
+      }
+    }
+    this.handlers = found;
+    if (found.length > 0) this.logger.log(`email event handlers: ${found.map((h) => h.name).join(', ')}`);
+  }
+
+  /** Calls every handler for this event's type, one after the other, in the caller's transaction. */
+  async dispatch(event: EmailStatusEvent, context: EmailEventContext): Promise<void> {
+    for (const handler of this.handlers) {
+      if (handler.types.size > 0 && !handler.types.has(event.type)) continue;
+      await handler.call(event, context);
+    }
+  }
+}

@@ -20,7 +20,10 @@ class Receiver {
   private server!: Server;
   port = 0;
 
-  constructor(private readonly handle: (req: IncomingMessage, res: ServerResponse) => void) {}
+  constructor(
+    private readonly handle: (req: IncomingMessage, res: ServerResponse) => void,
+    private readonly bind = '127.0.0.1',
+  ) {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
@@ -31,7 +34,7 @@ class Receiver {
         this.handle(req, res);
       });
     });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server.listen(0, this.bind, resolve));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
@@ -47,8 +50,8 @@ class Receiver {
 }
 
 const receivers: Receiver[] = [];
-async function receiver(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<Receiver> {
-  const r = await new Receiver(handle).start();
+async function receiver(handle: (req: IncomingMessage, res: ServerResponse) => void, bind?: string): Promise<Receiver> {
+  const r = await new Receiver(handle, bind).start();
   receivers.push(r);
   return r;
 }
@@ -178,6 +181,18 @@ describe('postWebhook SSRF guard', () => {
     const mapped = await postWebhook(input(`http://[::ffff:7f00:1]:${r.port}/hook`, { allowed: NO_ALLOWED_NETWORKS }));
     expect(mapped).toMatchObject({ kind: 'error', blocked: true });
     expect(r.requests).toHaveLength(0);
+  });
+
+  it('reaches an IPv6 literal only when its network is allowed', async () => {
+    const r = await receiver((_req, res) => res.writeHead(200).end('v6'), '::1');
+    const url = r.url('/hook', '[::1]');
+    expect(await postWebhook(input(url, { allowed: parseAllowedNetworks('127.0.0.0/8') }))).toMatchObject({
+      kind: 'error',
+      blocked: true,
+      error: 'refused: ::1 is in the loopback range',
+    });
+    expect(await postWebhook(input(url, { allowed: parseAllowedNetworks('::1/128') }))).toMatchObject({ kind: 'response', statusCode: 200, body: 'v6' });
+    expect(r.requests).toHaveLength(1);
   });
 
   it('checks the address after DNS: localhost is refused unless loopback is allowed', async () => {

@@ -27,6 +27,7 @@ export type WebhookResponse =
 /** Resolves a host name to every address it has, as `dns.lookup(host, { all: true })` does. */
 export type WebhookResolver = (hostname: string) => Promise<dns.LookupAddress[]>;
 
+/** One delivery attempt: where, what, and the limits that keep a bad receiver from holding a worker. */
 export interface PostWebhookInput {
   url: string;
   /** Usually the signature headers; `content-type` and `content-length` are always set here. */

@@ -109,6 +109,13 @@ describe('verifyWebhook', () => {
     expect(() => verifyWebhook(payload, headers, secret)).toThrow(WebhookVerificationError);
   });
 
+  it('refuses a correctly signed body that is not JSON, or empty', () => {
+    for (const payload of ['not json', '']) {
+      const headers = signWebhook({ id: 'msg_1', timestamp: new Date(), body: payload, secrets: [secret] });
+      expect(() => verifyWebhook(payload, headers, secret)).toThrow(WebhookVerificationError);
+    }
+  });
+
   it('keeps fields it does not know, so a newer sender does not break an older receiver', () => {
     const payload = JSON.stringify({ ...event, data: { ...event.data, region: 'eu' } });
     const headers = signWebhook({ id: 'msg_1', timestamp: new Date(), body: payload, secrets: [secret] });

@@ -2,6 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { webhookEventSchema, type WebhookEvent } from './webhook-event.js';
 
+/**
+ * Thrown by `verifyWebhook` for anything a receiver must answer with 400: it is the reference
+ * library's own class, re-exported, so `instanceof` works whichever of the two a receiver imports.
+ */
 export { WebhookVerificationError };
 
 /** The header names of the Standard Webhooks spec, in the order a sender sets them. */
@@ -68,7 +72,14 @@ export function verifyWebhook(
       throw new WebhookVerificationError('Message timestamp outside the tolerance');
     }
   }
-  const parsed = new Webhook(secret).verify(body, flat);
+  let parsed: unknown;
+  try {
+    parsed = new Webhook(secret).verify(body, flat);
+  } catch (error) {
+    // The library parses the body only after the signature matched; a signed non-JSON body is still not an event.
+    if (error instanceof SyntaxError) throw new WebhookVerificationError('Invalid payload: not JSON');
+    throw error;
+  }
   const event = webhookEventSchema.safeParse(parsed);
   if (!event.success) throw new WebhookVerificationError(`Invalid payload: ${event.error.issues[0]?.message ?? 'not a webhook event'}`);
   return event.data as WebhookEvent;

@@ -1,0 +1,27 @@
+export { type WebhookEvent, type WebhookEventData, webhookEventSchema } from './webhook-event.js';
+export {
+  generateWebhookSecret,
+  signWebhook,
+  verifyWebhook,
+  WebhookVerificationError,
+  MAX_WEBHOOK_TOLERANCE_SECONDS,
+  type WebhookSignatureHeaders,
+  type IncomingWebhookHeaders,
+} from './webhook-signature.js';
+export {
+  parseAllowedNetworks,
+  checkWebhookUrl,
+  isAddressAllowed,
+  addressRefusal,
+  NO_ALLOWED_NETWORKS,
+  type AllowedNetworks,
+  type AllowedNetwork,
+} from './webhook-address-policy.js';
+export { postWebhook, WEBHOOK_USER_AGENT, type WebhookResponse, type PostWebhookInput, type WebhookResolver } from './webhook-http.client.js';
+export { classifyWebhookResponse, parseRetryAfter, MAX_RETRY_AFTER_MS, type DeliveryVerdict } from './webhook-verdict.js';
+export {
+  parseRetrySchedule,
+  nextRetryDelayMs,
+  DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS,
+  WEBHOOK_RETRY_JITTER,
+} from './webhook-retry-schedule.js';

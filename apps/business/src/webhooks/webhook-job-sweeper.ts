@@ -1,14 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { describeError } from '@app/common';
+import { SweepLoop, describeError } from '@app/common';
 import { WebhookDeliveriesRepository, type DueDelivery } from './webhook-deliveries.repository.js';
 import { WebhookQueue } from './webhook-queue.js';
 import { WEBHOOKS_OPTIONS, type WebhooksOptions } from './webhooks.options.js';
 
 const PAGE_SIZE = 500;
-/** First wait of a requested sweep, doubled after each failed sweep (Redis still away), capped. */
-const SOON_MS = 1_000;
-const SOON_MAX_MS = 10_000;
 
 /**
  * Redis is only the timer: at start-up and then periodically, every delivery PostgreSQL holds
@@ -23,47 +20,28 @@ const SOON_MAX_MS = 10_000;
 @Injectable()
 export class WebhookJobSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(WebhookJobSweeper.name);
-  private timer?: NodeJS.Timeout;
-  private soonTimer?: NodeJS.Timeout;
-  private soonDelayMs = SOON_MS;
-  private stopped = false;
-  private running?: Promise<boolean>;
+  private readonly loop: SweepLoop;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly deliveries: WebhookDeliveriesRepository,
     private readonly queue: WebhookQueue,
-    @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
-  ) {}
+    @Inject(WEBHOOKS_OPTIONS) options: WebhooksOptions,
+  ) {
+    this.loop = new SweepLoop(() => this.sweep(), options.sweepIntervalMs);
+  }
 
   onApplicationBootstrap(): void {
-    void this.sweepNow().then((swept) => swept || this.sweepSoon()); // Redis may not be there yet
-    this.timer = setInterval(() => void this.sweepNow(), this.options.sweepIntervalMs);
+    this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    clearTimeout(this.soonTimer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Asks for a sweep within about a second, repeated with back-off until one succeeds. */
   sweepSoon(): void {
-    if (this.soonTimer || this.stopped) return;
-    this.soonTimer = setTimeout(() => {
-      this.soonTimer = undefined;
-      void this.sweepNow().then((swept) => {
-        this.soonDelayMs = swept ? SOON_MS : Math.min(SOON_MAX_MS, this.soonDelayMs * 2);
-        if (!swept) this.sweepSoon();
-      });
-    }, this.soonDelayMs);
-  }
-
-  /** Starts a sweep unless one is running; resolves with whether it got through. */
-  private sweepNow(): Promise<boolean> {
-    this.running ??= this.sweep().finally(() => (this.running = undefined));
-    return this.running;
+    this.loop.soon();
   }
 
   /** One pass over the due deliveries; returns whether it got through. */

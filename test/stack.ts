@@ -128,6 +128,8 @@ export class EmailLoopStack {
             KAFKA_BROKERS: this.kafkaBrokers,
             KAFKA_TOPIC_PREFIX: this.topicPrefix,
             BUSINESS_PORT: String(port),
+            REDIS_URL: REDIS_URL,
+            QUEUE_PREFIX: this.id,
             ...options.businessEnv,
           },
           `http://127.0.0.1:${port}`,

@@ -6,6 +6,7 @@ import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes 
 import { daysToMs } from '@app/retention';
 import type { BusinessConfig } from './config.js';
 import { EmailsController } from './emails/emails.controller.js';
+import { WEBHOOK_MIGRATIONS, WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({})
 export class AppModule {
@@ -16,7 +17,7 @@ export class AppModule {
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: config.BUSINESS_DATABASE_URL,
-          migrations: EMAIL_MIGRATIONS,
+          migrations: [...EMAIL_MIGRATIONS, ...WEBHOOK_MIGRATIONS],
           migrationsRun: false, // run under an advisory lock in main.ts
           extra: { max: 20 },
         }),
@@ -29,6 +30,19 @@ export class AppModule {
             inboxMs: daysToMs(config.INBOX_RETENTION_DAYS),
             intervalMs: config.RETENTION_INTERVAL_MS,
           },
+        }),
+        WebhooksModule.forRoot({
+          redisUrl: config.REDIS_URL,
+          queuePrefix: config.QUEUE_PREFIX,
+          concurrency: config.WEBHOOK_CONCURRENCY,
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          retrySchedule: config.WEBHOOK_RETRY_SCHEDULE_MS,
+          allowedNetworks: config.WEBHOOK_ALLOWED_NETWORKS,
+          secretRotationGraceMs: config.WEBHOOK_SECRET_ROTATION_GRACE_MS,
+          disableAfterMs: config.WEBHOOK_DISABLE_AFTER_MS,
+          retentionMs: daysToMs(config.WEBHOOK_RETENTION_DAYS),
+          retentionIntervalMs: config.RETENTION_INTERVAL_MS,
+          sweepIntervalMs: config.WEBHOOK_SWEEP_INTERVAL_MS,
         }),
         TerminusModule.forRoot({ logger: false }),
       ],

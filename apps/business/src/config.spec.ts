@@ -4,6 +4,7 @@ import { loadBusinessConfig } from './config.js';
 const valid = {
   BUSINESS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/business',
   KAFKA_BROKERS: '127.0.0.1:9092',
+  REDIS_URL: 'redis://127.0.0.1:6379',
 };
 
 describe('loadBusinessConfig', () => {
@@ -27,5 +28,23 @@ describe('loadBusinessConfig', () => {
     expect(() => loadBusinessConfig({ ...valid, INBOX_RETENTION_DAYS: '7', EMAIL_RETENTION_DAYS: '-1', RETENTION_INTERVAL_MS: '10' })).toThrow(
       /INBOX_RETENTION_DAYS: 0 \(keep forever\) or at least 14 days[\s\S]*EMAIL_RETENTION_DAYS[\s\S]*RETENTION_INTERVAL_MS/,
     );
+  });
+
+  it('delivers webhooks to public addresses only by default, retrying for about a day and disabling after five', () => {
+    const config = loadBusinessConfig(valid);
+    expect(config.WEBHOOK_ALLOWED_NETWORKS.networks).toEqual([]);
+    expect(config.WEBHOOK_RETRY_SCHEDULE_MS.length).toBeGreaterThan(5);
+    expect(config).toMatchObject({ WEBHOOK_TIMEOUT_MS: 5_000, WEBHOOK_DISABLE_AFTER_MS: 5 * 86_400_000, WEBHOOK_RETENTION_DAYS: 30 });
+  });
+
+  it('names a bad CIDR, a bad retry schedule and a disable window shorter than the schedule', () => {
+    expect(() => loadBusinessConfig({ ...valid, WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8,10.0.0.0/99' })).toThrow(
+      /WEBHOOK_ALLOWED_NETWORKS: .*10\.0\.0\.0\/99/,
+    );
+    expect(() => loadBusinessConfig({ ...valid, WEBHOOK_RETRY_SCHEDULE_MS: '200,soon' })).toThrow(/WEBHOOK_RETRY_SCHEDULE_MS: .*soon/);
+    expect(() => loadBusinessConfig({ ...valid, WEBHOOK_RETRY_SCHEDULE_MS: '60000,60000', WEBHOOK_DISABLE_AFTER_MS: '100000' })).toThrow(
+      /WEBHOOK_DISABLE_AFTER_MS: must exceed the retry schedule's span/,
+    );
+    expect(() => loadBusinessConfig({ ...valid, REDIS_URL: undefined })).toThrow(/REDIS_URL/);
   });
 });

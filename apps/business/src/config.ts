@@ -2,6 +2,21 @@ import { z } from 'zod';
 import { configFields, loadConfig } from '@app/common';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '@app/email';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
+import { WEBHOOK_RETRY_JITTER, parseAllowedNetworks, parseRetrySchedule } from '@app/webhooks';
+
+/** A value that `parse` turns into something else or refuses by throwing; the error's message is the issue. */
+const parsedBy = <T>(parse: (value: string | undefined) => T) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      try {
+        return parse(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+        return z.NEVER;
+      }
+    });
 
 const businessConfigSchema = z.object({
   BUSINESS_DATABASE_URL: configFields.postgresUrl(),
@@ -14,6 +29,28 @@ const businessConfigSchema = z.object({
   INBOX_RETENTION_DAYS: configFields.retentionDays(14, TOPIC_MESSAGE_MAX_AGE_DAYS),
   EMAIL_RETENTION_DAYS: configFields.retentionDays(90, TOPIC_MESSAGE_MAX_AGE_DAYS),
   RETENTION_INTERVAL_MS: configFields.retentionIntervalMs(),
+  // Webhooks (README "Webhooks"). Redis holds their timers only; PostgreSQL holds the deliveries.
+  REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// URL' }),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('email-loop'),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(20),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5_000),
+  WEBHOOK_RETRY_SCHEDULE_MS: parsedBy(parseRetrySchedule),
+  WEBHOOK_ALLOWED_NETWORKS: parsedBy(parseAllowedNetworks),
+  WEBHOOK_SECRET_ROTATION_GRACE_MS: z.coerce.number().int().min(0).max(30 * 86_400_000).default(86_400_000),
+  // Five days: longer than the default retry schedule (about a day), so a day-long outage is retried in full.
+  WEBHOOK_DISABLE_AFTER_MS: z.coerce.number().int().min(1_000).default(5 * 86_400_000),
+  WEBHOOK_RETENTION_DAYS: configFields.retentionDays(30, 1),
+  WEBHOOK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+}).superRefine((c, ctx) => {
+  // The longest a delivery's retries can take, jitter included.
+  const span = Math.ceil(c.WEBHOOK_RETRY_SCHEDULE_MS.reduce((sum, ms) => sum + ms, 0) * (1 + WEBHOOK_RETRY_JITTER));
+  if (c.WEBHOOK_DISABLE_AFTER_MS <= span) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['WEBHOOK_DISABLE_AFTER_MS'],
+      message: `must exceed the retry schedule's span (${span} ms), or an endpoint is disabled before a delivery was retried in full`,
+    });
+  }
 });
 
 export type BusinessConfig = z.output<typeof businessConfigSchema>;

@@ -1,0 +1,100 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DataSource, type EntitySubscriberInterface, type QueryRunner, type TransactionCommitEvent, type TransactionRollbackEvent } from 'typeorm';
+import { STATUS_OF_EVENT } from '@app/contracts';
+import { OnEmailEvent, type EmailEventContext, type EmailStatusEvent } from '@app/email';
+import type { WebhookEvent } from '@app/webhooks';
+import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
+import { WebhookJobSweeper } from './webhook-job-sweeper.js';
+import { WebhookQueue } from './webhook-queue.js';
+
+/** The webhook body of an applied status event: built once, stored, sent byte for byte on every attempt. */
+export function webhookPayloadOf(event: EmailStatusEvent): string {
+  const { detail } = event;
+  const body: WebhookEvent = {
+    type: event.type,
+    timestamp: event.occurredAt,
+    data: {
+      emailId: event.emailId,
+      // What this event reports, also when it arrived late and did not move the email's status.
+      status: STATUS_OF_EVENT[event.type],
+      eventId: event.eventId,
+      attempt: detail.attempt,
+      messageId: detail.messageId ?? event.email.messageId ?? undefined,
+      smtpResponse: detail.smtpResponse,
+      smtpCode: detail.smtpCode,
+      reason: detail.reason,
+      rejectedRecipients: detail.rejectedRecipients,
+      nextAttemptAt: detail.nextAttemptAt,
+      metadata: event.email.metadata ?? undefined,
+    },
+  };
+  return JSON.stringify(body); // undefined fields are left out
+}
+
+/**
+ * Turns every applied status event into one delivery per enabled endpoint subscribed to its
+ * type, **in the transaction that applies the event** (`@OnEmailEvent`): the event and its
+ * deliveries commit together or not at all, and a redelivered event creates none twice
+ * (`UNIQUE (endpoint_id, event_id)`).
+ *
+ * The jobs are added after the commit (a TypeORM transaction subscriber), never inside the
+ * transaction: the Kafka handler never waits for Redis, and a job never names a delivery that
+ * was rolled back. Adding them is best effort; the sweeper creates whatever could not be added.
+ */
+@Injectable()
+export class WebhookFanoutService implements OnModuleInit, EntitySubscriberInterface {
+  private readonly logger = new Logger(WebhookFanoutService.name);
+  /** Deliveries created in a transaction that has not committed yet, by its query runner. */
+  private readonly uncommitted = new WeakMap<QueryRunner, string[]>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly deliveries: WebhookDeliveriesRepository,
+    private readonly queue: WebhookQueue,
+    private readonly sweeper: WebhookJobSweeper,
+  ) {}
+
+  onModuleInit(): void {
+    // TypeORM's way to hear about commits of transactions it runs (`dataSource.transaction`).
+    this.dataSource.subscribers.push(this);
+  }
+
+  @OnEmailEvent()
+  async onEmailEvent(event: EmailStatusEvent, { manager }: EmailEventContext): Promise<void> {
+    const created = await this.deliveries.createForEvent(manager, {
+      eventId: event.eventId,
+      emailId: event.emailId,
+      type: event.type,
+      payload: webhookPayloadOf(event),
+    });
+    const runner = manager.queryRunner;
+    if (created.length === 0) return;
+    if (!runner) {
+      this.sweeper.sweepSoon(); // not in a transaction we can observe: let the sweeper pick them up
+      return;
+    }
+    this.uncommitted.set(runner, [...(this.uncommitted.get(runner) ?? []), ...created]);
+  }
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    // A released savepoint is not a commit: wait for the outermost transaction.
+    if (event.queryRunner.isTransactionActive) return;
+    const ids = this.uncommitted.get(event.queryRunner);
+    if (!ids) return;
+    this.uncommitted.delete(event.queryRunner);
+    void this.enqueue(ids); // never holds up the caller (the Kafka handler)
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    if (!event.queryRunner.isTransactionActive) this.uncommitted.delete(event.queryRunner);
+  }
+
+  private async enqueue(ids: string[]): Promise<void> {
+    try {
+      for (const id of ids) await this.queue.enqueue(id);
+    } catch (error) {
+      this.logger.debug(`webhook jobs left to the sweeper: ${error instanceof Error ? error.message : String(error)}`);
+      this.sweeper.sweepSoon();
+    }
+  }
+}

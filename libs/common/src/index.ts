@@ -6,4 +6,3 @@ export * from './database.js';
 export * from './lifecycle.js';
 export * from './api-exception.filter.js';
 export * from './database-errors.js';
-export * from './sweep-loop.js';

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { SweepLoop, describeError } from '@app/common';
+import { describeError } from '@app/common';
+import { SweepLoop } from '@app/queue';
 import { WebhookDeliveriesRepository, type DueDelivery } from './webhook-deliveries.repository.js';
 import { WebhookQueue } from './webhook-queue.js';
 import { WEBHOOKS_OPTIONS, type WebhooksOptions } from './webhooks.options.js';

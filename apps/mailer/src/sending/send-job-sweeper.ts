@@ -1,14 +1,12 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { describeError } from '@app/common';
+import { SweepLoop } from '@app/queue';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
 import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
 import { SendQueue } from './send-queue.js';
 
 const PAGE_SIZE = 500;
-/** First wait of a requested sweep, doubled after each failed sweep (Redis still away), capped. */
-const SOON_MS = 1_000;
-const SOON_MAX_MS = 10_000;
 
 /**
  * Redis is not the source of truth: at start-up and then periodically, every request that
@@ -21,47 +19,28 @@ const SOON_MAX_MS = 10_000;
 @Injectable()
 export class SendJobSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SendJobSweeper.name);
-  private timer?: NodeJS.Timeout;
-  private soonTimer?: NodeJS.Timeout;
-  private soonDelayMs = SOON_MS;
-  private stopped = false;
-  private running?: Promise<boolean>;
+  private readonly loop: SweepLoop;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly requests: MailRequestsRepository,
     private readonly queue: SendQueue,
-    @Inject(MAILER_CONFIG) private readonly config: MailerConfig,
-  ) {}
+    @Inject(MAILER_CONFIG) config: MailerConfig,
+  ) {
+    this.loop = new SweepLoop(() => this.sweep(), config.SWEEP_INTERVAL_MS);
+  }
 
   onApplicationBootstrap(): void {
-    void this.sweepNow().then((swept) => swept || this.sweepSoon()); // Redis may not be there yet
-    this.timer = setInterval(() => void this.sweepNow(), this.config.SWEEP_INTERVAL_MS);
+    this.loop.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    clearTimeout(this.soonTimer);
-    await this.running;
+    await this.loop.stop();
   }
 
-  /** Asks for a sweep within about a second, repeated with back-off until one succeeds. */
+  /** Asks for a sweep within about a second, repeated with back-off until one succeeds (Redis may still be away). */
   sweepSoon(): void {
-    if (this.soonTimer || this.stopped) return;
-    this.soonTimer = setTimeout(() => {
-      this.soonTimer = undefined;
-      void this.sweepNow().then((swept) => {
-        this.soonDelayMs = swept ? SOON_MS : Math.min(SOON_MAX_MS, this.soonDelayMs * 2);
-        if (!swept) this.sweepSoon();
-      });
-    }, this.soonDelayMs);
-  }
-
-  /** Starts a sweep unless one is running; resolves with whether it got through. */
-  private sweepNow(): Promise<boolean> {
-    this.running ??= this.sweep().finally(() => (this.running = undefined));
-    return this.running;
+    this.loop.soon();
   }
 
   /** One pass over all open requests; returns whether it got through. */

@@ -8,7 +8,8 @@ const CLOSE_GRACE_MS = 2_000;
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
 import { MailSender } from './mail-sender.service.js';
 import { AttemptInProgressError } from './attempt.errors.js';
-import { bullConnection, sendQueueName, type SendJobData } from './send-queue.js';
+import { bullConnection } from '@app/queue';
+import { sendQueueName, type SendJobData } from './send-queue.js';
 
 /** The BullMQ workers that send mail, one per lane with its own concurrency. */
 @Injectable()

@@ -1,0 +1,32 @@
+import type { ConnectionOptions, Queue } from 'bullmq';
+
+/** BullMQ connection options; workers block on Redis, so retries per request are unlimited. */
+export function bullConnection(redisUrl: string): ConnectionOptions {
+  return { url: redisUrl, maxRetriesPerRequest: null };
+}
+
+export type EnsureJobOutcome = 'added' | 'revived' | 'present';
+
+/**
+ * Makes sure a runnable job with this id exists for work PostgreSQL still holds open: adds a
+ * missing one (Redis wiped), revives one BullMQ gave up on, replaces a finished one. `add` adds
+ * the job with this id. Returns what it did.
+ */
+export async function ensureJob(queue: Queue, jobId: string, add: () => Promise<unknown>): Promise<EnsureJobOutcome> {
+  const job = await queue.getJob(jobId);
+  if (!job) {
+    await add();
+    return 'added';
+  }
+  const state = await job.getState();
+  if (state === 'failed') {
+    await job.retry('failed');
+    return 'revived';
+  }
+  if (state === 'completed' || state === 'unknown') {
+    await job.remove();
+    await add();
+    return 'added';
+  }
+  return 'present';
+}

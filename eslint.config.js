@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.stack/**', 'test-output/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'packages/*/dist/**', 'packages/out/**', 'node_modules/**', '.stack/**', 'test-output/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

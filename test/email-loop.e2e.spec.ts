@@ -23,11 +23,12 @@ describe('the email loop, end to end on Kafka, PostgreSQL, Redis and SMTP', () =
     expect(codes).toEqual({ business: 0, mailer: 0 });
   });
 
+  /** Rows of one of the module's tables, in its default schema. */
   async function countRows(table: 'emails' | 'outbox'): Promise<number> {
     const client = new pg.Client({ connectionString: stack.businessDatabaseUrl });
     await client.connect();
     try {
-      const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+      const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM email_loop.${table}`);
       return rows[0]?.n ?? -1;
     } finally {
       await client.end();

@@ -128,11 +128,12 @@ async function readiness(baseUrl: string): Promise<{ status: number; body: unkno
 /** A readiness body that names Kafka as down (`"kafka": { "status": "down", ... }`, any shape that keeps the two together). */
 const KAFKA_DOWN = /kafka[^}]*down/i;
 
-async function outboxBacklog(databaseUrl: string): Promise<{ pending: number; dead: number }> {
+/** `outbox` is the table's qualified name: `email_loop.outbox` (business, the module's schema) or `outbox` (mailer, `public`). */
+async function outboxBacklog(databaseUrl: string, outbox: string): Promise<{ pending: number; dead: number }> {
   const counts = await countRows(
     databaseUrl,
     `SELECT CASE WHEN dead_lettered_at IS NULL THEN 'pending' ELSE 'dead' END AS key, count(*) AS n
-     FROM outbox WHERE published_at IS NULL GROUP BY 1`,
+     FROM ${outbox} WHERE published_at IS NULL GROUP BY 1`,
   );
   return { pending: counts.get('pending') ?? 0, dead: counts.get('dead') ?? 0 };
 }
@@ -232,7 +233,7 @@ async function runScenario(scenario: Scenario, cleanup: (fn: () => Promise<void>
 
   // Every status event the mailer produced is applied exactly once: per email, the business
   // history holds exactly the events the mailer's outbox holds (published or not).
-  const eventQuery = `SELECT email_id::text AS key, count(*) AS n FROM email_events GROUP BY 1`;
+  const eventQuery = `SELECT email_id::text AS key, count(*) AS n FROM email_loop.email_events GROUP BY 1`;
   const producedQuery = `SELECT message_key AS key, count(*) AS n FROM outbox WHERE topic LIKE '%mail.events' GROUP BY 1`;
   const [applied, produced] = await waitFor(
     async () => {
@@ -301,9 +302,12 @@ async function runScenario(scenario: Scenario, cleanup: (fn: () => Promise<void>
   for (const id of ids) expect(applied.get(id) ?? 0, `events applied for ${id}`).toBe(produced.get(id) ?? -1);
   expect(result.deadLettered).toEqual(outcome.expectedDeadLetters ?? {});
   // Rows a killed relay published but could not mark go out again once its lease expires.
-  for (const databaseUrl of [stack.businessDatabaseUrl, stack.mailerDatabaseUrl]) {
+  for (const [databaseUrl, outbox] of [
+    [stack.businessDatabaseUrl, 'email_loop.outbox'],
+    [stack.mailerDatabaseUrl, 'outbox'],
+  ] as const) {
     const drained = async () => {
-      const backlog = await outboxBacklog(databaseUrl);
+      const backlog = await outboxBacklog(databaseUrl, outbox);
       return backlog.pending === 0 ? backlog : undefined;
     };
     expect(await waitFor(drained, { timeoutMs: 40_000, intervalMs: 500, description: 'the outbox to drain' })).toEqual({ pending: 0, dead: 0 });

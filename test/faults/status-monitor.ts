@@ -66,7 +66,7 @@ export class StatusMonitor {
   private async tickBusiness(): Promise<void> {
     let rows: { id: string; status: string; attempt: number }[];
     try {
-      rows = (await this.pool.query('SELECT id::text, status, attempt FROM emails')).rows;
+      rows = (await this.pool.query('SELECT id::text, status, attempt FROM email_loop.emails')).rows;
     } catch {
       return;
     }

@@ -21,9 +21,11 @@ export class AppModule {
           migrationsRun: false, // run under an advisory lock in main.ts
           extra: { max: 20 },
         }),
+        // appName 'business' + the configured prefix keep the deployed group `<prefix>business.email-events`.
         EmailModule.forRoot({
+          appName: 'business',
           databaseUrl: config.BUSINESS_DATABASE_URL,
-          kafka: { brokers: config.KAFKA_BROKERS, clientId: 'business', topicPrefix: config.KAFKA_TOPIC_PREFIX },
+          kafka: { brokers: config.KAFKA_BROKERS, topicPrefix: config.KAFKA_TOPIC_PREFIX },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
           retention: {
             emailsMs: daysToMs(config.EMAIL_RETENTION_DAYS),

@@ -26,6 +26,8 @@ import { SmtpProbe } from './sending/smtp.probe.js';
 @Module({})
 export class AppModule {
   static forConfig(config: MailerConfig): DynamicModule {
+    // One module object: the outbox's publisher and this app's consumers share its client.
+    const kafka = KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: 'mailer', topicPrefix: config.KAFKA_TOPIC_PREFIX });
     return {
       module: AppModule,
       imports: [
@@ -36,10 +38,11 @@ export class AppModule {
           migrationsRun: false, // run under an advisory lock in main.ts
           extra: { max: 30 },
         }),
-        KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: 'mailer', topicPrefix: config.KAFKA_TOPIC_PREFIX }),
-        OutboxModule.forRoot({ connectionString: config.MAILER_DATABASE_URL, publisher: KafkaOutboxPublisher }),
+        kafka,
+        // The mailer's tables (its own database) stay in `public`, where MAILER_MIGRATIONS put them.
+        OutboxModule.forRoot({ connectionString: config.MAILER_DATABASE_URL, publisher: KafkaOutboxPublisher, imports: [kafka] }),
         TerminusModule.forRoot({ logger: false }),
-        InboxModule,
+        InboxModule.forRoot({}),
       ],
       controllers: [HealthController, ReconciliationController],
       providers: [

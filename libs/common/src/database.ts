@@ -22,3 +22,27 @@ export async function migrateWithLock(dataSource: DataSource): Promise<string[]>
     await runner.release();
   }
 }
+
+/** A PostgreSQL schema name the libs accept: unquoted-identifier characters only, so it never needs escaping. */
+export const SQL_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Refuses a schema name that is not a plain lower-case identifier (see {@link SQL_SCHEMA_PATTERN}). */
+export function assertSqlSchema(schema: string): string {
+  if (!SQL_SCHEMA_PATTERN.test(schema)) {
+    throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: lower-case letters, digits and _ only, at most 63`);
+  }
+  return schema;
+}
+
+/** `"schema"."table"`: the quoted, schema-qualified name every statement of the libs uses. */
+export function sqlTable(schema: string, table: string): string {
+  return `"${assertSqlSchema(schema)}"."${table}"`;
+}
+
+/**
+ * A migration's TypeORM name: the historical name in `public` (so databases migrated before
+ * schemas were configurable keep their records), the schema inserted before the timestamp elsewhere.
+ */
+export function schemaMigrationName(base: string, timestamp: number, schema: string): string {
+  return schema === 'public' ? `${base}${timestamp}` : `${base}_${assertSqlSchema(schema)}_${timestamp}`;
+}

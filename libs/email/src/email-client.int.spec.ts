@@ -7,7 +7,7 @@ import { CONTRACT_VERSION, Topics } from '@app/contracts';
 import { KafkaClient, KafkaProducer, KafkaTopics } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxRelay, OutboxStatsReader, OutboxWriter } from '@app/outbox';
 import { createMigratedDatabase, dropMigratedDatabase } from '@app/testing';
-import { EMAIL_MIGRATIONS, EmailTooLargeError, EmailTransactionRequiredError, type EmailModuleOptions } from './index.js';
+import { DEFAULT_EMAIL_SCHEMA, EMAIL_MIGRATIONS, EmailTooLargeError, EmailTransactionRequiredError, type EmailModuleOptions } from './index.js';
 import { EmailClient } from './email-client.js';
 import { EmailRepository } from './email.repository.js';
 import { kafkaRecordSize } from './request-size.js';
@@ -23,19 +23,20 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
   let url: string;
   let dataSource: DataSource;
 
-  const options = (maxMessageBytes?: number): EmailModuleOptions => ({
+  const options = (maxMessageBytes?: number): EmailModuleOptions & { kafka: { clientId: string } } => ({
+    appName: 'email-int',
     databaseUrl: url,
     kafka: { brokers: BROKERS, clientId: 'email-int', topicPrefix },
     ...(maxMessageBytes !== undefined && { maxMessageBytes }),
   });
   const emailClient = (maxMessageBytes?: number): EmailClient => {
     const opts = options(maxMessageBytes);
-    return new EmailClient(dataSource, new EmailRepository(), new OutboxWriter(), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), opts);
+    return new EmailClient(dataSource, new EmailRepository(), new OutboxWriter({ schema: DEFAULT_EMAIL_SCHEMA }), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), opts);
   };
 
   async function rowCounts(): Promise<{ emails: number; outbox: number }> {
     const [row] = await dataSource.query(
-      `SELECT (SELECT count(*) FROM emails)::int AS emails, (SELECT count(*) FROM outbox)::int AS outbox`,
+      `SELECT (SELECT count(*) FROM email_loop.emails)::int AS emails, (SELECT count(*) FROM email_loop.outbox)::int AS outbox`,
     );
     return row;
   }
@@ -45,7 +46,7 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
   });
 
   beforeEach(async () => {
-    await dataSource.query(`TRUNCATE email_events, emails, outbox`);
+    await dataSource.query(`TRUNCATE email_loop.email_events, email_loop.emails, email_loop.outbox`);
   });
 
   afterAll(async () => {
@@ -138,13 +139,13 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
       try {
         const relay = new OutboxRelay(dataSource, new KafkaOutboxPublisher(producer), {
           connectionString: url,
-          publisher: KafkaOutboxPublisher,
+          schema: DEFAULT_EMAIL_SCHEMA,
         });
         expect(await relay.publishBatch()).toBe(1);
       } finally {
         await producer.onApplicationShutdown();
       }
-      expect(await new OutboxStatsReader(dataSource).read()).toMatchObject({ pending: 0, deadLettered: 0 });
+      expect(await new OutboxStatsReader(dataSource, { schema: DEFAULT_EMAIL_SCHEMA }).read()).toMatchObject({ pending: 0, deadLettered: 0 });
     });
   });
 

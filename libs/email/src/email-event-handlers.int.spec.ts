@@ -5,9 +5,10 @@ import { DiscoveryModule } from '@nestjs/core';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { CONTRACT_VERSION, type EmailEventMessage, type EmailEventType } from '@app/contracts';
-import { InboxStore } from '@app/inbox';
+import { InboxModule } from '@app/inbox';
 import { createMigratedDatabase, dropMigratedDatabase } from '@app/testing';
-import { EMAIL_MIGRATIONS } from './index.js';
+import { DEFAULT_EMAIL_SCHEMA, EMAIL_MIGRATIONS } from './index.js';
+import { EMAIL_OPTIONS } from './email.options.js';
 import { EmailEventHandlers, OnEmailEvent, type EmailEventContext, type EmailStatusEvent } from './email-event-handlers.js';
 import { EmailRepository } from './email.repository.js';
 import { EmailStatusService } from './email-status.service.js';
@@ -85,8 +86,14 @@ describe('@OnEmailEvent handlers (PostgreSQL)', () => {
       `CREATE TABLE host_outcomes (event_id uuid PRIMARY KEY, email_id uuid NOT NULL, type text NOT NULL, status text NOT NULL, changed boolean NOT NULL)`,
     );
     app = await Test.createTestingModule({
-      imports: [DiscoveryModule, HostFeatureModule],
-      providers: [{ provide: DataSource, useValue: dataSource }, EmailRepository, InboxStore, EmailEventHandlers, EmailStatusService],
+      imports: [DiscoveryModule, HostFeatureModule, InboxModule.forRoot({ schema: DEFAULT_EMAIL_SCHEMA })],
+      providers: [
+        { provide: DataSource, useValue: dataSource },
+        { provide: EMAIL_OPTIONS, useValue: { schema: DEFAULT_EMAIL_SCHEMA } },
+        EmailRepository,
+        EmailEventHandlers,
+        EmailStatusService,
+      ],
     }).compile();
     await app.init();
     statuses = app.get(EmailStatusService);
@@ -119,12 +126,12 @@ describe('@OnEmailEvent handlers (PostgreSQL)', () => {
     app.get(OutcomeRecorder).failNext = true;
 
     await expect(statuses.apply(failed)).rejects.toThrow('host handler failed after writing');
-    const [before] = await dataSource.query(`SELECT status FROM emails WHERE id = $1`, [emailId]);
+    const [before] = await dataSource.query(`SELECT status FROM email_loop.emails WHERE id = $1`, [emailId]);
     expect(before.status).toBe('queued');
     expect(await outcomes(emailId)).toEqual([]);
 
     expect(await statuses.apply(failed)).toBe('processed');
-    const [after] = await dataSource.query(`SELECT status, smtp_response FROM emails WHERE id = $1`, [emailId]);
+    const [after] = await dataSource.query(`SELECT status, smtp_response FROM email_loop.emails WHERE id = $1`, [emailId]);
     expect(after).toEqual({ status: 'failed', smtp_response: '550 no such user' });
     expect(await outcomes(emailId)).toEqual([{ type: 'email.failed', status: 'failed', changed: true }]);
   });

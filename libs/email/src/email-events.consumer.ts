@@ -20,7 +20,7 @@ export class EmailEventsConsumer implements OnApplicationBootstrap, OnApplicatio
   onApplicationBootstrap(): void {
     if (this.options.consumeEvents === false) return;
     this.running = this.runner.start({
-      groupId: this.topics.group('business.email-events'),
+      groupId: this.topics.group(`${this.options.appName}.email-events`),
       topics: [this.topics.name(Topics.events)],
       createTopics: contractTopics().map((t) => this.topics.name(t)),
       schema: emailEventMessageSchema,

@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { EMAIL_STATUSES, TERMINAL_STATUSES } from '@app/contracts';
 import { InboxStore } from '@app/inbox';
 import { createMigratedDatabase, dropMigratedDatabase, explainWithoutSeqScan } from '@app/testing';
-import { EMAIL_MIGRATIONS } from './index.js';
+import { DEFAULT_EMAIL_SCHEMA, EMAIL_MIGRATIONS } from './index.js';
 import { EmailRepository, emailQueries } from './email.repository.js';
 import { EmailRetentionService } from './email-retention.service.js';
 import type { EmailRetentionOptions } from './email.options.js';
@@ -19,7 +19,8 @@ describe('EmailRetentionService (PostgreSQL)', () => {
   let dataSource: DataSource;
 
   const service = (retention: Partial<EmailRetentionOptions>): EmailRetentionService =>
-    new EmailRetentionService(dataSource, new EmailRepository(), new InboxStore(), {
+    new EmailRetentionService(dataSource, new EmailRepository(), new InboxStore({ schema: DEFAULT_EMAIL_SCHEMA }), {
+      appName: 'retention-int',
       databaseUrl: url,
       kafka: { brokers: ['127.0.0.1:9092'], clientId: 'retention-int' },
       retention,
@@ -27,7 +28,7 @@ describe('EmailRetentionService (PostgreSQL)', () => {
 
   /** One email per (status, age), named `<status>-<age>`, each with two events. */
   async function seed(): Promise<void> {
-    await dataSource.query(`TRUNCATE emails, email_events, inbox`);
+    await dataSource.query(`TRUNCATE email_loop.emails, email_loop.email_events, email_loop.inbox`);
     const ages = { old: '91 days', recent: '89 days', fresh: '1 minute' };
     for (const status of EMAIL_STATUSES) {
       for (const [age, interval] of Object.entries(ages)) {
@@ -35,29 +36,29 @@ describe('EmailRetentionService (PostgreSQL)', () => {
         // Created long before: the age counts from the last change, not from creation.
         await dataSource.query(
           `WITH e AS (
-             INSERT INTO emails (id, idempotency_key, request_hash, lane, recipients, subject, status, created_at, updated_at)
+             INSERT INTO email_loop.emails (id, idempotency_key, request_hash, lane, recipients, subject, status, created_at, updated_at)
              VALUES (gen_random_uuid(), $1, 'h', 'transactional', '{"to":["a@example.com"]}', $1, $2,
                      now() - interval '200 days', now() - $3::interval)
              RETURNING id)
-           INSERT INTO email_events (event_id, email_id, type, occurred_at, detail)
+           INSERT INTO email_loop.email_events (event_id, email_id, type, occurred_at, detail)
            SELECT gen_random_uuid(), e.id, t, now() - $3::interval, '{}' FROM e, unnest(ARRAY['email.accepted', 'email.sending']) t`,
           [key, status, interval],
         );
       }
     }
     await dataSource.query(
-      `INSERT INTO inbox (consumer, message_id, processed_at) VALUES
+      `INSERT INTO email_loop.inbox (consumer, message_id, processed_at) VALUES
          ('email-status', 'old-1', now() - interval '15 days'), ('other', 'old-2', now() - interval '30 days'),
          ('email-status', 'recent-1', now() - interval '13 days'), ('other', 'fresh-1', now())`,
     );
   }
 
   const remaining = async (): Promise<{ emails: string[]; eventsOf: string[]; inbox: string[] }> => ({
-    emails: (await dataSource.query(`SELECT idempotency_key AS k FROM emails ORDER BY 1`)).map((r: { k: string }) => r.k),
+    emails: (await dataSource.query(`SELECT idempotency_key AS k FROM email_loop.emails ORDER BY 1`)).map((r: { k: string }) => r.k),
     eventsOf: (
-      await dataSource.query(`SELECT DISTINCT e.idempotency_key AS k FROM email_events v JOIN emails e ON e.id = v.email_id ORDER BY 1`)
+      await dataSource.query(`SELECT DISTINCT e.idempotency_key AS k FROM email_loop.email_events v JOIN email_loop.emails e ON e.id = v.email_id ORDER BY 1`)
     ).map((r: { k: string }) => r.k),
-    inbox: (await dataSource.query(`SELECT message_id AS m FROM inbox ORDER BY 1`)).map((r: { m: string }) => r.m),
+    inbox: (await dataSource.query(`SELECT message_id AS m FROM email_loop.inbox ORDER BY 1`)).map((r: { m: string }) => r.m),
   });
 
   beforeAll(async () => {
@@ -79,7 +80,7 @@ describe('EmailRetentionService (PostgreSQL)', () => {
     const after = await remaining();
     expect(after.emails).toEqual(before.emails.filter((k) => !gone.includes(k)));
     expect(after.eventsOf).toEqual(after.emails); // every kept email keeps its history
-    expect(await dataSource.query(`SELECT count(*)::int AS n FROM email_events`)).toEqual([{ n: after.emails.length * 2 }]);
+    expect(await dataSource.query(`SELECT count(*)::int AS n FROM email_loop.email_events`)).toEqual([{ n: after.emails.length * 2 }]);
     expect(after.inbox).toEqual(['fresh-1', 'recent-1']);
     // Old emails that are not final (queued … unknown) are all still there.
     expect(after.emails.filter((k) => k.endsWith('-old')).sort()).toEqual(

@@ -45,6 +45,7 @@ export class EmailTransactionRequiredError extends DomainError {
   }
 }
 
+/** `EmailClient.get()` found no email with that id (never created, or deleted by retention). */
 export class EmailNotFoundError extends NotFoundError {
   readonly code = 'email_not_found';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_EMAIL_RETENTION, resolveEmailRetentionOptions } from './email.options.js';
+import { DEFAULT_EMAIL_RETENTION, resolveEmailModuleOptions, resolveEmailRetentionOptions } from './email.options.js';
 
 const DAY = 86_400_000;
 
@@ -21,5 +21,30 @@ describe('resolveEmailRetentionOptions', () => {
   it('refuses a non-positive interval or batch size', () => {
     expect(() => resolveEmailRetentionOptions({ batchSize: 0 })).toThrow(/batchSize must be a positive number/);
     expect(() => resolveEmailRetentionOptions({ intervalMs: Number.NaN })).toThrow(/intervalMs must be a positive number/);
+  });
+});
+
+describe('resolveEmailModuleOptions', () => {
+  const base = { appName: 'orders', databaseUrl: 'postgres://db/orders', kafka: { brokers: ['127.0.0.1:9092'] } };
+
+  it('derives the client id and topic prefix from appName, and puts the tables in email_loop', () => {
+    expect(resolveEmailModuleOptions(base)).toMatchObject({
+      schema: 'email_loop',
+      kafka: { brokers: ['127.0.0.1:9092'], clientId: 'orders', topicPrefix: 'orders.' },
+    });
+  });
+
+  it('keeps an explicit prefix, even an empty one, and an explicit schema', () => {
+    const resolved = resolveEmailModuleOptions({ ...base, schema: 'mail', kafka: { ...base.kafka, topicPrefix: '' } });
+    expect(resolved).toMatchObject({ schema: 'mail', kafka: { topicPrefix: '' } });
+  });
+
+  it('lists every bad field in one error', () => {
+    const bad = { appName: 'Orders!', databaseUrl: 'mysql://x', schema: 'Bad-Schema', kafka: { brokers: [] } };
+    expect(() => resolveEmailModuleOptions(bad)).toThrow(/EmailModule: invalid options\n {2}appName: .*\n {2}databaseUrl: .*\n {2}schema: .*\n {2}kafka.brokers: /);
+  });
+
+  it('refuses retention that would let a redelivered event apply twice', () => {
+    expect(() => resolveEmailModuleOptions({ ...base, retention: { inboxMs: DAY } })).toThrow(/inboxMs must be 0/);
   });
 });

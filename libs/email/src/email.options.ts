@@ -1,4 +1,6 @@
-import { TOPIC_MESSAGE_MAX_AGE_DAYS, type KafkaModuleOptions } from '@app/kafka';
+import { z } from 'zod';
+import { SQL_SCHEMA_PATTERN, toFieldErrors } from '@app/common';
+import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import type { OutboxRelayOptions } from '@app/outbox';
 import { daysToMs } from '@app/retention';
 
@@ -27,16 +29,49 @@ export interface EmailRetentionOptions {
   batchSize: number;
 }
 
+/** How the module reaches Kafka. */
+export interface EmailKafkaOptions {
+  /** `host:port` of the bootstrap brokers. */
+  brokers: string[];
+  /** Client id reported to the broker. Default: `appName`. */
+  clientId?: string;
+  /**
+   * Prepended to every topic and consumer group name. Default: `` `${appName}.` ``.
+   *
+   * One mailer deployment serves one topic prefix (its `KAFKA_TOPIC_PREFIX`): set the mailer's
+   * prefix to this value, and give two apps that share a mailer the same explicit prefix.
+   */
+  topicPrefix?: string;
+  /** Partitions for the topics the module creates at start-up. */
+  partitions?: number;
+}
+
+/**
+ * Options of `EmailModule.forRoot()` (or the result of `forRootAsync()`'s factory), validated at
+ * start-up: an invalid value stops the app with every bad field listed.
+ */
 export interface EmailModuleOptions {
+  /**
+   * Names this application on the broker, e.g. `orders` (lower-case letters, digits, `-`):
+   * the status events are consumed by the group `` `${topicPrefix}${appName}.email-events` ``, and the
+   * topic prefix defaults to `` `${appName}.` ``. Keep it stable: a new name is a new consumer group.
+   */
+  appName: string;
   /** PostgreSQL connection string of the database the app's TypeORM `DataSource` uses. */
   databaseUrl: string;
-  kafka: KafkaModuleOptions;
+  /**
+   * PostgreSQL schema of the module's tables (`emails`, `email_events`, `outbox`, `inbox`);
+   * run `emailMigrations(schema)` with the same value. Default {@link DEFAULT_EMAIL_SCHEMA}.
+   */
+  schema?: string;
+  kafka: EmailKafkaOptions;
   /** Run the outbox relay in this instance (default true). */
   runRelay?: boolean;
   /** Consume status events in this instance (default true). */
   consumeEvents?: boolean;
   /** Partitions of `mail.events` applied in parallel by one instance. */
   eventConcurrency?: number;
+  /** Tuning of the relay that publishes the module's outbox (batch size, lease, retries, retention). */
   relay?: Partial<OutboxRelayOptions>;
   /**
    * Largest Kafka message `send()` accepts, in bytes as the broker counts them: the request's
@@ -47,6 +82,53 @@ export interface EmailModuleOptions {
    */
   maxMessageBytes?: number;
   retention?: Partial<EmailRetentionOptions>;
+}
+
+/** The options with their defaults filled in: what the module's providers receive. */
+export interface ResolvedEmailModuleOptions extends EmailModuleOptions {
+  schema: string;
+  kafka: EmailKafkaOptions & { clientId: string; topicPrefix: string };
+}
+
+/** Where the module's tables live unless `schema` says otherwise. */
+export const DEFAULT_EMAIL_SCHEMA = 'email_loop';
+
+const positiveInt = z.number().int().positive();
+const emailModuleOptionsSchema = z.object({
+  appName: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'lower-case letters, digits and - only, starting with a letter'),
+  databaseUrl: z.url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// URL' }),
+  schema: z.string().regex(SQL_SCHEMA_PATTERN, 'lower-case letters, digits and _ only, at most 63').optional(),
+  kafka: z.object({
+    brokers: z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')).min(1),
+    clientId: z.string().min(1).optional(),
+    topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').optional(),
+    partitions: positiveInt.optional(),
+  }),
+  runRelay: z.boolean().optional(),
+  consumeEvents: z.boolean().optional(),
+  eventConcurrency: positiveInt.optional(),
+  relay: z.record(z.string(), z.number()).optional(),
+  maxMessageBytes: positiveInt.optional(),
+  retention: z.record(z.string(), z.number()).optional(),
+});
+
+/**
+ * Validates the options and fills in the derived defaults (`schema`, `kafka.clientId`,
+ * `kafka.topicPrefix`); throws one error listing every bad field.
+ */
+export function resolveEmailModuleOptions(options: EmailModuleOptions): ResolvedEmailModuleOptions {
+  const result = emailModuleOptionsSchema.safeParse(options);
+  if (!result.success) {
+    const lines = toFieldErrors(result.error.issues).map((e) => `  ${e.path}: ${e.message}`);
+    throw new Error(`EmailModule: invalid options\n${lines.join('\n')}`);
+  }
+  const { appName, kafka } = options;
+  if (options.retention) resolveEmailRetentionOptions(options.retention);
+  return {
+    ...options,
+    schema: options.schema ?? DEFAULT_EMAIL_SCHEMA,
+    kafka: { ...kafka, clientId: kafka.clientId ?? appName, topicPrefix: kafka.topicPrefix ?? `${appName}.` },
+  };
 }
 
 /** Below Kafka's default `message.max.bytes` (1,048,588), with room to spare. */

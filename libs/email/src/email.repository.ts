@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { sqlTable } from '@app/common';
 import type { EntityManager } from 'typeorm';
+import { DEFAULT_EMAIL_SCHEMA, EMAIL_OPTIONS } from './email.options.js';
 import { TERMINAL_STATUSES, type EmailEventDetail, type EmailEventType, type EmailStatus, type Lane } from '@app/contracts';
 
 export interface NewEmailRow {
@@ -44,16 +46,16 @@ export const emailQueries = {
    * their events (`email_events` references `emails`, so both go in one statement). Found through
    * `emails_final_updated_idx`; an email locked by the status consumer is skipped, not waited for.
    */
-  deleteFinal: (olderThanMs: number, limit: number) => ({
+  deleteFinal: (olderThanMs: number, limit: number, schema = DEFAULT_EMAIL_SCHEMA) => ({
     sql: `WITH due AS (
-            SELECT id FROM emails
+            SELECT id FROM ${sqlTable(schema, 'emails')}
             WHERE status = ANY($1) AND updated_at < now() - $2::float8 * interval '1 millisecond'
             LIMIT $3
             FOR UPDATE SKIP LOCKED
           ), events AS (
-            DELETE FROM email_events WHERE email_id = ANY (ARRAY(SELECT id FROM due))
+            DELETE FROM ${sqlTable(schema, 'email_events')} WHERE email_id = ANY (ARRAY(SELECT id FROM due))
           )
-          DELETE FROM emails WHERE id = ANY (ARRAY(SELECT id FROM due))`,
+          DELETE FROM ${sqlTable(schema, 'emails')} WHERE id = ANY (ARRAY(SELECT id FROM due))`,
     params: [[...TERMINAL_STATUSES], olderThanMs, limit],
   }),
 };
@@ -61,10 +63,20 @@ export const emailQueries = {
 /** SQL for `emails` and `email_events`. Every method runs on the manager it is given. */
 @Injectable()
 export class EmailRepository {
+  private readonly schema: string;
+  private readonly emails: string;
+  private readonly events: string;
+
+  constructor(@Inject(EMAIL_OPTIONS) options: { schema?: string } = {}) {
+    this.schema = options.schema ?? DEFAULT_EMAIL_SCHEMA;
+    this.emails = sqlTable(this.schema, 'emails');
+    this.events = sqlTable(this.schema, 'email_events');
+  }
+
   /** Inserts the email unless its idempotency key exists; returns whether a row was inserted. */
   async insert(manager: EntityManager, email: NewEmailRow): Promise<boolean> {
     const rows: unknown[] = await manager.query(
-      `INSERT INTO emails (id, idempotency_key, request_hash, lane, recipients, subject, metadata, expires_at, status)
+      `INSERT INTO ${this.emails} (id, idempotency_key, request_hash, lane, recipients, subject, metadata, expires_at, status)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued')
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING 1`,
@@ -83,13 +95,13 @@ export class EmailRepository {
   }
 
   async findByIdempotencyKey(manager: EntityManager, key: string): Promise<EmailRow | null> {
-    const rows: EmailRow[] = await manager.query(`SELECT ${EMAIL_COLUMNS} FROM emails WHERE idempotency_key = $1`, [key]);
+    const rows: EmailRow[] = await manager.query(`SELECT ${EMAIL_COLUMNS} FROM ${this.emails} WHERE idempotency_key = $1`, [key]);
     return rows[0] ?? null;
   }
 
   async findById(manager: EntityManager, id: string, options: { lock?: boolean } = {}): Promise<EmailRow | null> {
     const rows: EmailRow[] = await manager.query(
-      `SELECT ${EMAIL_COLUMNS} FROM emails WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`,
+      `SELECT ${EMAIL_COLUMNS} FROM ${this.emails} WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`,
       [id],
     );
     return rows[0] ?? null;
@@ -97,7 +109,7 @@ export class EmailRepository {
 
   async listEvents(manager: EntityManager, emailId: string): Promise<EmailEventRow[]> {
     return manager.query(
-      `SELECT type, occurred_at AS "occurredAt", detail FROM email_events
+      `SELECT type, occurred_at AS "occurredAt", detail FROM ${this.events}
        WHERE email_id = $1 ORDER BY occurred_at, received_at`,
       [emailId],
     );
@@ -108,7 +120,7 @@ export class EmailRepository {
     event: { eventId: string; emailId: string; type: EmailEventType; occurredAt: string; detail: EmailEventDetail },
   ): Promise<void> {
     await manager.query(
-      `INSERT INTO email_events (event_id, email_id, type, occurred_at, detail) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO ${this.events} (event_id, email_id, type, occurred_at, detail) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT DO NOTHING`,
       [event.eventId, event.emailId, event.type, event.occurredAt, JSON.stringify(event.detail)],
     );
@@ -116,7 +128,7 @@ export class EmailRepository {
 
   /** Deletes up to `limit` final emails, with their events, last changed over `olderThanMs` ago; returns how many. */
   async deleteFinalBefore(manager: EntityManager, olderThanMs: number, limit: number): Promise<number> {
-    const { sql, params } = emailQueries.deleteFinal(olderThanMs, limit);
+    const { sql, params } = emailQueries.deleteFinal(olderThanMs, limit, this.schema);
     const [, deleted] = (await manager.query(sql, params)) as [unknown, number];
     return deleted ?? 0;
   }
@@ -127,7 +139,7 @@ export class EmailRepository {
     change: { status: EmailStatus; attempt: number; messageId?: string; smtpResponse?: string },
   ): Promise<void> {
     await manager.query(
-      `UPDATE emails SET status = $2, attempt = $3,
+      `UPDATE ${this.emails} SET status = $2, attempt = $3,
          message_id = COALESCE($4, message_id), smtp_response = COALESCE($5, smtp_response), updated_at = now()
        WHERE id = $1`,
       [id, change.status, change.attempt, change.messageId ?? null, change.smtpResponse ?? null],

@@ -1,32 +1,40 @@
-import { INBOX_MIGRATIONS } from '@app/inbox';
-import { OUTBOX_MIGRATIONS } from '@app/outbox';
-import { CreateEmails1763900000100 } from './email.migration.js';
-import { EmailsRetentionIndex1763900000110 } from './emails-retention-index.migration.js';
+/**
+ * The email module's public entry (`@email-loop/nestjs`): everything a host app needs, nothing of
+ * the outbox, inbox or Kafka wiring inside it.
+ */
 
-export { EmailModule } from './email.module.js';
-export { DEFAULT_MAX_MESSAGE_BYTES, type EmailModuleOptions, type EmailRetentionOptions } from './email.options.js';
+/** The module: `EmailModule.forRoot(options)` / `forRootAsync({ imports, inject, useFactory })`. */
+export { EmailModule, type EmailModuleAsyncOptions } from './email.module.js';
+/** Its options, their defaults, and how long it keeps its rows. */
 export {
-  OnEmailEvent,
-  type EmailEventContext,
-  type EmailStatusEvent,
-} from './email-event-handlers.js';
+  DEFAULT_EMAIL_SCHEMA,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type EmailKafkaOptions,
+  type EmailModuleOptions,
+  type EmailRetentionOptions,
+} from './email.options.js';
+/** Relay tuning accepted by `EmailModuleOptions.relay`. */
+export type { OutboxRelayOptions as EmailRelayOptions } from '@app/outbox';
+
+/** Queue an email inside your transaction (`send`) and read what happened to it (`get`). */
 export { EmailClient, type EmailView, type SendOptions, type SendResult } from './email-client.js';
 /** `send()`'s argument, before validation (`to` may be one address, `lane` may be omitted). */
 export type { EmailRequestInput } from '@app/contracts';
+/** Vocabulary of the results and events: lanes, statuses, event types and their details. */
+export type { EmailEventDetail, EmailEventType, EmailStatus, Lane } from '@app/contracts';
+
+/** React to outcomes: `@OnEmailEvent('email.sent')` methods run inside the transaction that applies the event. */
+export { OnEmailEvent, type EmailEventContext, type EmailStatusEvent } from './email-event-handlers.js';
+
+/** What `send()` throws (all before anything is written), and `get()`'s not-found error. */
 export {
   EmailNotFoundError,
   EmailTooLargeError,
   EmailTransactionRequiredError,
   IdempotencyKeyConflictError,
-  UnknownEmailEventError,
 } from './email.errors.js';
-/** Raised by `send()` for an invalid request; re-exported so a module user can catch it by class. */
+/** Raised by `send()` for an invalid request, with every bad field in `fieldErrors`. */
 export { InvalidInputError, type FieldError } from '@app/common';
 
-/** The migrations the email module needs, in order; add them to your DataSource's `migrations`. */
-export const EMAIL_MIGRATIONS = [
-  ...OUTBOX_MIGRATIONS,
-  ...INBOX_MIGRATIONS,
-  CreateEmails1763900000100,
-  EmailsRetentionIndex1763900000110,
-];
+/** The module's tables: TypeORM migrations bound to a schema (or the CLI `email-loop migrate`). */
+export { EMAIL_MIGRATIONS, emailMigrations, type EmailMigration } from './email.migrations.js';

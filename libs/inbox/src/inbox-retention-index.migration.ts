@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { schemaMigrationName, sqlTable } from '@app/common';
 
 /**
  * `inbox_processed_at_idx`: retention deletes the oldest inbox rows (`InboxStore.deleteProcessedBefore`)
@@ -7,14 +8,16 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * `IF NOT EXISTS`: on a large table, create it beforehand with `CREATE INDEX CONCURRENTLY` (same
  * definition) so that writes are not blocked; this migration then only records it.
  */
-export class InboxRetentionIndex1763900000010 implements MigrationInterface {
-  name = 'InboxRetentionIndex1763900000010';
+export function createInboxRetentionIndexMigration(schema: string): new () => MigrationInterface {
+  return class InboxRetentionIndex implements MigrationInterface {
+    name = schemaMigrationName('InboxRetentionIndex', 1763900000010, schema);
 
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`CREATE INDEX IF NOT EXISTS inbox_processed_at_idx ON inbox (processed_at)`);
-  }
+    async up(q: QueryRunner): Promise<void> {
+      await q.query(`CREATE INDEX IF NOT EXISTS inbox_processed_at_idx ON ${sqlTable(schema, 'inbox')} (processed_at)`);
+    }
 
-  async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP INDEX inbox_processed_at_idx`);
-  }
+    async down(q: QueryRunner): Promise<void> {
+      await q.query(`DROP INDEX "${schema}".inbox_processed_at_idx`);
+    }
+  };
 }

@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { sqlTable } from '@app/common';
+import { INBOX_OPTIONS, type InboxModuleOptions } from './inbox.options.js';
 
 /** Statements built from their parameters, so that tests EXPLAIN exactly what the store runs. */
 export const inboxQueries = {
@@ -9,9 +11,9 @@ export const inboxQueries = {
    * on the size of the table. The rows are locked from the select to the delete, so their
    * addresses cannot change in between; rows another transaction holds are skipped.
    */
-  deleteProcessed: (olderThanMs: number, limit: number) => ({
-    sql: `DELETE FROM inbox WHERE ctid = ANY (ARRAY(
-            SELECT ctid FROM inbox
+  deleteProcessed: (olderThanMs: number, limit: number, schema = 'public') => ({
+    sql: `DELETE FROM ${sqlTable(schema, 'inbox')} WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM ${sqlTable(schema, 'inbox')}
             WHERE processed_at < now() - $1::float8 * interval '1 millisecond'
             LIMIT $2
             FOR UPDATE SKIP LOCKED))`,
@@ -26,9 +28,15 @@ export const inboxQueries = {
  */
 @Injectable()
 export class InboxStore {
+  private readonly schema: string;
+
+  constructor(@Inject(INBOX_OPTIONS) options: InboxModuleOptions = {}) {
+    this.schema = options.schema ?? 'public';
+  }
+
   async recordOnce(manager: EntityManager, consumer: string, messageId: string): Promise<boolean> {
     const rows: unknown[] = await manager.query(
-      `INSERT INTO inbox (consumer, message_id) VALUES ($1, $2)
+      `INSERT INTO ${sqlTable(this.schema, 'inbox')} (consumer, message_id) VALUES ($1, $2)
        ON CONFLICT DO NOTHING
        RETURNING 1`,
       [consumer, messageId],
@@ -43,7 +51,7 @@ export class InboxStore {
    * `@app/kafka`): the owner of the inbox enforces that when it configures retention.
    */
   async deleteProcessedBefore(manager: EntityManager, olderThanMs: number, limit: number): Promise<number> {
-    const { sql, params } = inboxQueries.deleteProcessed(olderThanMs, limit);
+    const { sql, params } = inboxQueries.deleteProcessed(olderThanMs, limit, this.schema);
     const [, deleted] = (await manager.query(sql, params)) as [unknown, number];
     return deleted ?? 0;
   }

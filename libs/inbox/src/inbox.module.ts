@@ -1,6 +1,14 @@
-import { Module } from '@nestjs/common';
+import { ConfigurableModuleBuilder, Module } from '@nestjs/common';
 import { InboxStore } from './inbox-store.js';
+import { INBOX_OPTIONS, type InboxModuleOptions } from './inbox.options.js';
 
-/** Idempotent consumption: remembers applied message ids. Needs `INBOX_MIGRATIONS`. */
+const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<InboxModuleOptions>({ optionsInjectionToken: INBOX_OPTIONS })
+  .setClassMethodName('forRoot')
+  .build();
+
+/**
+ * Idempotent consumption: remembers applied message ids. `forRoot({ schema })` or
+ * `forRootAsync(...)`; needs `inboxMigrations(schema)`.
+ */
 @Module({ providers: [InboxStore], exports: [InboxStore] })
-export class InboxModule {}
+export class InboxModule extends ConfigurableModuleClass {}

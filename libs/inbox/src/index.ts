@@ -1,9 +1,18 @@
-import { CreateInbox1763900000001 } from './inbox.migration.js';
-import { InboxRetentionIndex1763900000010 } from './inbox-retention-index.migration.js';
+import type { MigrationInterface } from 'typeorm';
+import { createInboxMigration } from './inbox.migration.js';
+import { createInboxRetentionIndexMigration } from './inbox-retention-index.migration.js';
 
 export { InboxModule } from './inbox.module.js';
+export type { InboxModuleOptions } from './inbox.options.js';
 export { InboxStore } from './inbox-store.js';
-export { CreateInbox1763900000001, InboxRetentionIndex1763900000010 };
 
-/** The inbox's migrations, in order: add them to the migrations of every app that has an inbox. */
-export const INBOX_MIGRATIONS = [CreateInbox1763900000001, InboxRetentionIndex1763900000010];
+/**
+ * The inbox's migrations, in order, with its table in `schema`: add them to the migrations of
+ * every app that has an inbox (with the same `schema` option).
+ */
+export function inboxMigrations(schema = 'public'): (new () => MigrationInterface)[] {
+  return [createInboxMigration(schema), createInboxRetentionIndexMigration(schema)];
+}
+
+/** {@link inboxMigrations} in `public`. */
+export const INBOX_MIGRATIONS = inboxMigrations();

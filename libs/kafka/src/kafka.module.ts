@@ -1,4 +1,4 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigurableModuleBuilder, Module } from '@nestjs/common';
 import { KafkaClient } from './kafka-client.js';
 import { KafkaProducer } from './kafka-producer.js';
 import { KafkaConsumerRunner } from './kafka-consumer.js';
@@ -6,16 +6,16 @@ import { KafkaTopicAdmin } from './kafka-admin.js';
 import { KafkaTopics } from './kafka-topics.js';
 import { KAFKA_OPTIONS, type KafkaModuleOptions } from './kafka.options.js';
 
-/** Kafka wiring for one app: client, producer, consumer runner, topic names and admin. */
-@Module({})
-export class KafkaModule {
-  static forRoot(options: KafkaModuleOptions): DynamicModule {
-    const providers = [KafkaClient, KafkaProducer, KafkaConsumerRunner, KafkaTopicAdmin, KafkaTopics];
-    return {
-      module: KafkaModule,
-      global: true,
-      providers: [{ provide: KAFKA_OPTIONS, useValue: options }, ...providers],
-      exports: providers,
-    };
-  }
-}
+const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<KafkaModuleOptions>({ optionsInjectionToken: KAFKA_OPTIONS })
+  .setClassMethodName('forRoot')
+  .build();
+
+const providers = [KafkaClient, KafkaProducer, KafkaConsumerRunner, KafkaTopicAdmin, KafkaTopics];
+
+/**
+ * Kafka wiring for one app: client, producer, consumer runner, topic names and admin.
+ * `forRoot(options)` or `forRootAsync({ useFactory, inject, imports })`. Not global: import the
+ * same module object wherever its providers are needed (another `forRoot` call is another client).
+ */
+@Module({ providers, exports: providers })
+export class KafkaModule extends ConfigurableModuleClass {}

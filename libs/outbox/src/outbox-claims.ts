@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { sqlTable } from '@app/common';
 import type { OutboxMessage } from './outbox-publisher.js';
 
 /** Rows one relay holds under one lease; `token` fences every later write about them. */
@@ -30,7 +31,14 @@ const CLAIM_LOCK_KEY = 7_263_541_001;
  * claim → published | released (retry later) | dead-lettered.
  */
 export class OutboxClaims {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly table: string;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    schema = 'public',
+  ) {
+    this.table = sqlTable(schema, 'outbox');
+  }
 
   /**
    * Claims up to `limit` pending rows in id order, skipping every key that still has a row
@@ -45,13 +53,13 @@ export class OutboxClaims {
       await manager.query(`SELECT pg_advisory_xact_lock($1)`, [CLAIM_LOCK_KEY]);
       const [updated] = (await manager.query(
         `WITH blocked AS (
-           SELECT DISTINCT message_key FROM outbox
+           SELECT DISTINCT message_key FROM ${this.table}
            WHERE ${PENDING} AND (lease_until IS NOT NULL OR retry_at IS NOT NULL)
              AND (lease_until > now() OR retry_at > now())
          )
-         UPDATE outbox SET claim_token = $1, lease_until = now() + $3 * interval '1 millisecond', retry_at = NULL
+         UPDATE ${this.table} SET claim_token = $1, lease_until = now() + $3 * interval '1 millisecond', retry_at = NULL
          WHERE id IN (
-           SELECT id FROM outbox o
+           SELECT id FROM ${this.table} o
            WHERE ${PENDING} AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.message_key = o.message_key)
            ORDER BY id
            LIMIT $2)
@@ -71,7 +79,7 @@ export class OutboxClaims {
   /** Marks rows published; returns how many this claim still held (fewer = fenced off). */
   async markPublished(token: string, ids: readonly string[]): Promise<number> {
     return this.update(
-      `UPDATE outbox SET published_at = now(), claim_token = NULL, lease_until = NULL
+      `UPDATE ${this.table} SET published_at = now(), claim_token = NULL, lease_until = NULL
        WHERE id = ANY($1::bigint[]) AND claim_token = $2 AND published_at IS NULL`,
       [ids, token],
     );
@@ -80,7 +88,7 @@ export class OutboxClaims {
   /** Keeps a claim while its publish is still running; returns how many rows it still held. */
   async extendLease(token: string, ids: readonly string[], leaseMs: number): Promise<number> {
     return this.update(
-      `UPDATE outbox SET lease_until = now() + $3 * interval '1 millisecond'
+      `UPDATE ${this.table} SET lease_until = now() + $3 * interval '1 millisecond'
        WHERE id = ANY($1::bigint[]) AND claim_token = $2 AND published_at IS NULL`,
       [ids, token, leaseMs],
     );
@@ -89,7 +97,7 @@ export class OutboxClaims {
   /** Hands rows back after a failed publish; each waits `base·2^attempts` (capped) before the next try. */
   async release(token: string, ids: readonly string[], error: string, backoff: { baseMs: number; maxMs: number }): Promise<void> {
     await this.update(
-      `UPDATE outbox SET claim_token = NULL, lease_until = NULL, attempts = attempts + 1, last_error = $3,
+      `UPDATE ${this.table} SET claim_token = NULL, lease_until = NULL, attempts = attempts + 1, last_error = $3,
               retry_at = now() + least($5::float8, $4::float8 * 2 ^ least(attempts, 20)) * interval '1 millisecond'
        WHERE id = ANY($1::bigint[]) AND claim_token = $2`,
       [ids, token, error.slice(0, 2_000), backoff.baseMs, backoff.maxMs],
@@ -98,7 +106,7 @@ export class OutboxClaims {
 
   /** Gives rows back without counting an attempt (they were not tried, e.g. behind a failed row of their key). */
   async unclaim(token: string, ids: readonly string[]): Promise<void> {
-    await this.update(`UPDATE outbox SET claim_token = NULL, lease_until = NULL WHERE id = ANY($1::bigint[]) AND claim_token = $2`, [
+    await this.update(`UPDATE ${this.table} SET claim_token = NULL, lease_until = NULL WHERE id = ANY($1::bigint[]) AND claim_token = $2`, [
       ids,
       token,
     ]);
@@ -107,7 +115,7 @@ export class OutboxClaims {
   /** Parks a row the transport rejected permanently; see `OutboxDeadLetters` to inspect and requeue. */
   async deadLetter(token: string, id: string, error: string): Promise<void> {
     await this.update(
-      `UPDATE outbox SET claim_token = NULL, lease_until = NULL, attempts = attempts + 1, last_error = $3, dead_lettered_at = now()
+      `UPDATE ${this.table} SET claim_token = NULL, lease_until = NULL, attempts = attempts + 1, last_error = $3, dead_lettered_at = now()
        WHERE id = $1::bigint AND claim_token = $2`,
       [id, token, error.slice(0, 2_000)],
     );
@@ -116,8 +124,8 @@ export class OutboxClaims {
   /** Deletes up to `limit` rows published before `retentionMs` ago; returns how many. */
   async deletePublished(retentionMs: number, limit: number): Promise<number> {
     return this.update(
-      `DELETE FROM outbox WHERE id IN (
-         SELECT id FROM outbox
+      `DELETE FROM ${this.table} WHERE id IN (
+         SELECT id FROM ${this.table}
          WHERE published_at IS NOT NULL AND published_at < now() - $1::float8 * interval '1 millisecond'
          LIMIT $2)`,
       [retentionMs, limit],

@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { sqlTable } from '@app/common';
+import { OUTBOX_OPTIONS, type OutboxModuleOptions } from './outbox.options.js';
 import { DataSource } from 'typeorm';
 
 export interface OutboxDeadLetter {
@@ -14,7 +16,14 @@ export interface OutboxDeadLetter {
 /** Inspect and requeue outbox rows the transport rejected permanently. */
 @Injectable()
 export class OutboxDeadLetters {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly table: string;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(OUTBOX_OPTIONS) options: Pick<OutboxModuleOptions, 'schema'> = {},
+  ) {
+    this.table = sqlTable(options.schema ?? 'public', 'outbox');
+  }
 
   async list(limit = 100): Promise<OutboxDeadLetter[]> {
     const rows: {
@@ -27,7 +36,7 @@ export class OutboxDeadLetters {
       dead_lettered_at: Date;
     }[] = await this.dataSource.query(
       `SELECT id::text AS id, topic, message_key, attempts, last_error, created_at, dead_lettered_at
-       FROM outbox WHERE dead_lettered_at IS NOT NULL ORDER BY id LIMIT $1`,
+       FROM ${this.table} WHERE dead_lettered_at IS NOT NULL ORDER BY id LIMIT $1`,
       [limit],
     );
     return rows.map((r) => ({
@@ -48,7 +57,7 @@ export class OutboxDeadLetters {
    */
   async requeue(ids: readonly string[]): Promise<string[]> {
     const [rows] = (await this.dataSource.query(
-      `UPDATE outbox SET dead_lettered_at = NULL, attempts = 0, retry_at = NULL, last_error = NULL
+      `UPDATE ${this.table} SET dead_lettered_at = NULL, attempts = 0, retry_at = NULL, last_error = NULL
        WHERE id = ANY($1::bigint[]) AND dead_lettered_at IS NOT NULL
        RETURNING id::text AS id`,
       [ids],

@@ -30,7 +30,6 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
   const relay = (publisher: OutboxPublisher, options: Partial<OutboxRelayOptions> = {}): OutboxRelay =>
     new OutboxRelay(dataSource, publisher, {
       connectionString: url,
-      publisher: KafkaOutboxPublisher,
       relay: { batchSize: 50, retryBaseDelayMs: 1, ...options },
     });
   const drain = async (r: OutboxRelay): Promise<void> => {

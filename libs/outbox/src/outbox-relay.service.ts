@@ -10,11 +10,11 @@ import pg from 'pg';
 import { describeError, sleep } from '@app/common';
 import { RetentionJob } from '@app/retention';
 import {
-  OUTBOX_CHANNEL,
   OUTBOX_OPTIONS,
   OUTBOX_PUBLISHER,
   type OutboxModuleOptions,
   type OutboxRelayOptions,
+  outboxChannel,
   resolveRelayOptions,
 } from './outbox.options.js';
 import type { OutboxMessage, OutboxPublisher } from './outbox-publisher.js';
@@ -62,7 +62,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     @Inject(OUTBOX_OPTIONS) private readonly moduleOptions: OutboxModuleOptions,
   ) {
     this.options = resolveRelayOptions(moduleOptions.relay);
-    this.claims = new OutboxClaims(dataSource);
+    this.claims = new OutboxClaims(dataSource, moduleOptions.schema);
     const { retentionMs, cleanupIntervalMs, cleanupBatchSize } = this.options;
     this.cleanup = new RetentionJob(
       OutboxRelay.name,
@@ -238,7 +238,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           client.on('end', () => resolve());
         });
         client.on('notification', () => this.wake());
-        await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+        await client.query(`LISTEN "${outboxChannel(this.moduleOptions.schema)}"`);
         this.listener = client;
         this.wake(); // rows may have arrived while we were not listening
         await closed;

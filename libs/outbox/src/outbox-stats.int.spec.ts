@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { createMigratedDatabase, dropMigratedDatabase, explainWithoutSeqScan } from '@app/testing';
 import { OUTBOX_MIGRATIONS } from './index.js';
-import { OUTBOX_STATS_SQL, OutboxStatsReader } from './outbox-stats.js';
+import { outboxStatsSql, OutboxStatsReader } from './outbox-stats.js';
 
 /** The health endpoint's backlog query on real PostgreSQL: right figures, read through the partial indexes. */
 describe('OutboxStatsReader (PostgreSQL)', () => {
@@ -42,7 +42,7 @@ describe('OutboxStatsReader (PostgreSQL)', () => {
   });
 
   it('reads the backlog through the pending and dead-letter partial indexes, never scanning published rows', async () => {
-    const plan = (await explainWithoutSeqScan(url, { sql: OUTBOX_STATS_SQL })).join('\n');
+    const plan = (await explainWithoutSeqScan(url, { sql: outboxStatsSql() })).join('\n');
     expect(plan).not.toMatch(/Seq Scan on outbox/);
     expect(plan).toMatch(/outbox_pending_idx/);
     expect(plan).toMatch(/outbox_dead_letter_idx/);

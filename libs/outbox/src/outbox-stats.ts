@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { sqlTable } from '@app/common';
+import { OUTBOX_OPTIONS, type OutboxModuleOptions } from './outbox.options.js';
 import { DataSource } from 'typeorm';
 
 export interface OutboxStats {
@@ -18,21 +20,28 @@ export interface OutboxStats {
  * pending, retrying and the oldest age from `outbox_pending_idx`, dead letters from
  * `outbox_dead_letter_idx`. Each WHERE spells out its index's predicate so the planner can match it.
  */
-export const OUTBOX_STATS_SQL = `
+export const outboxStatsSql = (schema = 'public'): string => `
   SELECT pending.count AS pending, pending.retrying, pending.age, dead.count AS dead
   FROM (SELECT count(*)::int AS count,
                count(*) FILTER (WHERE attempts > 0)::int AS retrying,
                COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float AS age
-        FROM outbox WHERE published_at IS NULL AND dead_lettered_at IS NULL) AS pending,
-       (SELECT count(*)::int AS count FROM outbox WHERE dead_lettered_at IS NOT NULL) AS dead`;
+        FROM ${sqlTable(schema, 'outbox')} WHERE published_at IS NULL AND dead_lettered_at IS NULL) AS pending,
+       (SELECT count(*)::int AS count FROM ${sqlTable(schema, 'outbox')} WHERE dead_lettered_at IS NOT NULL) AS dead`;
 
 /** Backlog figures for health checks and metrics. */
 @Injectable()
 export class OutboxStatsReader {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly sql: string;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(OUTBOX_OPTIONS) options: Pick<OutboxModuleOptions, 'schema'> = {},
+  ) {
+    this.sql = outboxStatsSql(options.schema);
+  }
 
   async read(): Promise<OutboxStats> {
-    const [row] = (await this.dataSource.query(OUTBOX_STATS_SQL)) as { pending: number; retrying: number; dead: number; age: number }[];
+    const [row] = (await this.dataSource.query(this.sql)) as { pending: number; retrying: number; dead: number; age: number }[];
     return {
       pending: row?.pending ?? 0,
       oldestPendingAgeSeconds: row?.age ?? 0,

@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { sqlTable } from '@app/common';
+import { OUTBOX_OPTIONS, type OutboxModuleOptions } from './outbox.options.js';
 import type { EntityManager } from 'typeorm';
 
 export interface OutboxRecord {
@@ -14,13 +16,19 @@ export interface OutboxRecord {
  */
 @Injectable()
 export class OutboxWriter {
+  private readonly table: string;
+
+  constructor(@Inject(OUTBOX_OPTIONS) options: Pick<OutboxModuleOptions, 'schema'> = {}) {
+    this.table = sqlTable(options.schema ?? 'public', 'outbox');
+  }
+
   async add(manager: EntityManager, records: readonly OutboxRecord[]): Promise<void> {
     if (records.length === 0) return;
     if (!manager.queryRunner?.isTransactionActive) {
       throw new Error('OutboxWriter.add() must run inside a transaction (pass the transaction’s EntityManager)');
     }
     await manager.query(
-      `INSERT INTO outbox (topic, message_key, payload, headers)
+      `INSERT INTO ${this.table} (topic, message_key, payload, headers)
        SELECT r.topic, r.message_key, r.payload, r.headers
        FROM jsonb_to_recordset($1::jsonb) AS r(topic text, message_key text, payload jsonb, headers jsonb)`,
       [

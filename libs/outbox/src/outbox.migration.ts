@@ -1,41 +1,45 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { OUTBOX_CHANNEL } from './outbox.options.js';
+import { schemaMigrationName, sqlTable } from '@app/common';
+import { outboxChannel } from './outbox.options.js';
 
 /**
- * Creates the `outbox` table. Include it in the migrations of every app that imports
- * `OutboxModule`. An AFTER INSERT trigger notifies the relay at commit time.
+ * Creates the `outbox` table in `schema` (and the schema). Include it in the migrations of every
+ * app that imports `OutboxModule`. An AFTER INSERT trigger notifies the relay at commit time.
  */
-export class CreateOutbox1763900000000 implements MigrationInterface {
-  name = 'CreateOutbox1763900000000';
+export function createOutboxMigration(schema: string): new () => MigrationInterface {
+  const outbox = sqlTable(schema, 'outbox');
+  const notify = `"${schema}".outbox_notify()`;
+  return class CreateOutbox implements MigrationInterface {
+    name = schemaMigrationName('CreateOutbox', 1763900000000, schema);
 
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
-      CREATE TABLE outbox (
-        id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        topic        text        NOT NULL,
-        message_key  text        NOT NULL,
-        payload      jsonb       NOT NULL,
-        headers      jsonb       NOT NULL DEFAULT '{}'::jsonb,
-        created_at   timestamptz NOT NULL DEFAULT now(),
-        published_at timestamptz,
-        attempts     integer     NOT NULL DEFAULT 0,
-        last_error   text
-      )`);
-    await q.query(`CREATE INDEX outbox_pending_idx ON outbox (id) WHERE published_at IS NULL`);
-    await q.query(`CREATE INDEX outbox_published_at_idx ON outbox (published_at) WHERE published_at IS NOT NULL`);
-    await q.query(`
-      CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        PERFORM pg_notify('${OUTBOX_CHANNEL}', '');
-        RETURN NULL;
-      END $$`);
-    await q.query(
-      `CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()`,
-    );
-  }
+    async up(q: QueryRunner): Promise<void> {
+      await q.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      await q.query(`
+        CREATE TABLE ${outbox} (
+          id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          topic        text        NOT NULL,
+          message_key  text        NOT NULL,
+          payload      jsonb       NOT NULL,
+          headers      jsonb       NOT NULL DEFAULT '{}'::jsonb,
+          created_at   timestamptz NOT NULL DEFAULT now(),
+          published_at timestamptz,
+          attempts     integer     NOT NULL DEFAULT 0,
+          last_error   text
+        )`);
+      await q.query(`CREATE INDEX outbox_pending_idx ON ${outbox} (id) WHERE published_at IS NULL`);
+      await q.query(`CREATE INDEX outbox_published_at_idx ON ${outbox} (published_at) WHERE published_at IS NOT NULL`);
+      await q.query(`
+        CREATE FUNCTION ${notify} RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM pg_notify('${outboxChannel(schema)}', '');
+          RETURN NULL;
+        END $$`);
+      await q.query(`CREATE TRIGGER outbox_notify AFTER INSERT ON ${outbox} FOR EACH STATEMENT EXECUTE FUNCTION ${notify}`);
+    }
 
-  async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP TABLE outbox`);
-    await q.query(`DROP FUNCTION outbox_notify()`);
-  }
+    async down(q: QueryRunner): Promise<void> {
+      await q.query(`DROP TABLE ${outbox}`);
+      await q.query(`DROP FUNCTION ${notify}`);
+    }
+  };
 }

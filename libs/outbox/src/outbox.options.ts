@@ -26,13 +26,19 @@ export interface OutboxRelayOptions {
 export interface OutboxModuleOptions {
   /** Connection string used for the LISTEN connection (the relay's wake-up channel). */
   connectionString: string;
+  /** PostgreSQL schema of the `outbox` table (the one its migrations were bound to). Default `public`. */
+  schema?: string;
+  /** Whether this instance runs the relay; writers work either way. Default true. */
+  runRelay?: boolean;
+  relay?: Partial<OutboxRelayOptions>;
+}
+
+/** Fixed when the module is declared (they shape its providers), unlike the options, which may come from a factory. */
+export interface OutboxModuleExtras {
   /** The transport the relay publishes to (e.g. `KafkaOutboxPublisher`). */
   publisher: Type<OutboxPublisher>;
   /** Modules that provide what `publisher` needs. */
   imports?: ModuleMetadata['imports'];
-  /** Whether this instance runs the relay; writers work either way. Default true. */
-  runRelay?: boolean;
-  relay?: Partial<OutboxRelayOptions>;
 }
 
 export const DEFAULT_RELAY_OPTIONS: OutboxRelayOptions = {
@@ -59,5 +65,7 @@ export function resolveRelayOptions(overrides: Partial<OutboxRelayOptions> = {})
 export const OUTBOX_OPTIONS = Symbol('OUTBOX_OPTIONS');
 export const OUTBOX_PUBLISHER = Symbol('OUTBOX_PUBLISHER');
 
-/** The channel the insert trigger notifies; see the migration. */
-export const OUTBOX_CHANNEL = 'outbox_inserted';
+/** The channel the insert trigger of the outbox in `schema` notifies; see the migration. */
+export function outboxChannel(schema = 'public'): string {
+  return schema === 'public' ? 'outbox_inserted' : `${schema}_outbox_inserted`;
+}

@@ -1,7 +1,7 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { InboxStore } from '@app/inbox';
-import { RetentionJob, type RetentionPolicy } from '@app/retention';
+import { RetentionJob, RetentionService, type RetentionPolicy } from '@app/retention';
 import { EmailRepository } from './email.repository.js';
 import { EMAIL_OPTIONS, resolveEmailRetentionOptions, type EmailModuleOptions } from './email.options.js';
 
@@ -15,9 +15,7 @@ import { EMAIL_OPTIONS, resolveEmailRetentionOptions, type EmailModuleOptions } 
  * Every instance prunes; concurrent passes skip each other's rows (`SKIP LOCKED`).
  */
 @Injectable()
-export class EmailRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly job: RetentionJob;
-
+export class EmailRetentionService extends RetentionService {
   constructor(dataSource: DataSource, emails: EmailRepository, inbox: InboxStore, @Inject(EMAIL_OPTIONS) options: EmailModuleOptions) {
     const retention = resolveEmailRetentionOptions(options.retention);
     const { inboxMs, emailsMs } = retention;
@@ -25,19 +23,6 @@ export class EmailRetentionService implements OnApplicationBootstrap, OnApplicat
       { table: 'inbox', ageMs: inboxMs, deleteBatch: (limit) => inbox.deleteProcessedBefore(dataSource.manager, inboxMs, limit) },
       { table: 'emails', ageMs: emailsMs, deleteBatch: (limit) => emails.deleteFinalBefore(dataSource.manager, emailsMs, limit) },
     ];
-    this.job = new RetentionJob(EmailRetentionService.name, policies, retention);
-  }
-
-  onApplicationBootstrap(): void {
-    this.job.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.job.stop();
-  }
-
-  /** One pruning pass; returns how many rows it deleted per table. For tests and tooling. */
-  prune(): Promise<Record<string, number>> {
-    return this.job.runOnce();
+    super(new RetentionJob(EmailRetentionService.name, policies, retention));
   }
 }

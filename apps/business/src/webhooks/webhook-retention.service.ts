@@ -1,6 +1,6 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { RetentionJob } from '@app/retention';
+import { RetentionJob, RetentionService } from '@app/retention';
 import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { WEBHOOKS_OPTIONS, type WebhooksOptions } from './webhooks.options.js';
 
@@ -14,33 +14,13 @@ const BATCH_SIZE = 1_000;
  * within the retention.
  */
 @Injectable()
-export class WebhookRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly job: RetentionJob;
-
+export class WebhookRetentionService extends RetentionService {
   constructor(dataSource: DataSource, deliveries: WebhookDeliveriesRepository, @Inject(WEBHOOKS_OPTIONS) options: WebhooksOptions) {
-    this.job = new RetentionJob(
-      WebhookRetentionService.name,
-      [
-        {
-          table: 'webhook_deliveries',
-          ageMs: options.retentionMs,
-          deleteBatch: (limit) => deliveries.deleteFinishedBefore(dataSource.manager, options.retentionMs, limit),
-        },
-      ],
-      { intervalMs: options.retentionIntervalMs, batchSize: BATCH_SIZE },
-    );
-  }
-
-  onApplicationBootstrap(): void {
-    this.job.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.job.stop();
-  }
-
-  /** One pruning pass; returns how many rows it deleted. For tests and tooling. */
-  prune(): Promise<Record<string, number>> {
-    return this.job.runOnce();
+    const deliveriesPolicy = {
+      table: 'webhook_deliveries',
+      ageMs: options.retentionMs,
+      deleteBatch: (limit: number) => deliveries.deleteFinishedBefore(dataSource.manager, options.retentionMs, limit),
+    };
+    super(new RetentionJob(WebhookRetentionService.name, [deliveriesPolicy], { intervalMs: options.retentionIntervalMs, batchSize: BATCH_SIZE }));
   }
 }

@@ -1,7 +1,7 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { InboxStore } from '@app/inbox';
-import { RetentionJob, daysToMs, type RetentionPolicy } from '@app/retention';
+import { RetentionJob, RetentionService, daysToMs, type RetentionPolicy } from '@app/retention';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
 import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
 
@@ -21,9 +21,7 @@ const BATCH_SIZE = 1_000;
  * Every instance prunes; concurrent passes skip each other's rows (`SKIP LOCKED`).
  */
 @Injectable()
-export class MailerRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly job: RetentionJob;
-
+export class MailerRetentionService extends RetentionService {
   constructor(
     dataSource: DataSource,
     requests: MailRequestsRepository,
@@ -36,19 +34,6 @@ export class MailerRetentionService implements OnApplicationBootstrap, OnApplica
       { table: 'mail_requests', ageMs: requestsMs, deleteBatch: (limit) => requests.deleteFinalBefore(dataSource.manager, requestsMs, limit) },
       { table: 'inbox', ageMs: inboxMs, deleteBatch: (limit) => inbox.deleteProcessedBefore(dataSource.manager, inboxMs, limit) },
     ];
-    this.job = new RetentionJob(MailerRetentionService.name, policies, { intervalMs: config.RETENTION_INTERVAL_MS, batchSize: BATCH_SIZE });
-  }
-
-  onApplicationBootstrap(): void {
-    this.job.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.job.stop();
-  }
-
-  /** One pruning pass; returns how many rows it deleted per table. For tests and tooling. */
-  prune(): Promise<Record<string, number>> {
-    return this.job.runOnce();
+    super(new RetentionJob(MailerRetentionService.name, policies, { intervalMs: config.RETENTION_INTERVAL_MS, batchSize: BATCH_SIZE }));
   }
 }

@@ -4,7 +4,7 @@ import { InboxModule } from '@app/inbox';
 import { KafkaModule } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxModule } from '@app/outbox';
 import { EmailClient } from './email-client.js';
-import { EmailEventsConsumer } from './email-events.consumer.js';
+import { EmailEventsController } from './email-events.controller.js';
 import { EmailRepository } from './email.repository.js';
 import { EmailStatusService } from './email-status.service.js';
 import { EmailRetentionService } from './email-retention.service.js';
@@ -33,6 +33,8 @@ export class EmailModule {
           ...(options.relay && { relay: options.relay }),
         }),
       ],
+      // Served by KafkaEventsTransport once the host connects it (see the README).
+      controllers: options.consumeEvents === false ? [] : [EmailEventsController],
       providers: [
         { provide: EMAIL_OPTIONS, useValue: options },
         Clock,
@@ -40,7 +42,6 @@ export class EmailModule {
         EmailClient,
         EmailRepository,
         EmailStatusService,
-        EmailEventsConsumer,
         EmailRetentionService,
       ],
       exports: [EmailClient, OutboxModule],

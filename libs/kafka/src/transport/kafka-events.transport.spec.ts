@@ -93,6 +93,7 @@ class DoublingPipe implements PipeTransform {
   }
 }
 
+let observableCalls = 0;
 const seen: { n: number; topic: string; offset: string; key: string | null; logical: string }[] = [];
 
 @Controller()
@@ -105,6 +106,7 @@ class PlainController {
 
   @KafkaEvent('t.plain', { group: 'g.observable', schema, description: 'observable' })
   observable(@Payload() payload: Payload): Observable<HandlerOutcome> {
+    observableCalls++;
     return payload.fail ? throwError(() => new InvalidInputError('from a stream')) : of('duplicate');
   }
 
@@ -219,7 +221,11 @@ describe('KafkaEventsTransport', () => {
     const { handle } = await start();
     await expect(handle('g.plain', { n: 1 })).resolves.toBe('processed');
     expect(seen).toEqual([{ n: 1, topic: 'p.t.plain', offset: expect.any(String), key: 'k1', logical: 't.plain' }]);
+    // Another group's handler of the same topic is a consumer of its own: not run with this one.
+    expect(observableCalls).toBe(0);
     await expect(handle('g.observable', { n: 2 })).resolves.toBe('duplicate');
+    expect(observableCalls).toBe(1);
+    expect(seen).toHaveLength(1);
   });
 
   it('without filters, classifies what the handler threw, not what the default filter made of it', async () => {

@@ -67,9 +67,11 @@ export class KafkaEventsTransport extends Server implements CustomTransportStrat
     if (this.registrations.some((r) => r.topic === pattern && r.options.group === options.group)) {
       throw new Error(`two @KafkaEvent() handlers of ${pattern} in group ${options.group}: give each its own group`);
     }
-    super.addHandler(pattern, callback, isEventHandler, extras);
-    // The base class chained this handler behind an earlier one of the same pattern: undo that.
-    delete (callback as MessageHandler & { next?: unknown }).next;
+    // Not `super.addHandler()`: it would chain this handler behind an earlier one of the same
+    // topic, so that calling either ran both.
+    callback.isEventHandler = true;
+    callback.extras = extras;
+    this.messageHandlers.set(`${pattern} (${options.group})`, callback);
     this.registrations.push({ topic: pattern, handler: callback, options });
   }
 

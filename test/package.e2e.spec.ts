@@ -45,7 +45,7 @@ describe('@email-loop/nestjs installed in a fresh NestJS app', () => {
     const tarball = stdout.trim().split('\n').at(-1) ?? '';
     cpSync(join(ROOT, 'test/package-host'), hostDir, { recursive: true });
     const dependencies: Record<string, string> = { '@email-loop/nestjs': `file:${tarball}` };
-    for (const name of ['@nestjs/common', '@nestjs/core', '@nestjs/platform-express', '@nestjs/typeorm', 'typeorm', 'reflect-metadata', 'rxjs']) {
+    for (const name of ['@nestjs/common', '@nestjs/core', '@nestjs/microservices', '@nestjs/platform-express', '@nestjs/typeorm', 'typeorm', 'reflect-metadata', 'rxjs']) {
       dependencies[name] = installed(name);
     }
     const devDependencies = { '@types/node': installed('@types/node'), typescript: installed('typescript') };

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
 import { ApiExceptionFilter, closeOnSignals, migrateWithLock, runMain } from '@app/common';
+import { KafkaEventsTransport } from '@app/kafka';
 import { AppModule } from './app.module.js';
 import { loadBusinessConfig } from './config.js';
 
@@ -19,8 +20,14 @@ runMain('business', async () => {
   app.useBodyParser('json', { limit: '1mb' });
   app.useGlobalFilters(new ApiExceptionFilter());
   closeOnSignals(app, 'business');
-  // Before listen(): the relay and consumers start in onApplicationBootstrap and need the tables.
+  // The Kafka handlers (@KafkaEvent) are served by this transport; app.close() stops it first.
+  app.connectMicroservice({ strategy: app.get(KafkaEventsTransport) });
+  // Tables first: workers and the relay start in onApplicationBootstrap (init), then the Kafka
+  // consumers; both return at once and connect in the background, so the app starts, serves HTTP
+  // and reports itself not ready while Kafka is down.
   await migrateWithLock(app.get(DataSource));
+  await app.init();
+  await app.startAllMicroservices();
   await app.listen(config.BUSINESS_PORT);
   console.log(`business listening on http://127.0.0.1:${config.BUSINESS_PORT}`);
 });

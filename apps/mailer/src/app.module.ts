@@ -12,7 +12,7 @@ import { MailEvents } from './events/mail-events.js';
 import { ReconciliationController } from './reconciliation/reconciliation.controller.js';
 import { ReconciliationService } from './reconciliation/reconciliation.service.js';
 import { MailerRetentionService } from './retention/mailer-retention.service.js';
-import { MailRequestsConsumer } from './requests/mail-requests.consumer.js';
+import { MailRequestsController } from './requests/mail-requests.controller.js';
 import { MailRequestsRepository } from './requests/mail-requests.repository.js';
 import { MailRequestsService } from './requests/mail-requests.service.js';
 import { MailSender } from './sending/mail-sender.service.js';
@@ -44,7 +44,7 @@ export class AppModule {
         TerminusModule.forRoot({ logger: false }),
         InboxModule.forRoot({}),
       ],
-      controllers: [HealthController, ReconciliationController],
+      controllers: [HealthController, ReconciliationController, MailRequestsController],
       providers: [
         { provide: MAILER_CONFIG, useValue: config },
         Clock,
@@ -52,7 +52,6 @@ export class AppModule {
         MailEvents,
         MailRequestsRepository,
         MailRequestsService,
-        MailRequestsConsumer,
         MailSender,
         MailerRetentionService,
         ReconciliationService,

@@ -6,7 +6,7 @@ import { KafkaModule } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxModule } from '@app/outbox';
 import { EmailClient } from './email-client.js';
 import { EmailEventHandlers } from './email-event-handlers.js';
-import { EmailEventsConsumer } from './email-events.consumer.js';
+import { EmailEventsController } from './email-events.controller.js';
 import { EmailRepository } from './email.repository.js';
 import { EmailStatusService } from './email-status.service.js';
 import { EmailRetentionService } from './email-retention.service.js';
@@ -76,6 +76,9 @@ export class EmailModule extends ConfigurableModuleClass {
     return {
       module: EmailModule,
       imports: [DiscoveryModule, options, kafka, outbox, inbox],
+      // Served by KafkaEventsTransport once the host connects it (see the README); `consumeEvents:
+      // false` leaves its consumer out at start-up.
+      controllers: [EmailEventsController],
       providers: [
         Clock,
         IdGenerator,
@@ -83,7 +86,6 @@ export class EmailModule extends ConfigurableModuleClass {
         EmailRepository,
         EmailStatusService,
         EmailEventHandlers,
-        EmailEventsConsumer,
         EmailRetentionService,
       ],
       exports: [EmailClient, outbox, kafka],

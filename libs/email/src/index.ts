@@ -16,6 +16,14 @@ export {
 /** Relay tuning accepted by `EmailModuleOptions.relay`. */
 export type { OutboxRelayOptions as EmailRelayOptions } from '@app/outbox';
 
+/**
+ * Serves the module's status-event consumer (a Nest microservice transport that commits a Kafka
+ * message only after its effect): connect it in `main.ts`,
+ * `app.connectMicroservice({ strategy: app.get(KafkaEventsTransport) })`, then
+ * `await app.startAllMicroservices()`. Until it listens, `/health/ready`-style probes see it unserved.
+ */
+export { KafkaEventsTransport } from '@app/kafka';
+
 /** Queue an email inside your transaction (`send`) and read what happened to it (`get`). */
 export { EmailClient, type EmailView, type SendOptions, type SendResult } from './email-client.js';
 /** `send()`'s argument, before validation (`to` may be one address, `lane` may be omitted). */

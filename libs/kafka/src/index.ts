@@ -14,3 +14,12 @@ export {
 export { KafkaTopicAdmin, TOPIC_MESSAGE_MAX_AGE_DAYS } from './kafka-admin.js';
 export { KafkaTopics } from './kafka-topics.js';
 export { isMessageRejected, isProducerStateLost, kafkaErrorTypes } from './kafka-errors.js';
+export {
+  KafkaEvent,
+  KafkaEventContext,
+  KafkaEventsTransport,
+  KAFKA_EVENTS_TRANSPORT,
+  UnrecognizedHandlerFailure,
+  type KafkaEventOptions,
+  type KafkaEventOverrides,
+} from './transport/index.js';

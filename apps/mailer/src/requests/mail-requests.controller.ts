@@ -1,0 +1,26 @@
+import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { Topics, contractTopics, emailRequestedMessageSchema, type EmailRequestedMessage } from '@app/contracts';
+import { KafkaEvent, type HandlerOutcome } from '@app/kafka';
+import { MailRequestsService } from './mail-requests.service.js';
+
+const request = { schema: emailRequestedMessageSchema, description: 'email request', createTopics: contractTopics() };
+
+/**
+ * Consumes `mail.requests.<lane>`, one consumer group per lane so a bulk backlog never holds up
+ * transactional mail. Invalid requests go to `<topic>.dlq`.
+ */
+@Controller()
+export class MailRequestsController {
+  constructor(private readonly service: MailRequestsService) {}
+
+  @KafkaEvent(Topics.requests.transactional, { ...request, group: 'mailer.requests.transactional', concurrency: 4 })
+  acceptTransactional(@Payload() message: EmailRequestedMessage): Promise<HandlerOutcome> {
+    return this.service.accept(message);
+  }
+
+  @KafkaEvent(Topics.requests.bulk, { ...request, group: 'mailer.requests.bulk', concurrency: 2 })
+  acceptBulk(@Payload() message: EmailRequestedMessage): Promise<HandlerOutcome> {
+    return this.service.accept(message);
+  }
+}

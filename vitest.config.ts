@@ -17,7 +17,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts'], exclude: ['**/*.int.spec.ts'] },
+        test: { name: 'unit', include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'test/readme.spec.ts'], exclude: ['**/*.int.spec.ts'] },
       },
       {
         extends: true,

@@ -2,16 +2,19 @@
 //
 // Brings the stack up (Kafka, PostgreSQL, Redis, databases), starts a development SMTP server
 // that captures every message (no mail account needed) with a small web inbox, runs both apps
-// in watch mode, sends a first email and shows it arrive and turn `sent`.
+// in watch mode, registers a webhook on a small local receiver, sends a first email and shows it
+// arrive, turn `sent`, and come back to the receiver as a signed `email.sent` delivery.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { SmtpCapture } from '../libs/testing/src/smtp-capture.js';
 import { waitFor } from '../libs/testing/src/wait-for.js';
+import { verifyWebhook } from '../libs/webhooks/src/receiver.js';
 
 const SMTP_PORT = Number(process.env.DEV_SMTP_PORT ?? 2525);
 const INBOX_PORT = Number(process.env.DEV_INBOX_PORT ?? 8025);
 const BUSINESS_PORT = Number(process.env.BUSINESS_PORT ?? 3000);
 const MAILER_PORT = Number(process.env.MAILER_PORT ?? 3001);
+const WEBHOOK_PORT = Number(process.env.DEV_WEBHOOK_PORT ?? 8026);
 const DEMO = process.env.DEV_DEMO !== '0';
 
 const env = {
@@ -23,6 +26,8 @@ const env = {
   SMTP_URL: process.env.SMTP_URL ?? `smtp://127.0.0.1:${SMTP_PORT}`,
   BUSINESS_PORT: String(BUSINESS_PORT),
   MAILER_PORT: String(MAILER_PORT),
+  // The demo receiver listens on loopback, which the SSRF guard refuses unless allowed.
+  WEBHOOK_ALLOWED_NETWORKS: process.env.WEBHOOK_ALLOWED_NETWORKS ?? '127.0.0.0/8',
 };
 
 const children: ChildProcess[] = [];
@@ -57,9 +62,11 @@ async function main(): Promise<void> {
   say(`  business API   ${businessUrl}  (POST /v1/emails, GET /v1/emails/:id, GET /health, GET /health/ready)`);
   say(`  mailer health  http://127.0.0.1:${MAILER_PORT}/health  (readiness: /health/ready)`);
   say(`  captured mail  http://127.0.0.1:${INBOX_PORT}  (dev SMTP server on 127.0.0.1:${SMTP_PORT})`);
+  say(`  webhooks       ${businessUrl}/v1/webhooks  (the demo's receiver: 127.0.0.1:${WEBHOOK_PORT})`);
   say(`send an email:\n${curl}`);
 
   if (DEMO) {
+    const secret = await registerDemoWebhook(businessUrl);
     const res = await fetch(`${businessUrl}/v1/emails`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -75,8 +82,49 @@ async function main(): Promise<void> {
       { timeoutMs: 60_000, intervalMs: 250, description: 'the first email to be sent' },
     );
     say(`GET /v1/emails/${id} →\n${JSON.stringify(view, null, 2)}`);
+    await waitFor(() => secret.delivered.has(id), { timeoutMs: 60_000, intervalMs: 250, description: 'the email.sent webhook' });
   }
   say('watching for changes; Ctrl-C stops the apps (`npm run stack:down` stops Kafka)');
+}
+
+/**
+ * A receiver on loopback that verifies each delivery (as the README's receiver does) and prints it,
+ * registered for `email.sent`; resolves with the emails it has been told about.
+ */
+const DEMO_WEBHOOK = 'npm run dev demo';
+
+async function registerDemoWebhook(businessUrl: string): Promise<{ delivered: Set<string> }> {
+  const delivered = new Set<string>();
+  let secret = '';
+  createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      try {
+        const event = verifyWebhook(Buffer.concat(chunks), req.headers, secret);
+        say(`🔔 webhook ${event.type} for ${event.data.emailId}, signature verified (webhook-id ${String(req.headers['webhook-id'])})`);
+        delivered.add(event.data.emailId);
+        res.writeHead(204).end();
+      } catch (error) {
+        say(`webhook refused: ${String(error)}`);
+        res.writeHead(400).end();
+      }
+    });
+  }).listen(WEBHOOK_PORT, '127.0.0.1');
+  // A previous run's endpoint has a secret this receiver does not know: replace it.
+  const existing = (await (await fetch(`${businessUrl}/v1/webhooks`)).json()) as { data: { id: string; description?: string }[] };
+  for (const old of existing.data) {
+    if (old.description === DEMO_WEBHOOK) await fetch(`${businessUrl}/v1/webhooks/${old.id}`, { method: 'DELETE' });
+  }
+  const response = await fetch(`${businessUrl}/v1/webhooks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url: `http://127.0.0.1:${WEBHOOK_PORT}/webhooks`, events: ['email.sent'], description: DEMO_WEBHOOK }),
+  });
+  const endpoint = (await response.json()) as { id: string; secret: string };
+  secret = endpoint.secret;
+  say(`registered webhook ${endpoint.id} → http://127.0.0.1:${WEBHOOK_PORT}/webhooks (email.sent)`);
+  return { delivered };
 }
 
 function shutdown(): void {

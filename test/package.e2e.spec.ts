@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -6,6 +7,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppProcess, SmtpCapture, createTestDatabase, dropTestDatabase, waitFor } from '@app/testing';
+import { generateWebhookSecret, signWebhook } from '@app/webhooks';
 import { KAFKA_BROKERS, REDIS_URL, freePort } from './stack.js';
 
 const run = promisify(execFile);
@@ -110,6 +112,32 @@ describe('@email-loop/nestjs installed in a fresh NestJS app', () => {
     expect(paths).toContain('dist/email/src/index.d.ts');
     expect(paths).toContain('dist/email/src/migrate.cli.js');
     expect(paths.filter((p) => /spec|testing|apps\/|\.ts$/.test(p) && !p.endsWith('.d.ts'))).toEqual([]);
+  });
+
+  it('runs the README webhook receiver: a signed delivery is accepted once, a forged one refused', async () => {
+    const secret = generateWebhookSecret();
+    const port = await freePort();
+    let output = '';
+    const receiver = spawn(process.execPath, ['dist/webhook-receiver.js'], {
+      cwd: hostDir,
+      env: { ...process.env, WEBHOOK_SECRET: secret, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    receiver.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    receiver.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const body = JSON.stringify({ type: 'email.sent', timestamp: new Date().toISOString(), data: { emailId: randomUUID(), status: 'sent', eventId: randomUUID() } });
+      const post = (headers: Record<string, string>, payload = body): Promise<number> =>
+        fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: payload }).then((r) => r.status);
+      const signed = signWebhook({ id: 'msg_readme', timestamp: new Date(), body, secrets: [secret] });
+      await waitFor(() => post(signed).then((status) => status === 204, () => false), { timeoutMs: 15_000, description: 'the receiver to accept a signed delivery' });
+      expect(await post(signed)).toBe(204); // a repeat is acknowledged, not processed again
+      expect(await post(signed, body.replace('sent', 'failed'))).toBe(400);
+      expect(await post(signWebhook({ id: 'msg_forged', timestamp: new Date(), body, secrets: [generateWebhookSecret()] }))).toBe(400);
+      expect(output.trim().split('\n')).toEqual([expect.stringMatching(/^email\.sent [0-9a-f-]{36} sent$/)]);
+    } finally {
+      receiver.kill('SIGTERM');
+    }
   });
 
   it("sends the committed order's email once, records the host's outcome once, and never sends the rolled-back one", async () => {

@@ -128,6 +128,8 @@ export class EmailLoopStack {
             KAFKA_BROKERS: this.kafkaBrokers,
             KAFKA_TOPIC_PREFIX: this.topicPrefix,
             BUSINESS_PORT: String(port),
+            // Not the default (`public`): the suites run the module's tables in a schema of their own.
+            EMAIL_SCHEMA: 'email_loop',
             REDIS_URL: REDIS_URL,
             QUEUE_PREFIX: this.id,
             ...options.businessEnv,

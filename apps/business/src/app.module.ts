@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { EMAIL_MIGRATIONS, EmailModule } from '@app/email';
+import { EmailModule, emailMigrations } from '@app/email';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
 import { daysToMs } from '@app/retention';
@@ -17,13 +17,14 @@ export class AppModule {
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: config.BUSINESS_DATABASE_URL,
-          migrations: [...EMAIL_MIGRATIONS, ...WEBHOOK_MIGRATIONS],
+          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS],
           migrationsRun: false, // run under an advisory lock in main.ts
           extra: { max: 20 },
         }),
         // appName 'business' + the configured prefix keep the deployed group `<prefix>business.email-events`.
         EmailModule.forRoot({
           appName: 'business',
+          schema: config.EMAIL_SCHEMA,
           databaseUrl: config.BUSINESS_DATABASE_URL,
           kafka: { brokers: config.KAFKA_BROKERS, topicPrefix: config.KAFKA_TOPIC_PREFIX },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configFields, loadConfig } from '@app/common';
+import { SQL_SCHEMA_PATTERN, configFields, loadConfig } from '@app/common';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '@app/email';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import { WEBHOOK_RETRY_JITTER, parseAllowedNetworks, parseRetrySchedule } from '@app/webhooks';
@@ -23,6 +23,9 @@ const businessConfigSchema = z.object({
   KAFKA_BROKERS: configFields.brokers(),
   KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
   BUSINESS_PORT: configFields.port(3000),
+  // Schema of the email module's tables. `public`: where versions before the package created them,
+  // so an upgraded deployment keeps its emails, outbox and inbox (a new one may choose e.g. email_loop).
+  EMAIL_SCHEMA: z.string().regex(SQL_SCHEMA_PATTERN, 'must be a lower-case identifier of at most 47 characters').default('public'),
   // Largest email accepted, as the bytes of its Kafka message; at most the broker's message.max.bytes.
   KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().min(16_384).default(DEFAULT_MAX_MESSAGE_BYTES),
   // Retention (README "Retention"): the inbox must outlive what Kafka can still redeliver.

@@ -23,8 +23,12 @@ export async function migrateWithLock(dataSource: DataSource): Promise<string[]>
   }
 }
 
-/** A PostgreSQL schema name the libs accept: unquoted-identifier characters only, so it never needs escaping. */
-export const SQL_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+/**
+ * A PostgreSQL schema name the libs accept: unquoted-identifier characters only, so it never needs
+ * escaping, and at most 47 of them, so that names derived from it (the outbox's NOTIFY channel
+ * `<schema>_outbox_inserted`) stay within PostgreSQL's 63-byte identifier limit.
+ */
+export const SQL_SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,46}$/;
 
 /** Refuses a schema name that is not a plain lower-case identifier (see {@link SQL_SCHEMA_PATTERN}). */
 export function assertSqlSchema(schema: string): string {

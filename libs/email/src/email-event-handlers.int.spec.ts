@@ -44,7 +44,7 @@ class EverythingCounter {
   }
 }
 
-@Module({ providers: [OutcomeRecorder, EverythingCounter] })
+@Module({ providers: [OutcomeRecorder, EverythingCounter, { provide: 'RECORDER_ALIAS', useExisting: OutcomeRecorder }] })
 class HostFeatureModule {}
 
 describe('@OnEmailEvent handlers (PostgreSQL)', () => {

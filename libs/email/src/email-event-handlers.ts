@@ -53,7 +53,9 @@ const ON_EMAIL_EVENT = Symbol('email-loop:on-email-event');
  * - write to your database through `context.manager`: your rows commit atomically with the
  *   status, so a redelivered event (Kafka is at-least-once) changes nothing twice;
  * - if the handler throws, the whole transaction rolls back and the event is retried later
- *   (the status is not applied without your handler's effect);
+ *   (the status is not applied without your handler's effect): a transient error until it
+ *   succeeds, a deterministic database error (class 22/23/42) 5 times before the event is
+ *   dead-lettered (`mail.events.dlq`) and the status stays unapplied;
  * - for side effects outside the database (HTTP calls, other brokers), record the intent in a
  *   table here and act on it after commit; that is how the business app's webhooks work.
  *
@@ -98,10 +100,15 @@ export class EmailEventHandlers implements OnModuleInit {
 
   onModuleInit(): void {
     const found: RegisteredHandler[] = [];
+    const seen = new Set<object>();
     for (const wrapper of this.discovery.getProviders()) {
       const instance: unknown = wrapper.instance;
       // Request-scoped providers have no single instance to call; their handlers cannot be used.
       if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+      // One instance reached twice (a `useExisting` alias, a provider exported under two tokens)
+      // must not have its handlers called twice per event.
+      if (wrapper.isAlias || seen.has(instance)) continue;
+      seen.add(instance);
       const prototype = Object.getPrototypeOf(instance) as object;
       for (const method of this.scanner.getAllMethodNames(prototype)) {
         const fn = (instance as Record<string, unknown>)[method];

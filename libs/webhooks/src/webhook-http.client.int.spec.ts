@@ -122,14 +122,35 @@ describe('postWebhook against a real HTTP server', () => {
     expect(r.requests).toHaveLength(1);
   });
 
-  it('counts the body read in the timeout: a response that stalls after its headers times out', async () => {
+  it('keeps the answer of a response whose body stalls after its headers: a 2xx stays a 2xx, read within the timeout', async () => {
     const r = await receiver((_req, res) => {
       res.writeHead(200);
       res.write('partial');
     });
     const response = await postWebhook(input(r.url(), { timeoutMs: 300 }));
-    expect(response).toMatchObject({ kind: 'error', error: 'timeout after 300 ms' });
+    expect(response).toMatchObject({ kind: 'response', statusCode: 200, body: 'partial' });
+    expect(response.latencyMs).toBeGreaterThanOrEqual(290);
     expect(response.latencyMs).toBeLessThan(1500);
+  });
+
+  it('keeps the answer of a response whose connection breaks mid-body', async () => {
+    const r = await receiver((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('abc');
+      setTimeout(() => res.socket?.destroy(), 50);
+    });
+    expect(await postWebhook(input(r.url(), { timeoutMs: 2_000 }))).toMatchObject({ kind: 'response', statusCode: 200, body: 'abc' });
+  });
+
+  it('returns a binary body without NUL characters (PostgreSQL text cannot store them)', async () => {
+    const r = await receiver((_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      res.end(Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x41]));
+    });
+    const response = await postWebhook(input(r.url()));
+    expect(response).toMatchObject({ kind: 'response', statusCode: 200 });
+    expect(response.kind === 'response' && response.body.includes('\u0000')).toBe(false);
+    expect(response.kind === 'response' && response.body.endsWith('A')).toBe(true);
   });
 
   it('reads at most maxResponseBytes of a huge body and hangs up on the rest', async () => {

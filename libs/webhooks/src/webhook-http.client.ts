@@ -97,6 +97,8 @@ export async function postWebhook(input: PostWebhookInput): Promise<WebhookRespo
 
   return new Promise<WebhookResponse>((resolve) => {
     let settled = false;
+    /** Set once the status line arrived: the receiver's answer stands even if its body then stalls or breaks. */
+    let answered: (() => void) | undefined;
     const finish = (result: WebhookResponse): void => {
       if (settled) return;
       settled = true;
@@ -106,7 +108,9 @@ export async function postWebhook(input: PostWebhookInput): Promise<WebhookRespo
       request.destroy();
     };
     const fail = (error: unknown): void => {
-      if (error instanceof WebhookAddressRefusedError) finish(refused(error.message));
+      // A 2xx whose body times out or is cut is still a 2xx: retrying it would send the event again.
+      if (answered) answered();
+      else if (error instanceof WebhookAddressRefusedError) finish(refused(error.message));
       else finish({ kind: 'error', error: describeError(error), blocked: false, latencyMs: elapsed() });
     };
 
@@ -133,7 +137,16 @@ export async function postWebhook(input: PostWebhookInput): Promise<WebhookRespo
       let body = '';
       let remaining = input.maxResponseBytes;
       const done = (): void =>
-        finish({ kind: 'response', statusCode: response.statusCode ?? 0, headers: flattenHeaders(response.headers), body, latencyMs: elapsed() });
+        finish({
+          kind: 'response',
+          statusCode: response.statusCode ?? 0,
+          headers: flattenHeaders(response.headers),
+          // PostgreSQL text cannot hold U+0000 (a gzip or binary body has some): storing the
+          // attempt would fail and the delivery be retried after a 2xx.
+          body: body.replaceAll('\u0000', '\uFFFD'),
+          latencyMs: elapsed(),
+        });
+      answered = done;
       response.on('error', fail);
       response.on('end', done);
       response.on('data', (chunk: Buffer) => {

@@ -140,12 +140,15 @@ export class WebhookDeliveriesRepository {
   }
 
   /** Where an unclaimable delivery stands: gone, finished, paused (endpoint disabled), or due later. */
-  async peek(manager: EntityManager, id: string): Promise<{ status: DeliveryStatus; enabled: boolean; nextAttemptAt: Date | null } | undefined> {
+  async peek(manager: EntityManager, id: string): Promise<{ status: DeliveryStatus; enabled: boolean; dueInMs: number } | undefined> {
+    // Measured on the database's clock, the one `claim()` compares with: an app clock ahead of it
+    // would find the delivery due while the claim still refuses it.
     const [row] = (await manager.query(
-      `SELECT d.status, e.enabled, d.next_attempt_at AS "nextAttemptAt"
+      `SELECT d.status, e.enabled,
+              GREATEST(0, COALESCE(extract(epoch FROM d.next_attempt_at - now()) * 1000, 0))::float8 AS "dueInMs"
        FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1`,
       [id],
-    )) as { status: DeliveryStatus; enabled: boolean; nextAttemptAt: Date | null }[];
+    )) as { status: DeliveryStatus; enabled: boolean; dueInMs: number }[];
     return row;
   }
 

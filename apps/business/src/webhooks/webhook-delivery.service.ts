@@ -25,6 +25,9 @@ export function webhookIdOf(deliveryId: string): string {
   return `msg_${deliveryId}`;
 }
 
+/** The shortest wait before a job looks at a delivery it could not claim again. */
+const MIN_RECHECK_MS = 250;
+
 /**
  * One attempt of one delivery, everything decided from PostgreSQL:
  * claim (pending, endpoint enabled, due) → sign with a fresh timestamp → POST the stored body →
@@ -73,8 +76,8 @@ export class WebhookDeliveryService {
     if (!state) return { kind: 'skipped', reason: 'not-found' };
     if (state.status !== 'pending') return { kind: 'skipped', reason: 'finished' };
     if (!state.enabled) return { kind: 'paused', reason: 'endpoint disabled' };
-    const inMs = Math.max(0, (state.nextAttemptAt?.getTime() ?? 0) - this.clock.now().getTime());
-    return { kind: 'not-due', inMs };
+    // Not due, or claimed by an attempt in flight: look again then, never in a tight loop.
+    return { kind: 'not-due', inMs: Math.max(MIN_RECHECK_MS, Math.ceil(state.dueInMs)) };
   }
 
   private async record(claimed: ClaimedDelivery, startedAt: Date, response: WebhookResponse): Promise<AttemptOutcome> {

@@ -39,12 +39,13 @@ export class WebhookQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Makes sure a runnable job exists for a delivery PostgreSQL holds pending: adds a missing one
-   * (Redis wiped), revives one BullMQ gave up on, replaces a finished one (a replay, a re-enabled
-   * endpoint). Returns what it did.
+   * Makes sure a delivery PostgreSQL holds pending and due gets attempted now: adds a missing job
+   * (Redis wiped), revives one BullMQ gave up on, replaces a finished one (a replay), and promotes
+   * one still waiting out an earlier retry delay (an endpoint re-enabled). An attempt that finds
+   * the delivery not due after all (a race with another attempt) delays itself again.
    */
-  async ensure(deliveryId: string, delayMs = 0): Promise<EnsureJobOutcome> {
-    return this.deadline.run('ensure', () => ensureJob(this.queue, deliveryId, () => this.add(deliveryId, delayMs)));
+  async ensure(deliveryId: string): Promise<EnsureJobOutcome> {
+    return this.deadline.run('ensure', () => ensureJob(this.queue, deliveryId, () => this.add(deliveryId, 0), { dueNow: true }));
   }
 
   async onApplicationShutdown(): Promise<void> {

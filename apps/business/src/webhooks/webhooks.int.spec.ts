@@ -287,6 +287,33 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
     }
   });
 
+  it('resumes at once, on re-enabling, a paused delivery whose job still waits out an earlier retry delay', async () => {
+    // Runs after the rebuild test: the queue and the worker are up, so the new delivery goes at once.
+    const paused = await newDelivery();
+    const statusOf = async (): Promise<string | undefined> =>
+      ((await dataSource.query(`SELECT status FROM webhook_deliveries WHERE id = $1`, [paused.id])) as { status: string }[])[0]?.status;
+    await waitFor(async () => ((await statusOf()) === 'delivered' || undefined), { timeoutMs: 10_000, description: 'the first delivery' });
+    // Now the state of a delivery that failed, was given a retry an hour out, and whose endpoint was then disabled.
+    await webhooks.update(paused.endpointId, { enabled: false });
+    await dataSource.query(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [paused.id]);
+    const observer = new Queue(WEBHOOK_QUEUE_NAME, { connection: { url: REDIS_URL }, prefix: queuePrefix });
+    try {
+      await (await observer.getJob(paused.id))?.remove();
+      await app.get(WebhookQueue).enqueue(paused.id, 3_600_000);
+      expect(await (await observer.getJob(paused.id))?.getState()).toBe('delayed');
+      receiver.requests.length = 0;
+
+      await webhooks.update(paused.endpointId, { enabled: true });
+      await waitFor(async () => ((await statusOf()) === 'delivered' || undefined), {
+        timeoutMs: 10_000,
+        description: 'the resumed delivery to go without waiting out its old delay',
+      });
+      expect(receiver.requests.filter((r) => r.headers['webhook-id'] === `msg_${paused.id}`)).toHaveLength(1);
+    } finally {
+      await observer.close();
+    }
+  });
+
   it('keeps signing with the previous secret during the grace period after a rotation', async () => {
     const { id, endpointId, secret: old } = await newDelivery();
     const { secret } = await webhooks.rotateSecret(endpointId);

@@ -34,6 +34,8 @@ async function main(): Promise<void> {
   sampler.add('load-generator', () => [load.pid]);
   sampler.add('kafka', serverResolvers.kafka());
   sampler.add('redis', serverResolvers.redis());
+  sampler.add('postgres-aux', serverResolvers.postgresAux());
+  sampler.add('bench-orchestrator', () => [process.pid]);
   sampler.start();
   let seq = 0;
   const ctx: BenchContext = {
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
     await backlog?.stop();
     results.backlog.points = backlog?.points ?? [];
     sampler.stop();
-    for (const [app, lines] of Object.entries(stack.problems())) results.appLogProblems[app] = { count: lines.length, first: lines.slice(0, 20) };
+    for (const [app, lines] of Object.entries(stack.problems())) results.appLogProblems[app] = { count: lines.length, kinds: problemKinds(lines), first: lines.slice(0, 20) };
     await stack.stop().catch((e: unknown) => notes.push(`Stopping the stack failed: ${String(e)}`));
     await Promise.all([sink.stop(), load.stop()]);
   }
@@ -158,6 +160,22 @@ async function main(): Promise<void> {
   const file = writeReport(results);
   log(`wrote ${file}, bench/results/latest.md, bench/results/latest-latency.svg`);
   for (const [k, v] of Object.entries(results.ratios)) console.log(`  ${k}: ${v ?? 'n/a'}`);
+}
+
+/** Log lines grouped by their message with times, ids and numbers taken out, with counts. */
+function problemKinds(lines: string[]): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const line of lines) {
+    const kind = line
+      .replace(/^.*?\b(WARN|ERROR)\b\s*/, '$1 ')
+      .replace(/\{.*$/, '')
+      .replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>')
+      .replace(/\d+/g, 'N')
+      .trim()
+      .slice(0, 160);
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+  }
+  return kinds;
 }
 
 const mb = (kb: number | undefined) => Math.round((kb ?? 0) / 102.4) / 10;

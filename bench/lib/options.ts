@@ -30,7 +30,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     throughputEmails: 3_000,
     warmupEmails: 200,
     concurrency: 50,
-    kneeRates: [25, 50, 100, 200, 400, 800, 1_600],
+    // Steps of about √2: fine enough to place the knee within ±20 %.
+    kneeRates: [25, 35, 50, 70, 100, 140, 200, 280, 400, 560, 800, 1_130, 1_600],
     kneeStepMs: 10_000,
     drainTimeoutMs: 30_000,
     sustainedMs: 0,

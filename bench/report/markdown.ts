@@ -5,7 +5,7 @@ const n = (v: number | null | undefined) => (v === null || v === undefined ? 'n/
 const lat = (s: LatencySummary | null | undefined) => (s ? `${s.p50} / ${s.p95} / ${s.p99} / ${s.max}` : 'n/a');
 const row = (cells: (string | number | null | undefined)[]) => `| ${cells.map((c) => (c === null || c === undefined ? 'n/a' : String(c))).join(' | ')} |`;
 
-const CPU_GROUPS = ['business', 'mailer', 'kafka', 'postgres', 'redis', 'raw-nodemailer', 'bullmq', 'sink', 'load-generator'];
+const CPU_GROUPS = ['business', 'mailer', 'kafka', 'postgres', 'postgres-aux', 'redis', 'raw-nodemailer', 'bullmq', 'sink', 'load-generator', 'others'];
 
 function cpuCells(cpu: Record<string, number> | undefined): string[] {
   return CPU_GROUPS.map((g) => (cpu && g in cpu ? String(cpu[g]) : '–'));
@@ -75,8 +75,10 @@ export function toMarkdown(r: BenchResults): string {
   }
   if (r.accept) for (const a of [r.accept.api, r.accept.pg]) out.push(row([a.label, ...cpuCells(a.cpuPer1000)]));
   out.push('', 'From `/proc/<pid>/stat` utime+stime deltas over each run (including the wait for its backlog to drain). ' +
-    'PostgreSQL = the backends connected to the run\'s databases + the server\'s auxiliary processes; Kafka and Redis are whole ' +
-    'shared servers (anything else using them on this machine is included). `mailer` sums its instances.', '');
+    '`postgres` = the backends connected to the run\'s databases; `postgres-aux` = the postmaster, WAL writer, checkpointer, ' +
+    'background writer and autovacuum, shared by every database on the server; Kafka and Redis are whole shared servers ' +
+    '(anything else using them is included). `mailer` sums its instances. `others` = the machine\'s busy CPU (/proc/stat) ' +
+    'minus every sampled process (the columns and the bench\'s own orchestrator): work this run did not do, e.g. another test run.', '');
 
   out.push('## Peak RSS (VmHWM), MiB', '');
   for (const [k, v] of Object.entries(r.peakRssMb)) out.push(`- ${k}: ${v}`);
@@ -104,7 +106,10 @@ export function toMarkdown(r: BenchResults): string {
 
   out.push('## Notes', '');
   for (const note of r.notes) out.push(`- ${note}`);
-  for (const [app, p] of Object.entries(r.appLogProblems)) if (p.count > 0) out.push(`- ${app}: ${p.count} WARN/ERROR log lines, e.g. \`${(p.first[0] ?? '').slice(0, 200)}\``);
+  for (const [app, p] of Object.entries(r.appLogProblems)) {
+    if (p.count === 0) continue;
+    out.push(`- ${app} log: ${p.count} WARN/ERROR lines: ${Object.entries(p.kinds).map(([k, c]) => `${c}× \`${k}\``).join('; ')}`);
+  }
   out.push('');
   return out.join('\n');
 }

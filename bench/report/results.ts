@@ -32,8 +32,8 @@ export interface BenchResults {
   ratios: Record<string, number | null>;
   /** What went wrong or could not be measured; printed with the table. */
   notes: string[];
-  /** WARN/ERROR lines from the apps' logs (first 20 per app) and their counts. */
-  appLogProblems: Record<string, { count: number; first: string[] }>;
+  /** WARN/ERROR lines from the apps' logs: count, count per kind of message, the first 20. */
+  appLogProblems: Record<string, { count: number; kinds: Record<string, number>; first: string[] }>;
 }
 
 export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {

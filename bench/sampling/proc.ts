@@ -56,3 +56,13 @@ export function findPid(pattern: RegExp): number | null {
 export function childrenOf(parent: number): number[] {
   return allPids().filter((pid) => readStat(pid)?.ppid === parent);
 }
+
+/**
+ * Busy CPU ticks of the whole machine since boot (every state of /proc/stat's `cpu` line but
+ * idle and iowait): the denominator that shows how much of the machine others used.
+ */
+export function machineBusyTicks(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+}

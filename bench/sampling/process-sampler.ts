@@ -1,5 +1,5 @@
 import { nowMs } from '../lib/clock.js';
-import { CLK_TCK, childrenOf, findPid, readCmdline, readMemory, readStat } from './proc.js';
+import { CLK_TCK, childrenOf, findPid, machineBusyTicks, readCmdline, readMemory, readStat } from './proc.js';
 
 /** Resolves a named group (an app, a server) to its current process ids. */
 export type PidResolver = () => number[];
@@ -10,6 +10,9 @@ export interface GroupUsage {
   peakRssMb: number;
   pids: number;
 }
+
+/** The pseudo-group with the whole machine's busy CPU; `others` in a window is it minus every group. */
+export const MACHINE = 'machine';
 
 export interface RssPoint {
   t: number;
@@ -61,6 +64,7 @@ export class ProcessSampler {
       }
       reading.set(name, perPid);
     }
+    reading.set(MACHINE, new Map([[0, machineBusyTicks()]]));
     return reading;
   }
 
@@ -69,6 +73,7 @@ export class ProcessSampler {
     for (const window of this.windows) window.observe(reading);
     const rssMb: Record<string, number> = {};
     for (const [name, pids] of reading) {
+      if (name === MACHINE) continue;
       let kb = 0;
       for (const pid of pids.keys()) kb += readMemory(pid)?.rssKb ?? 0;
       rssMb[name] = Math.round(kb / 102.4) / 10;
@@ -110,6 +115,12 @@ export class UsageWindow {
       }
       usage[name] = { cpuSeconds: ticks / CLK_TCK, peakRssMb: Math.round(hwmKb / 102.4) / 10, pids: last.size };
     }
+    // What the machine did besides the sampled groups (another test run, the desktop, ...).
+    const machine = usage[MACHINE];
+    if (machine) {
+      const ours = Object.entries(usage).reduce((sum, [name, u]) => (name === MACHINE ? sum : sum + u.cpuSeconds), 0);
+      usage.others = { cpuSeconds: Math.max(0, machine.cpuSeconds - ours), peakRssMb: 0, pids: 0 };
+    }
     return usage;
   }
 }
@@ -125,21 +136,24 @@ export const serverResolvers = {
     return () => (pid === null ? [] : [pid]);
   },
   /**
-   * PostgreSQL: the backends connected to `databases` (their process title names the database)
-   * plus the server's own auxiliary processes (WAL writer, checkpointer, background writer,
-   * autovacuum), which work for every database. Backends of other databases (other users of
-   * this server) are left out.
+   * PostgreSQL backends connected to `databases` (a backend's process title names its database);
+   * backends of other databases (other users of this server) are left out.
    */
   postgres: (databases: () => string[]): PidResolver => {
     const postmaster = findPid(/^\/usr\/lib\/postgresql\/.*\/postgres -D/);
-    const aux = /: (checkpointer|background writer|walwriter|autovacuum|logical replication launcher)/;
     return () => {
       if (postmaster === null) return [];
       const names = databases();
       return childrenOf(postmaster).filter((pid) => {
         const title = readCmdline(pid);
-        return aux.test(title) || names.some((db) => title.includes(` ${db} `));
+        return names.some((db) => title.includes(` ${db} `));
       });
     };
+  },
+  /** PostgreSQL's own processes (WAL writer, checkpointer, ...): shared by every database of the server. */
+  postgresAux: (): PidResolver => {
+    const postmaster = findPid(/^\/usr\/lib\/postgresql\/.*\/postgres -D/);
+    const aux = /: (checkpointer|background writer|walwriter|autovacuum|logical replication launcher)/;
+    return () => (postmaster === null ? [] : [postmaster, ...childrenOf(postmaster).filter((pid) => aux.test(readCmdline(pid)))]);
   },
 };

@@ -5,7 +5,7 @@
  * raw `pg` inserts of the same rows. See bench/README.md for what each number means.
  */
 import { cpus, loadavg } from 'node:os';
-import { nowMs } from './lib/clock.js';
+import { nowMs, sleep } from './lib/clock.js';
 import type { BenchContext } from './lib/context.js';
 import { parseOptions } from './lib/options.js';
 import { LoadGenerator } from './load/load-generator.js';
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     startedAt: started.toISOString(),
     finishedAt: '',
     command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
-    machine: { cpus: cpus().length, node: process.version, loadAverageAtStart: loadavg().map((v) => Math.round(v * 100) / 100) },
+    machine: { cpus: cpus().length, node: process.version, loadAverageAtStart: loadavg().map((v) => Math.round(v * 100) / 100), otherCoresBusyAtStart: null },
     options: { ...options },
     mailerEnv,
     baselines: { raw: null, bullmq: null },
@@ -78,6 +78,13 @@ async function main(): Promise<void> {
     }
   };
   try {
+    // How busy the machine is without us: a run next to another test run measures less.
+    const idle = sampler.begin();
+    await sleep(3_000);
+    const othersCores = Math.round(((idle.end().others?.cpuSeconds ?? 0) / 3) * 100) / 100;
+    results.machine.otherCoresBusyAtStart = othersCores;
+    log(`other processes keep ${othersCores} of ${cpus().length} cores busy`);
+    if (othersCores > 0.2) notes.push(`Before the run, other processes kept ${othersCores} of ${cpus().length} cores busy: every number here is lower than on a quiet machine.`);
     results.baselines.raw = await phase('raw nodemailer', () => rawNodemailer(ctx));
     log(`raw nodemailer: ${results.baselines.raw.sinkRate} mails/s at the sink`);
     results.baselines.bullmq = await phase('BullMQ + nodemailer', () => bullmq(ctx));

@@ -15,7 +15,7 @@ function cpuCells(cpu: Record<string, number> | undefined): string[] {
 export function toMarkdown(r: BenchResults): string {
   const out: string[] = [];
   out.push(`# Benchmark ${r.startedAt}`, '');
-  out.push(`\`${r.command}\` (mode ${String(r.options.mode)}), ${r.machine.cpus} CPUs, Node ${r.machine.node}, load average at start ${r.machine.loadAverageAtStart.join(' ')}.`);
+  out.push(`\`${r.command}\` (mode ${String(r.options.mode)}), ${r.machine.cpus} CPUs, Node ${r.machine.node}, load average at start ${r.machine.loadAverageAtStart.join(' ')}, other processes busy on ${n(r.machine.otherCoresBusyAtStart)} cores before the run.`);
   out.push(`Mailer settings changed from its defaults: ${Object.entries(r.mailerEnv).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}.`, '');
 
   out.push('## Throughput (closed loop, same message, same sink)', '');

@@ -15,7 +15,13 @@ export interface BenchResults {
   startedAt: string;
   finishedAt: string;
   command: string;
-  machine: { cpus: number; node: string; loadAverageAtStart: number[] };
+  machine: {
+    cpus: number;
+    node: string;
+    loadAverageAtStart: number[];
+    /** Cores kept busy by processes outside the bench over 3 s before it started. */
+    otherCoresBusyAtStart: number | null;
+  };
   options: Record<string, unknown>;
   mailerEnv: Record<string, string>;
   baselines: { raw: BaselineRun | null; bullmq: BaselineRun | null };

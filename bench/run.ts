@@ -6,7 +6,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { nowMs, sleep } from './lib/clock.js';
-import type { BenchContext } from './lib/context.js';
+import { cpuPer1000, type BenchContext } from './lib/context.js';
 import { parseOptions } from './lib/options.js';
 import { LoadGenerator } from './load/load-generator.js';
 import { ratio, type BenchResults, type Phase } from './report/results.js';
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     options: { ...options },
     mailerEnv,
     baselines: { raw: null, bullmq: null },
-    pipeline: { closed: null, knee: { steps: [], kneeRate: null }, sustained: null, twoMailers: null },
+    pipeline: { idleCpuPerSecond: null, closed: null, knee: { steps: [], kneeRate: null }, sustained: null, twoMailers: null },
     accept: null,
     peakRssMb: {},
     backlog: { phases, points: [] },
@@ -108,6 +108,13 @@ async function main(): Promise<void> {
     await backlog.start();
 
     await phase('warm-up', () => runPipeline(ctx, stack, 'warm-up', { shape: 'closed', concurrency: options.concurrency, total: options.warmupEmails }));
+    // The loop's cost with nothing to do (pollers, sweepers, heartbeats): CPU seconds a second.
+    results.pipeline.idleCpuPerSecond = await phase('idle', async () => {
+      await sleep(3_000);
+      const window = sampler.begin();
+      await sleep(5_000);
+      return cpuPer1000(window.end(), 5_000);
+    });
     const closed = await phase('closed loop, 1 mailer', () =>
       runPipeline(ctx, stack, `closed loop, ${options.concurrency} clients`, { shape: 'closed', concurrency: options.concurrency, total: options.throughputEmails }),
     );

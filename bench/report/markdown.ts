@@ -74,6 +74,7 @@ export function toMarkdown(r: BenchResults): string {
     if (run) out.push(row([`ours: ${run.label}, ${run.mailers} mailer(s)`, ...cpuCells(run.cpuPer1000)]));
   }
   if (r.accept) for (const a of [r.accept.api, r.accept.pg]) out.push(row([a.label, ...cpuCells(a.cpuPer1000)]));
+  if (r.pipeline.idleCpuPerSecond) out.push(row(['ours idle, 1 mailer: CPU s per second (not per 1,000)', ...cpuCells(r.pipeline.idleCpuPerSecond)]));
   out.push('', 'From `/proc/<pid>/stat` utime+stime deltas over each run (including the wait for its backlog to drain). ' +
     '`postgres` = the backends connected to the run\'s databases; `postgres-aux` = the postmaster, WAL writer, checkpointer, ' +
     'background writer and autovacuum, shared by every database on the server; Kafka and Redis are whole shared servers ' +

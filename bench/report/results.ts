@@ -26,6 +26,8 @@ export interface BenchResults {
   mailerEnv: Record<string, string>;
   baselines: { raw: BaselineRun | null; bullmq: BaselineRun | null };
   pipeline: {
+    /** CPU seconds per second of each process while the loop is idle (after the warm-up). */
+    idleCpuPerSecond: Record<string, number> | null;
     closed: PipelineRun | null;
     knee: { steps: PipelineRun[]; kneeRate: number | null };
     sustained: (PipelineRun & { rss: RssPoint[] }) | null;

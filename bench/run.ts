@@ -205,6 +205,7 @@ function addNotes(r: BenchResults): void {
     if (!run) continue;
     if (!run.drained) notes.push(`${run.label} (${run.mailers} mailer(s)): not every accepted email reached \`sent\` within the drain timeout (${run.applied}/${run.accepted}).`);
     if (run.delivered > 0 && run.delivered < run.accepted) notes.push(`${run.label}: ${run.accepted - run.delivered} accepted emails never reached the sink in time.`);
+    if (run.duplicates > 0) notes.push(`${run.label} (${run.mailers} mailer(s)): the sink received ${run.duplicates} messages twice or more for the same email.`);
     if (run.notSent > 0) notes.push(`${run.label}: the load generator skipped ${run.notSent} requests (over 5,000 open at once).`);
     if (run.maxSendLagMs > 50) notes.push(`${run.label}: the load generator sent up to ${run.maxSendLagMs} ms behind schedule (counted in the latencies).`);
     const errors = Object.entries(run.errors);

@@ -19,14 +19,14 @@ export function toMarkdown(r: BenchResults): string {
   out.push(`Mailer settings changed from its defaults: ${Object.entries(r.mailerEnv).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}.`, '');
 
   out.push('## Throughput (closed loop, same message, same sink)', '');
-  out.push(row(['Scenario', 'Emails', 'Mails/s at sink', 'Accepted/s (API)', 'End-to-end/s (to status applied)', 'Latency to SMTP accept p50/p95/p99/max ms', 'To status applied p50/p95/p99/max ms']));
-  out.push(row(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
+  out.push(row(['Scenario', 'Emails', 'Duplicates at sink', 'Mails/s at sink', 'Accepted/s (API)', 'End-to-end/s (to status applied)', 'Latency to SMTP accept p50/p95/p99/max ms', 'To status applied p50/p95/p99/max ms']));
+  out.push(row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']));
   const { raw, bullmq } = r.baselines;
-  if (raw) out.push(row([raw.label, raw.emails, raw.sinkRate, '–', '–', '–', '–']));
-  if (bullmq) out.push(row([bullmq.label, bullmq.emails, bullmq.sinkRate, '–', '–', '–', '–']));
+  if (raw) out.push(row([raw.label, raw.emails, Math.max(0, raw.delivered - raw.emails), raw.sinkRate, '–', '–', '–', '–']));
+  if (bullmq) out.push(row([bullmq.label, bullmq.emails, Math.max(0, bullmq.delivered - bullmq.emails), bullmq.sinkRate, '–', '–', '–', '–']));
   for (const run of [r.pipeline.closed, r.pipeline.twoMailers]) {
     if (!run) continue;
-    out.push(row([`ours, ${run.mailers} mailer${run.mailers > 1 ? 's' : ''}, ${run.label}`, run.accepted, run.sinkRate, run.acceptRate, run.endToEndRate, lat(run.latency.smtp), lat(run.latency.applied)]));
+    out.push(row([`ours, ${run.mailers} mailer${run.mailers > 1 ? 's' : ''}, ${run.label}`, run.accepted, run.duplicates, run.sinkRate, run.acceptRate, run.endToEndRate, lat(run.latency.smtp), lat(run.latency.applied)]));
   }
   out.push('', 'Closed-loop latencies count from the moment each client sent its request (not an open-loop schedule).', '');
 

@@ -28,6 +28,8 @@ export interface PipelineRun {
   /** Accepted emails per second from the first request to the last status applied. */
   endToEndRate: number | null;
   delivered: number;
+  /** Messages the sink received more than once for the same email (same recipient). */
+  duplicates: number;
   applied: number;
   /** Latencies from the request's scheduled time (open loop) or send time (closed loop), ms. */
   latency: { api: LatencySummary | null; smtp: LatencySummary | null; applied: LatencySummary | null };
@@ -59,7 +61,7 @@ export async function runPipeline(ctx: BenchContext, stack: PipelineStack, label
   const drainTimeoutMs = load.shape === 'closed' ? Math.max(ctx.options.drainTimeoutMs, 180_000) : ctx.options.drainTimeoutMs;
   const drained = await waitUntil(async () => (await stack.countSent(ids)) >= ids.length, drainTimeoutMs);
   const usage = window.end();
-  const arrivals = await ctx.sink.arrivals();
+  const { at: arrivals, duplicates } = await ctx.sink.arrivals();
   const applied = await stack.appliedAt(ids);
 
   const api: number[] = [];
@@ -68,11 +70,14 @@ export async function runPipeline(ctx: BenchContext, stack: PipelineStack, label
   const arrivalTimes: number[] = [];
   let lastApplied = 0;
   let deliveredOnTime = 0;
+  let duplicateMails = 0;
   const loadEnd = load.shape === 'open' ? result.startedAt + load.durationMs : result.endedAt;
   for (const [seq, scheduledAt, doneAt, ok, id] of result.records) {
     api.push(doneAt - scheduledAt);
     if (!ok) continue;
-    const arrived = arrivals.get(recipientOf(ctx.tag, seq));
+    const recipient = recipientOf(ctx.tag, seq);
+    duplicateMails += duplicates.get(recipient) ?? 0;
+    const arrived = arrivals.get(recipient);
     if (arrived !== undefined) {
       smtp.push(arrived - scheduledAt);
       arrivalTimes.push(arrived);
@@ -100,6 +105,7 @@ export async function runPipeline(ctx: BenchContext, stack: PipelineStack, label
     achievedRate: load.shape === 'open' ? round1(deliveredOnTime / (load.durationMs / 1000)) : null,
     endToEndRate: lastApplied > 0 ? round1(applied.size / ((lastApplied - result.startedAt) / 1000)) : null,
     delivered: smtp.length,
+    duplicates: duplicateMails,
     applied: applied.size,
     latency: { api: summarize(api), smtp: summarize(smtp), applied: summarize(appliedLatency) },
     drained,
@@ -136,7 +142,7 @@ export async function findKnee(ctx: BenchContext, stack: PipelineStack): Promise
 export function describe(run: PipelineRun): string {
   const l = run.latency;
   const p = (s: LatencySummary | null) => (s ? `p50 ${s.p50} p99 ${s.p99} max ${s.max}` : 'n/a');
-  return `${run.label}: accepted ${run.accepted}/${run.requests}, at sink ${run.delivered}, applied ${run.applied}` +
+  return `${run.label}: accepted ${run.accepted}/${run.requests}, at sink ${run.delivered} (+${run.duplicates} duplicates), applied ${run.applied}` +
     `${run.drained ? '' : ' (NOT drained)'}; sink ${run.sinkRate ?? 'n/a'}/s` +
     `${run.achievedRate !== null ? `, achieved ${run.achievedRate}/s` : ''}; smtp ${p(l.smtp)}; applied ${p(l.applied)}`;
 }

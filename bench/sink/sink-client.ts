@@ -22,10 +22,19 @@ export class Sink {
     return this.child.call('count');
   }
 
-  /** Arrival time (ms) per recipient since the last reset. */
-  async arrivals(): Promise<Map<string, number>> {
+  /**
+   * First arrival time (ms) per recipient since the last reset, and how many messages came again
+   * for a recipient that had already arrived (duplicates: the loop is at-least-once at SMTP).
+   */
+  async arrivals(): Promise<{ at: Map<string, number>; duplicates: Map<string, number> }> {
     const pairs = await this.child.call<[string, number][]>('arrivals');
-    return new Map(pairs);
+    const at = new Map<string, number>();
+    const duplicates = new Map<string, number>();
+    for (const [recipient, time] of pairs) {
+      if (at.has(recipient)) duplicates.set(recipient, (duplicates.get(recipient) ?? 0) + 1);
+      else at.set(recipient, time);
+    }
+    return { at, duplicates };
   }
 
   async arrivalTimes(): Promise<number[]> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { AppRunner } from '../lib/app-runner.js';
 import { createDatabase, dropDatabase } from '../lib/databases.js';
@@ -118,6 +119,23 @@ export class PipelineStack {
     await this.businessDb?.end();
     await Promise.all([this.business?.stop(), this.stopMailers()]);
     await Promise.all([dropDatabase(this.businessDatabaseUrl), dropDatabase(this.mailerDatabaseUrl)].map((p) => p.catch(() => undefined)));
+    await this.dropQueues();
+  }
+
+  /** Deletes the run's BullMQ keys (`<QUEUE_PREFIX>:*`): the apps keep completed jobs for a while. */
+  private async dropQueues(): Promise<void> {
+    const redis = new Redis(REDIS_URL, { lazyConnect: true });
+    try {
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.id}:*`, 'COUNT', 1_000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
   }
 
   problems(): Record<string, string[]> {

@@ -1,0 +1,109 @@
+import { createHash, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import pg from 'pg';
+import { BENCH_MAIL, recipientOf } from '../lib/mail.js';
+
+/** One request's outcome: whether it was accepted, and the email id when known. */
+export interface Outcome {
+  ok: boolean;
+  id?: string;
+  error?: string;
+}
+
+/** Something the load generator sends requests to: the HTTP API or raw PostgreSQL. */
+export interface Target {
+  send(seq: number): Promise<Outcome>;
+  close(): Promise<void>;
+}
+
+export type TargetSpec =
+  | { kind: 'api'; urls: string[]; tag: string }
+  | { kind: 'pg'; databaseUrl: string; poolSize: number; topic: string; tag: string };
+
+export function createTarget(spec: TargetSpec): Target {
+  return spec.kind === 'api' ? new ApiTarget(spec.urls, spec.tag) : new PgTarget(spec.databaseUrl, spec.poolSize, spec.topic, spec.tag);
+}
+
+/** `POST /v1/emails` over kept-alive connections; several URLs are used round-robin. */
+class ApiTarget implements Target {
+  // No socket limit: an open-loop generator must never queue requests on the client side.
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  private next = 0;
+
+  constructor(private readonly urls: string[], private readonly tag: string) {}
+
+  send(seq: number): Promise<Outcome> {
+    const body = JSON.stringify({ to: recipientOf(this.tag, seq), subject: BENCH_MAIL.subject, text: BENCH_MAIL.text });
+    const url = new URL('/v1/emails', this.urls[this.next++ % this.urls.length]);
+    return new Promise((resolve) => {
+      const req = http.request(
+        url,
+        { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (res.statusCode !== 202) return resolve({ ok: false, error: `HTTP ${res.statusCode}: ${text.slice(0, 200)}` });
+            resolve({ ok: true, id: (JSON.parse(text) as { id: string }).id });
+          });
+          res.on('error', (e) => resolve({ ok: false, error: e.message }));
+        },
+      );
+      req.on('error', (e) => resolve({ ok: false, error: e.message }));
+      req.end(body);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+}
+
+/**
+ * What `EmailClient.send()` writes, without the app: one transaction with the `emails` row
+ * (`EmailRepository.insert`) and the `outbox` row (`OutboxWriter.add`), the same statements and
+ * columns, on a pool of the app's size.
+ */
+class PgTarget implements Target {
+  private readonly pool: pg.Pool;
+
+  constructor(databaseUrl: string, poolSize: number, private readonly topic: string, private readonly tag: string) {
+    this.pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+  }
+
+  async send(seq: number): Promise<Outcome> {
+    const id = randomUUID();
+    const request = { to: [recipientOf(this.tag, seq)], subject: BENCH_MAIL.subject, text: BENCH_MAIL.text, lane: 'transactional' as const };
+    const message = { version: 1, type: 'email.requested', emailId: id, requestedAt: new Date().toISOString(), ...request };
+    const hash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
+    const client = await this.pool.connect();
+    try {
+      await client.query('START TRANSACTION');
+      await client.query(
+        `INSERT INTO "email_loop"."emails" (id, idempotency_key, request_hash, lane, recipients, subject, metadata, expires_at, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued')
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING 1`,
+        [id, null, hash, request.lane, JSON.stringify({ to: request.to }), request.subject, null, null],
+      );
+      await client.query(
+        `INSERT INTO "email_loop"."outbox" (topic, message_key, payload, headers)
+         SELECT r.topic, r.message_key, r.payload, r.headers
+         FROM jsonb_to_recordset($1::jsonb) AS r(topic text, message_key text, payload jsonb, headers jsonb)`,
+        [JSON.stringify([{ topic: this.topic, message_key: id, payload: message, headers: {} }])],
+      );
+      await client.query('COMMIT');
+      return { ok: true, id };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -57,6 +57,8 @@ export class PipelineStack {
         KAFKA_BROKERS,
         KAFKA_TOPIC_PREFIX: this.topicPrefix,
         BUSINESS_PORT: String(businessPort),
+        // The bench reads and writes the module's tables in this schema (the raw-pg writer too).
+        EMAIL_SCHEMA: 'email_loop',
         REDIS_URL,
         QUEUE_PREFIX: this.id,
       },

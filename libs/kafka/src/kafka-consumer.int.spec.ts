@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { z } from 'zod';
 import { DeadLetterHeaders, deadLetterTopic } from '@app/contracts';
 import { TransientError, sleep } from '@app/common';
-import { createTestDatabase, dropTestDatabase, waitFor } from '@app/testing';
+import { TopicReaders, createTestDatabase, dropTestDatabase, waitFor } from '@app/testing';
 import { KafkaClient } from './kafka-client.js';
 import { KafkaProducer } from './kafka-producer.js';
 import { KafkaTopicAdmin } from './kafka-admin.js';
@@ -26,7 +26,7 @@ describe('KafkaConsumerRunner (Kafka)', () => {
   const admin = new KafkaTopicAdmin(client, { ...options, partitions: 2 });
   const raw = new Kafka({ clientId: 'consumer-int-raw', brokers: BROKERS, logLevel: logLevel.NOTHING });
   const running: RunningConsumer[] = [];
-  const readers: Consumer[] = [];
+  const readers = new TopicReaders(raw);
   let databaseUrl: string;
   let db: pg.Client;
 
@@ -39,7 +39,7 @@ describe('KafkaConsumerRunner (Kafka)', () => {
 
   afterEach(async () => {
     await Promise.all(running.splice(0).map((c) => c.stop()));
-    await Promise.all(readers.splice(0).map((c) => c.disconnect()));
+    await readers.close();
   });
 
   afterAll(async () => {
@@ -121,7 +121,7 @@ describe('KafkaConsumerRunner (Kafka)', () => {
     expect(processed).toEqual([1, 3]);
     expect(tries.get(2)).toBe(3);
 
-    const deadLetters = await readAll(deadLetterTopic(topic), 1);
+    const deadLetters = await readers.readAll(deadLetterTopic(topic), 1, '1 dead letters');
     expect(deadLetters).toHaveLength(1);
     expect(deadLetters[0]?.value).toBe(JSON.stringify({ n: 2 }));
     expect(deadLetters[0]?.headers[DeadLetterHeaders.code]).toBe('database.23505');
@@ -143,7 +143,7 @@ describe('KafkaConsumerRunner (Kafka)', () => {
     });
     await waitFor(() => processed.length === 1 || undefined, { timeoutMs: 30_000, description: 'the valid message' });
     expect(processed).toEqual([7]);
-    const deadLetters = await readAll(deadLetterTopic(topic), 2);
+    const deadLetters = await readers.readAll(deadLetterTopic(topic), 2, '2 dead letters');
     expect(deadLetters.map((d) => d.headers[DeadLetterHeaders.code])).toEqual(['invalid_input', 'invalid_input']);
   });
 
@@ -203,19 +203,4 @@ describe('KafkaConsumerRunner (Kafka)', () => {
     expect(Date.now() - joined).toBeLessThan(15_000);
   });
 
-  async function readAll(topic: string, expected: number): Promise<{ value: string; headers: Record<string, string> }[]> {
-    const reader = raw.consumer({ groupId: unique('reader') });
-    readers.push(reader);
-    const seen: { value: string; headers: Record<string, string> }[] = [];
-    await reader.connect();
-    await reader.subscribe({ topic, fromBeginning: true });
-    await reader.run({
-      eachMessage: async ({ message }) => {
-        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
-        seen.push({ value: message.value?.toString() ?? '', headers });
-      },
-    });
-    await waitFor(() => seen.length >= expected || undefined, { timeoutMs: 20_000, description: `${expected} dead letters` });
-    return seen;
-  }
 });

@@ -4,3 +4,4 @@ export { createMigratedDatabase, createTestDatabase, dropMigratedDatabase, dropT
 export { AppProcess, type AppName } from './app-process.js';
 export { TcpGate } from './tcp-gate.js';
 export { explainWithoutSeqScan, type PlannedQuery } from './query-plans.js';
+export { TopicReaders, type ReadMessage } from './topic-readers.js';

@@ -14,12 +14,12 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, Payload } from '@nestjs/microservices';
-import { Kafka, logLevel, type Admin, type Consumer } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { tap, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { DeadLetterHeaders, deadLetterTopic } from '@app/contracts';
 import { DomainError, TransientError, sleep } from '@app/common';
-import { waitFor } from '@app/testing';
+import { TopicReaders, waitFor } from '@app/testing';
 import { KafkaModule } from '../kafka.module.js';
 import { KafkaConsumerRunner } from '../kafka-consumer.js';
 import type { HandlerOutcome } from '../partition-processor.js';
@@ -105,7 +105,7 @@ describe('KafkaEventsTransport (Kafka)', () => {
   const raw = new Kafka({ clientId: 'transport-int-raw', brokers: BROKERS, logLevel: logLevel.NOTHING });
   let admin: Admin;
   const apps: INestApplication[] = [];
-  const readers: Consumer[] = [];
+  const readers = new TopicReaders(raw);
 
   beforeAll(async () => {
     admin = raw.admin();
@@ -113,7 +113,7 @@ describe('KafkaEventsTransport (Kafka)', () => {
   });
   afterEach(async () => {
     await Promise.all(apps.splice(0).map((app) => app.close()));
-    await Promise.all(readers.splice(0).map((r) => r.disconnect()));
+    await readers.close();
     log.reset();
   });
   afterAll(async () => {
@@ -144,21 +144,6 @@ describe('KafkaEventsTransport (Kafka)', () => {
     return entry?.partitions[0]?.offset ?? '-1';
   }
 
-  async function readAll(topic: string, expected: number): Promise<{ value: string; headers: Record<string, string> }[]> {
-    const reader = raw.consumer({ groupId: `${topic}-reader-${Math.random().toString(36).slice(2)}` });
-    readers.push(reader);
-    const seen: { value: string; headers: Record<string, string> }[] = [];
-    await reader.connect();
-    await reader.subscribe({ topic, fromBeginning: true });
-    await reader.run({
-      eachMessage: async ({ message }) => {
-        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
-        seen.push({ value: message.value?.toString() ?? '', headers });
-      },
-    });
-    await waitFor(() => seen.length >= expected || undefined, { timeoutMs: 20_000, description: `${expected} dead letters` });
-    return seen;
-  }
 
   it('handles and commits; dead-letters invalid payloads and domain rejections; retries a transient failure without skipping', async () => {
     const prefix = uniquePrefix();
@@ -187,7 +172,7 @@ describe('KafkaEventsTransport (Kafka)', () => {
       description: 'every offset committed',
     });
 
-    const deadLetters = await readAll(deadLetterTopic(topic), 2);
+    const deadLetters = await readers.readAll(deadLetterTopic(topic), 2, '2 dead letters');
     expect(deadLetters.map((d) => d.headers[DeadLetterHeaders.sourceOffset])).toEqual(['1', '3']);
     expect(deadLetters[0]).toMatchObject({
       value: JSON.stringify({ n: 'not a number' }),

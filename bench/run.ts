@@ -19,6 +19,11 @@ import { bullmq, rawNodemailer } from './scenarios/baselines.scenario.js';
 import { KAFKA_BROKERS, PipelineStack, REDIS_URL } from './scenarios/pipeline-stack.js';
 import { describe, findKnee, runPipeline } from './scenarios/pipeline.scenario.js';
 import { Sink } from './sink/sink-client.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { LOG_DIR } from './lib/app-runner.js';
+import { summarizeCpuProfile } from './profile/cpu-profile-summary.js';
+import { StatementProfile } from './profile/statement-profile.js';
 
 const argv = process.argv.slice(2);
 const options = parseOptions(argv);
@@ -65,8 +70,11 @@ async function main(): Promise<void> {
     ratios: {},
     notes,
     appLogProblems: {},
+    profile: null,
   };
-  const stack = new PipelineStack({ smtpUrl: sink.url, mailerEnv });
+  const profileDir = options.profile ? join(LOG_DIR, `profiles-${ctx.tag}`) : undefined;
+  const statements = new StatementProfile();
+  const stack = new PipelineStack({ smtpUrl: sink.url, mailerEnv, ...(profileDir && { profileDir }) });
   let backlog: BacklogSampler | undefined;
   const phase = async <T>(name: string, body: () => Promise<T>): Promise<T> => {
     log(`${name}…`);
@@ -115,10 +123,21 @@ async function main(): Promise<void> {
       await sleep(5_000);
       return cpuPer1000(window.end(), 5_000);
     });
+    const counting = options.profile && (await statements.prepare());
+    if (counting) await statements.reset();
     const closed = await phase('closed loop, 1 mailer', () =>
       runPipeline(ctx, stack, `closed loop, ${options.concurrency} clients`, { shape: 'closed', concurrency: options.concurrency, total: options.throughputEmails }),
     );
     results.pipeline.closed = closed;
+    if (options.profile) {
+      results.profile = {
+        statements: counting ? await statements.read(stack.databaseNames, closed.accepted) : [],
+        statementsNote: counting
+          ? 'pg_stat_statements over the closed loop, 1 mailer (both apps\' databases), costliest first'
+          : 'PostgreSQL does not load pg_stat_statements (shared_preload_libraries): no statement profile',
+        cpu: [],
+      };
+    }
     log(describe(closed));
 
     results.pipeline.knee = await phase('knee search (open loop)', () => findKnee(ctx, stack));
@@ -159,6 +178,7 @@ async function main(): Promise<void> {
     for (const [app, lines] of Object.entries(stack.problems())) results.appLogProblems[app] = { count: lines.length, kinds: problemKinds(lines), first: lines.slice(0, 20) };
     await stack.stop().catch((e: unknown) => notes.push(`Stopping the stack failed: ${String(e)}`));
     await Promise.all([sink.stop(), load.stop()]);
+    if (profileDir && results.profile) results.profile.cpu = cpuProfiles(profileDir);
   }
 
   const { raw, bullmq: bull } = results.baselines;
@@ -174,6 +194,17 @@ async function main(): Promise<void> {
   const file = writeReport(results);
   log(`wrote ${file}, bench/results/latest.md, bench/results/latest-latency.svg`);
   for (const [k, v] of Object.entries(results.ratios)) console.log(`  ${k}: ${v ?? 'n/a'}`);
+}
+
+/** The summaries of the CPU profiles the apps wrote when they exited. */
+function cpuProfiles(dir: string): ReturnType<typeof summarizeCpuProfile>[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => summarizeCpuProfile(join(dir, f)));
+  } catch {
+    return [];
+  }
 }
 
 /** Log lines grouped by their message with times, ids and numbers taken out, with counts. */

@@ -16,7 +16,14 @@ export class AppRunner {
   private exited?: Promise<number | null>;
   readonly logFile: string;
 
-  constructor(readonly app: 'business' | 'mailer', readonly env: Record<string, string>, readonly port: number, readonly label: string) {
+  constructor(
+    readonly app: 'business' | 'mailer',
+    readonly env: Record<string, string>,
+    readonly port: number,
+    readonly label: string,
+    /** Options for node itself, before the script (e.g. `--cpu-prof`). */
+    private readonly nodeArgs: string[] = [],
+  ) {
     mkdirSync(LOG_DIR, { recursive: true });
     this.logFile = join(LOG_DIR, `${label}.log`);
   }
@@ -31,7 +38,7 @@ export class AppRunner {
 
   async start(): Promise<void> {
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [`dist/apps/${this.app}/src/main.js`], { env: childEnv(this.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...this.nodeArgs, `dist/apps/${this.app}/src/main.js`], { env: childEnv(this.env), stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     this.child = child;

@@ -21,10 +21,17 @@ export interface BenchOptions {
   bullmqConcurrency: number;
   /** The business app's pool (`extra.max` in apps/business/src/app.module.ts), used for raw pg too. */
   pgPoolSize: number;
+  /**
+   * `--profile`: the apps run with V8's sampling profiler (`--cpu-prof`, summarised per code owner
+   * and function), and, when the server loads `pg_stat_statements`, PostgreSQL's cost per statement
+   * during the closed loop is read. Profiling slows the apps down: compare rates between runs of
+   * the same kind only.
+   */
+  profile: boolean;
 }
 
 export function parseOptions(argv: string[]): BenchOptions {
-  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, long: { type: 'boolean' }, rate: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, long: { type: 'boolean' }, rate: { type: 'string' }, profile: { type: 'boolean' } } });
   const base: BenchOptions = {
     mode: 'default',
     throughputEmails: 3_000,
@@ -39,6 +46,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     smtpPoolSize: 10,
     bullmqConcurrency: 50,
     pgPoolSize: 20,
+    profile: values.profile === true,
   };
   if (values.quick) {
     return { ...base, mode: 'quick', throughputEmails: 400, warmupEmails: 50, kneeRates: [25, 50, 100, 200, 400], kneeStepMs: 4_000, drainTimeoutMs: 10_000 };

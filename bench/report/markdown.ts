@@ -105,6 +105,8 @@ export function toMarkdown(r: BenchResults): string {
   }
   out.push('', 'The full series (one point a second) is in the JSON file.', '');
 
+  if (r.profile) out.push(...profileSection(r.profile));
+
   out.push('## Notes', '');
   for (const note of r.notes) out.push(`- ${note}`);
   for (const [app, p] of Object.entries(r.appLogProblems)) {
@@ -113,4 +115,23 @@ export function toMarkdown(r: BenchResults): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+/** `--profile`: where PostgreSQL and each app spent their time. */
+function profileSection(profile: NonNullable<BenchResults['profile']>): string[] {
+  const out = ['## Profile (--profile)', '', `Statements: ${profile.statementsNote}.`, ''];
+  if (profile.statements.length > 0) {
+    out.push(row(['Database', 'Calls', 'Calls/email', 'Total ms', 'Mean ms', 'Statement']));
+    out.push(row(['---', '---:', '---:', '---:', '---:', '---']));
+    for (const s of profile.statements) out.push(row([s.database, s.calls, s.callsPerEmail, s.totalMs, s.meanMs, `\`${s.query.replace(/\|/g, '\\|')}\``]));
+    out.push('');
+  }
+  for (const cpu of profile.cpu) {
+    out.push(`CPU profile \`${cpu.file}\` (${cpu.busyMs} ms sampled busy): by owner ${cpu.byOwner.slice(0, 10).map((o) => `${o.owner} ${o.share} %`).join(', ')}.`, '');
+    out.push(row(['Function (self time)', 'ms', '%']));
+    out.push(row(['---', '---:', '---:']));
+    for (const f of cpu.topFunctions.slice(0, 12)) out.push(row([`\`${f.fn}\``, f.ms, f.share]));
+    out.push('');
+  }
+  return out;
 }

@@ -1,3 +1,5 @@
+import type { CpuProfileSummary } from '../profile/cpu-profile-summary.js';
+import type { StatementCost } from '../profile/statement-profile.js';
 import type { BacklogPoint } from '../sampling/backlog-sampler.js';
 import type { RssPoint } from '../sampling/process-sampler.js';
 import type { AcceptRun } from '../scenarios/api-vs-pg.scenario.js';
@@ -42,6 +44,8 @@ export interface BenchResults {
   notes: string[];
   /** WARN/ERROR lines from the apps' logs: count, count per kind of message, the first 20. */
   appLogProblems: Record<string, { count: number; kinds: Record<string, number>; first: string[] }>;
+  /** `--profile`: PostgreSQL's cost per statement during the closed loop, and each app's CPU profile. */
+  profile: { statements: StatementCost[]; statementsNote: string; cpu: CpuProfileSummary[] } | null;
 }
 
 export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {

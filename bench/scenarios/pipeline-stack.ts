@@ -23,6 +23,8 @@ export interface PipelineOptions {
   smtpUrl: string;
   /** Mailer settings that differ from its defaults (recorded in the results). */
   mailerEnv: Record<string, string>;
+  /** When set, each app writes a V8 CPU profile here (`<label>.cpuprofile`) when it exits. */
+  profileDir?: string;
 }
 
 /**
@@ -64,6 +66,7 @@ export class PipelineStack {
       },
       businessPort,
       `${this.id}-business`,
+      this.nodeArgs(`${this.id}-business`),
     );
     await this.business.start();
     this.businessDb = new pg.Pool({ connectionString: this.businessDatabaseUrl, max: 2 });
@@ -86,10 +89,16 @@ export class PipelineStack {
       },
       port,
       `${this.id}-mailer-${this.mailers.length}`,
+      this.nodeArgs(`${this.id}-mailer-${this.mailers.length}`),
     );
     this.mailers.push(mailer);
     await mailer.start();
     return mailer;
+  }
+
+  private nodeArgs(label: string): string[] {
+    const dir = this.options.profileDir;
+    return dir ? ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${label}.cpuprofile`] : [];
   }
 
   async stopMailers(): Promise<void> {

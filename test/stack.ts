@@ -7,8 +7,9 @@ export const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /**
- * The mailer's SMTP connection pool, set explicitly (it is also the app's default) because the
- * fault suite bounds duplicates by it: only a pooled connection can be inside the SMTP window.
+ * The size of each of the mailer's per-lane SMTP pools (`SMTP_POOL_SIZE`, the default of both),
+ * set explicitly because the fault suite bounds duplicates by the connections: only a pooled
+ * connection can be inside the SMTP window.
  */
 export const SMTP_POOL_SIZE = 5;
 
@@ -142,9 +143,14 @@ export class EmailLoopStack {
     await Promise.all([...this.mailers, ...this.businesses].map((app) => app.start()));
   }
 
-  /** The SMTP pool size every mailer instance runs with (what bounds the SMTP window). */
+  /**
+   * The SMTP connections every mailer instance may open, both lanes' pools together (what bounds
+   * the SMTP window); the per-lane sizes fall back to `SMTP_POOL_SIZE` as the mailer's config does.
+   */
   get smtpPoolSize(): number {
-    return Number(this.mailerBaseEnv.SMTP_POOL_SIZE ?? SMTP_POOL_SIZE);
+    const env = this.mailerBaseEnv;
+    const shared = env.SMTP_POOL_SIZE ?? String(SMTP_POOL_SIZE);
+    return Number(env.SMTP_POOL_SIZE_TRANSACTIONAL ?? shared) + Number(env.SMTP_POOL_SIZE_BULK ?? shared);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadMailerConfig, unconfirmedSendPolicy } from './config.js';
+import { loadMailerConfig, smtpPoolSize, unconfirmedSendPolicy } from './config.js';
 
 const valid = {
   MAILER_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/mailer',
@@ -27,6 +27,14 @@ describe('loadMailerConfig', () => {
     expect(unconfirmedSendPolicy(config, 'transactional')).toBe('resend');
     expect(unconfirmedSendPolicy(config, 'bulk')).toBe('hold');
     expect(() => loadMailerConfig({ ...valid, UNCONFIRMED_SEND_TRANSACTIONAL: 'maybe' })).toThrow(/UNCONFIRMED_SEND_TRANSACTIONAL/);
+  });
+
+  it('sizes one SMTP pool per lane: 10 and 5, SMTP_POOL_SIZE the default of both, a per-lane size wins', () => {
+    expect(loadMailerConfig(valid)).toMatchObject({ SMTP_POOL_SIZE_TRANSACTIONAL: 10, SMTP_POOL_SIZE_BULK: 5 });
+    expect(loadMailerConfig({ ...valid, SMTP_POOL_SIZE: '3' })).toMatchObject({ SMTP_POOL_SIZE_TRANSACTIONAL: 3, SMTP_POOL_SIZE_BULK: 3 });
+    const config = loadMailerConfig({ ...valid, SMTP_POOL_SIZE: '3', SMTP_POOL_SIZE_BULK: '1' });
+    expect([smtpPoolSize(config, 'transactional'), smtpPoolSize(config, 'bulk')]).toEqual([3, 1]);
+    expect(() => loadMailerConfig({ ...valid, SMTP_POOL_SIZE_TRANSACTIONAL: '0' })).toThrow(/SMTP_POOL_SIZE_TRANSACTIONAL/);
   });
 
   it('keeps final requests 30 days and the inbox 14 by default; 0 keeps them forever', () => {

@@ -3,6 +3,8 @@ import { configFields, loadConfig } from '@app/common';
 import type { Lane } from '@app/contracts';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 
+const poolSize = z.coerce.number().int().min(1).max(100);
+
 const mailerConfigSchema = z
   .object({
     MAILER_DATABASE_URL: configFields.postgresUrl(),
@@ -10,7 +12,15 @@ const mailerConfigSchema = z
     KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
     REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// URL' }),
     SMTP_URL: z.url({ protocol: /^smtps?$/, message: 'must be an smtp:// or smtps:// URL' }),
-    SMTP_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(5),
+    /**
+     * SMTP connections per lane: each lane has a pool of its own, so a bulk backlog never holds
+     * the connections a verification code needs. `SMTP_POOL_SIZE` (the single pool of earlier
+     * versions) is the default of both when set; otherwise 10 and 5, half and all of the lanes'
+     * default concurrency (a worker spends part of each send in PostgreSQL, not on its connection).
+     */
+    SMTP_POOL_SIZE: poolSize.optional(),
+    SMTP_POOL_SIZE_TRANSACTIONAL: poolSize.optional(),
+    SMTP_POOL_SIZE_BULK: poolSize.optional(),
     MAILER_PORT: configFields.port(3001),
     MAIL_FROM: z.string().min(3).default('Email Loop <no-reply@email-loop.local>'),
     /** Domain of the deterministic `Message-ID` (`<email id>@domain`); defaults to MAIL_FROM's. */
@@ -51,7 +61,13 @@ const mailerConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['MESSAGE_ID_DOMAIN'], message: 'required when MAIL_FROM has no domain' });
       return z.NEVER;
     }
-    return { ...c, MESSAGE_ID_DOMAIN: domain };
+    const { SMTP_POOL_SIZE: sharedPoolSize, ...rest } = c;
+    return {
+      ...rest,
+      MESSAGE_ID_DOMAIN: domain,
+      SMTP_POOL_SIZE_TRANSACTIONAL: c.SMTP_POOL_SIZE_TRANSACTIONAL ?? sharedPoolSize ?? 10,
+      SMTP_POOL_SIZE_BULK: c.SMTP_POOL_SIZE_BULK ?? sharedPoolSize ?? 5,
+    };
   });
 
 export type MailerConfig = z.output<typeof mailerConfigSchema>;
@@ -64,6 +80,11 @@ export type UnconfirmedSendPolicy = MailerConfig['UNCONFIRMED_SEND_TRANSACTIONAL
 
 export function unconfirmedSendPolicy(config: MailerConfig, lane: Lane): UnconfirmedSendPolicy {
   return lane === 'bulk' ? config.UNCONFIRMED_SEND_BULK : config.UNCONFIRMED_SEND_TRANSACTIONAL;
+}
+
+/** How many SMTP connections the lane's pool may open. */
+export function smtpPoolSize(config: MailerConfig, lane: Lane): number {
+  return lane === 'bulk' ? config.SMTP_POOL_SIZE_BULK : config.SMTP_POOL_SIZE_TRANSACTIONAL;
 }
 
 /**

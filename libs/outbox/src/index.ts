@@ -4,7 +4,7 @@ import { createOutboxLeasesMigration } from './outbox-leases.migration.js';
 
 export { OutboxModule } from './outbox.module.js';
 export type { OutboxModuleExtras, OutboxModuleOptions, OutboxRelayOptions } from './outbox.options.js';
-export { OutboxWriter, type OutboxRecord } from './outbox-writer.js';
+export { OutboxWriter, type OutboxInsert, type OutboxRecord, type SqlStatement } from './outbox-writer.js';
 export { OutboxRelay } from './outbox-relay.service.js';
 export { OutboxStatsReader, type OutboxStats } from './outbox-stats.js';
 export type { OutboxMessage, OutboxPublisher } from './outbox-publisher.js';

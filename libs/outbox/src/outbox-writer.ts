@@ -10,6 +10,21 @@ export interface OutboxRecord {
   headers?: Record<string, string>;
 }
 
+/** SQL with `$n` placeholders, and the values they stand for. */
+export interface SqlStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * The outbox INSERT for `records`, to be placed in a caller's own statement (typically a
+ * data-modifying CTE beside the change that produced the records: a single statement is atomic,
+ * so the rows exist if and only if that change was committed). Its placeholders are numbered from
+ * `$firstParam`; the rows are inserted only where `onlyIf`, a boolean SQL expression of the
+ * caller's statement (e.g. `EXISTS (SELECT 1 FROM updated)`), holds.
+ */
+export type OutboxInsert = (firstParam: number, onlyIf?: string) => SqlStatement;
+
 /**
  * Adds messages to the outbox. Always called with the caller's transaction (`manager`), so a
  * message exists if and only if the business change that produced it was committed.
@@ -27,15 +42,22 @@ export class OutboxWriter {
     if (!manager.queryRunner?.isTransactionActive) {
       throw new Error('OutboxWriter.add() must run inside a transaction (pass the transaction’s EntityManager)');
     }
-    await manager.query(
-      `INSERT INTO ${this.table} (topic, message_key, payload, headers)
+    const { sql, params } = this.insert(records)(1);
+    await manager.query(sql, params);
+  }
+
+  /**
+   * `records` as an {@link OutboxInsert} for a statement of the caller's, which must run in the
+   * same transaction as the change (one statement is one). The outbox's SQL stays here.
+   */
+  insert(records: readonly OutboxRecord[]): OutboxInsert {
+    const rows = JSON.stringify(records.map((r) => ({ topic: r.topic, message_key: r.key, payload: r.payload, headers: r.headers ?? {} })));
+    return (firstParam, onlyIf) => ({
+      sql: `INSERT INTO ${this.table} (topic, message_key, payload, headers)
        SELECT r.topic, r.message_key, r.payload, r.headers
-       FROM jsonb_to_recordset($1::jsonb) AS r(topic text, message_key text, payload jsonb, headers jsonb)`,
-      [
-        JSON.stringify(
-          records.map((r) => ({ topic: r.topic, message_key: r.key, payload: r.payload, headers: r.headers ?? {} })),
-        ),
-      ],
-    );
+       FROM jsonb_to_recordset($${firstParam}::jsonb) AS r(topic text, message_key text, payload jsonb, headers jsonb)${onlyIf ? `
+       WHERE ${onlyIf}` : ''}`,
+      params: [rows],
+    });
   }
 }

@@ -26,6 +26,7 @@ export class SmtpCapture {
   recipientPolicy: RecipientPolicy = () => null;
   private listeners: ((mail: CapturedMail) => void)[] = [];
   private acceptanceDelayMs = 0;
+  private holds: { matches: (mail: CapturedMail) => boolean; waiting: (() => void)[] }[] = [];
 
   constructor() {
     this.server = new SMTPServer({
@@ -57,7 +58,9 @@ export class SmtpCapture {
           };
           this.mails.push(mail);
           for (const listener of this.listeners) listener(mail);
-          if (this.acceptanceDelayMs > 0) setTimeout(callback, this.acceptanceDelayMs);
+          const hold = this.holds.find((h) => h.matches(mail));
+          if (hold) hold.waiting.push(() => callback());
+          else if (this.acceptanceDelayMs > 0) setTimeout(callback, this.acceptanceDelayMs);
           else callback();
         });
       },
@@ -88,6 +91,20 @@ export class SmtpCapture {
    */
   delayAcceptance(ms: number): void {
     this.acceptanceDelayMs = ms;
+  }
+
+  /**
+   * Keeps each message that `matches` as received but answers its `250` only when the returned
+   * function is called: its connection stays busy until then, as with a slow or stuck server.
+   * Releasing answers every held message and ends the hold.
+   */
+  hold(matches: (mail: CapturedMail) => boolean): () => void {
+    const hold = { matches, waiting: [] as (() => void)[] };
+    this.holds.push(hold);
+    return () => {
+      this.holds = this.holds.filter((h) => h !== hold);
+      for (const answer of hold.waiting.splice(0)) answer();
+    };
   }
 
   refuseRecipients(policy: RecipientPolicy): void {

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { Clock, IdGenerator } from '@app/common';
 import { CONTRACT_VERSION, Topics, type EmailEventDetail, type EmailEventMessage, type EmailEventType } from '@app/contracts';
 import { KafkaTopics } from '@app/kafka';
-import { OutboxWriter } from '@app/outbox';
+import { OutboxWriter, type OutboxInsert, type OutboxRecord } from '@app/outbox';
 
 /** Records a status event in the mailer's outbox, inside the transaction that made it true. */
 @Injectable()
@@ -16,6 +16,18 @@ export class MailEvents {
   ) {}
 
   async record(manager: EntityManager, emailId: string, type: EmailEventType, detail: EmailEventDetail = {}): Promise<void> {
+    await this.outbox.add(manager, [this.message(emailId, type, detail)]);
+  }
+
+  /**
+   * The event as an outbox INSERT for the statement that makes it true (see
+   * `MailRequestsRepository.finishAttempt`): it is written if and only if that statement's change is.
+   */
+  insert(emailId: string, type: EmailEventType, detail: EmailEventDetail = {}): OutboxInsert {
+    return this.outbox.insert([this.message(emailId, type, detail)]);
+  }
+
+  private message(emailId: string, type: EmailEventType, detail: EmailEventDetail): OutboxRecord {
     const event: EmailEventMessage = {
       version: CONTRACT_VERSION,
       eventId: this.ids.uuid(),
@@ -24,6 +36,6 @@ export class MailEvents {
       occurredAt: this.clock.now().toISOString(),
       detail,
     };
-    await this.outbox.add(manager, [{ topic: this.topics.name(Topics.events), key: emailId, payload: event }]);
+    return { topic: this.topics.name(Topics.events), key: emailId, payload: event };
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { EmailRequestedMessage, Lane } from '@app/contracts';
+import type { OutboxInsert } from '@app/outbox';
 
 /**
  * `pending` → `sending` → `sent`, with `retrying`, `failed` and `expired` on the side, and
@@ -97,19 +98,55 @@ export class MailRequestsRepository {
   }
 
   /**
+   * Steps 1 and 2 of a send (`MailSender`) in the common case, as one statement (atomic, so no
+   * transaction around it): if the request is open, not expired at `now`, and not `sending` an
+   * attempt that is still within its lease or whose outcome a `hold` lane must not resend, it
+   * becomes `sending` with the next attempt number and a lease of `leaseMs`, its `mail_attempts`
+   * row is written, and it is returned. The row lock is the UPDATE's own: a concurrent start waits
+   * for it, then re-checks these conditions against the row as committed.
+   *
+   * Returns null when the request is missing, final, or in one of those uncommon cases: the caller
+   * then looks at it under a lock ({@link find}) and decides.
+   */
+  async startNextAttempt(
+    manager: EntityManager,
+    emailId: string,
+    options: { leaseMs: number; now: Date; holdLanes: readonly Lane[] },
+  ): Promise<{ request: MailRequestRow; attempt: number } | null> {
+    const rows: MailRequestRow[] = await manager.query(
+      `WITH started AS (
+         UPDATE mail_requests
+            SET status = 'sending', attempts = attempts + 1, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+          WHERE email_id = $1 AND status = ANY($2)
+            AND NOT (status = 'sending' AND (COALESCE(lease_until > now(), false) OR lane = ANY($5)))
+            AND (expires_at IS NULL OR expires_at > $4)
+         RETURNING ${COLUMNS}
+       ), attempt AS (
+         INSERT INTO mail_attempts (email_id, attempt) SELECT "emailId", attempts FROM started
+         ON CONFLICT (email_id, attempt) DO UPDATE SET started_at = now(), finished_at = NULL, outcome = NULL
+       )
+       SELECT * FROM started`,
+      [emailId, OPEN_STATUSES, options.leaseMs, options.now, options.holdLanes],
+    );
+    const request = rows[0];
+    return request ? { request, attempt: request.attempts } : null;
+  }
+
+  /**
    * Records the attempt before any SMTP traffic (after a crash we know it may have gone out), with
-   * a lease of `leaseMs` that its worker renews while it is alive ({@link renewLease}).
+   * a lease of `leaseMs` that its worker renews while it is alive ({@link renewLease}). One
+   * statement: the request's update and the attempt's row are written together.
    */
   async startAttempt(manager: EntityManager, emailId: string, attempt: number, leaseMs: number): Promise<void> {
     await manager.query(
-      `UPDATE mail_requests SET status = 'sending', attempts = $2, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
-       WHERE email_id = $1`,
-      [emailId, attempt, leaseMs],
-    );
-    await manager.query(
-      `INSERT INTO mail_attempts (email_id, attempt) VALUES ($1, $2)
+      `WITH started AS (
+         UPDATE mail_requests SET status = 'sending', attempts = $2, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+         WHERE email_id = $1
+         RETURNING email_id
+       )
+       INSERT INTO mail_attempts (email_id, attempt) SELECT email_id, $2 FROM started
        ON CONFLICT (email_id, attempt) DO UPDATE SET started_at = now(), finished_at = NULL, outcome = NULL`,
-      [emailId, attempt],
+      [emailId, attempt, leaseMs],
     );
   }
 
@@ -128,6 +165,9 @@ export class MailRequestsRepository {
    * and the request is still in `expectedStatus` (`sending` for a send, `unknown` for a
    * reconciliation). Returns false, writing nothing, when a later attempt or decision superseded
    * it: a late result never overwrites a newer one (`sent` never goes back to `retrying`).
+   *
+   * One statement (atomic without a transaction around it): the request, the attempt's outcome and,
+   * when given, the status `event`'s outbox row, which is written exactly when the request is.
    */
   async finishAttempt(
     manager: EntityManager,
@@ -142,20 +182,34 @@ export class MailRequestsRepository {
       error?: string;
     },
     expectedStatus: MailRequestStatus = 'sending',
+    event?: OutboxInsert,
   ): Promise<boolean> {
-    const [, affected] = (await manager.query(
-      `UPDATE mail_requests SET status = $2, message_id = COALESCE($3, message_id), smtp_response = $4, last_error = $5,
-         sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END, lease_until = NULL, updated_at = now()
-       WHERE email_id = $1 AND attempts = $6 AND status = $7`,
-      [emailId, result.status, result.messageId ?? null, result.smtpResponse ?? null, result.error ?? null, attempt, expectedStatus],
-    )) as [unknown, number];
-    if (affected !== 1) return false;
-    await manager.query(
-      `UPDATE mail_attempts SET finished_at = now(), outcome = $3, smtp_code = $4, smtp_response = $5
-       WHERE email_id = $1 AND attempt = $2`,
-      [emailId, attempt, result.outcome, result.smtpCode ?? null, result.smtpResponse ?? null],
+    const params: unknown[] = [
+      emailId,
+      result.status,
+      result.messageId ?? null,
+      result.smtpResponse ?? null,
+      result.error ?? null,
+      attempt,
+      expectedStatus,
+      result.outcome,
+      result.smtpCode ?? null,
+    ];
+    const outbox = event?.(params.length + 1, 'EXISTS (SELECT 1 FROM finished)');
+    const rows: { recorded: number }[] = await manager.query(
+      `WITH finished AS (
+         UPDATE mail_requests SET status = $2, message_id = COALESCE($3, message_id), smtp_response = $4, last_error = $5,
+           sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END, lease_until = NULL, updated_at = now()
+         WHERE email_id = $1 AND attempts = $6 AND status = $7
+         RETURNING email_id
+       ), attempt AS (
+         UPDATE mail_attempts a SET finished_at = now(), outcome = $8, smtp_code = $9, smtp_response = $4
+         FROM finished f WHERE a.email_id = f.email_id AND a.attempt = $6
+       )${outbox ? `, event AS (${outbox.sql})` : ''}
+       SELECT count(*)::int AS recorded FROM finished`,
+      [...params, ...(outbox?.params ?? [])],
     );
-    return true;
+    return rows[0]?.recorded === 1;
   }
 
   /** Requests held as `unknown`, oldest first. */

@@ -6,7 +6,7 @@ import type { HandlerOutcome } from '@app/kafka';
 import { MAILER_CONFIG, type MailerConfig, messageIdOf, unconfirmedSendPolicy } from '../config.js';
 import { MailEvents } from '../events/mail-events.js';
 import { MailRequestsRepository, OPEN_STATUSES, type MailRequestRow, type MailRequestStatus } from '../requests/mail-requests.repository.js';
-import type { EmailEventDetail, EmailEventType } from '@app/contracts';
+import { LANES, type EmailEventDetail, type EmailEventType } from '@app/contracts';
 import { AttemptInProgressError } from './attempt.errors.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 import { SmtpTransport } from './smtp.transport.js';
@@ -31,6 +31,10 @@ export interface SendAttemptContext {
  * 3. hand the message over with a `Message-ID` derived from the email id;
  * 4. commit the outcome and its status event (outbox) in one transaction, fenced by the attempt
  *    number: a result that arrives after a later attempt started is not recorded.
+ *
+ * Per email that is two statements in the common case, each atomic on its own (a data-modifying
+ * CTE, no BEGIN/COMMIT): steps 1–2 (`startNextAttempt`) and step 4 (`finishAttempt` with the
+ * event's outbox row), plus a lease renewal every third of the lease while the hand-off runs.
  *
  * A crash between the server's `250` and step 4 leaves the request `sending`; once its lease ran
  * out, the next attempt sends again with the same `Message-ID` (the one documented duplicate
@@ -57,18 +61,21 @@ export class MailSender {
     const messageId = messageIdOf(this.config, emailId);
     const stopRenewing = this.keepLease(emailId, attempt);
     try {
-      const receipt = await this.smtp.send({
-        messageId,
-        from: this.config.MAIL_FROM,
-        to: request.payload.to,
-        ...(request.payload.cc && { cc: request.payload.cc }),
-        ...(request.payload.bcc && { bcc: request.payload.bcc }),
-        ...(request.payload.replyTo && { replyTo: request.payload.replyTo }),
-        subject: request.payload.subject,
-        ...(request.payload.text !== undefined && { text: request.payload.text }),
-        ...(request.payload.html !== undefined && { html: request.payload.html }),
-        headers: { 'X-Email-Id': emailId },
-      });
+      const receipt = await this.smtp.send(
+        {
+          messageId,
+          from: this.config.MAIL_FROM,
+          to: request.payload.to,
+          ...(request.payload.cc && { cc: request.payload.cc }),
+          ...(request.payload.bcc && { bcc: request.payload.bcc }),
+          ...(request.payload.replyTo && { replyTo: request.payload.replyTo }),
+          subject: request.payload.subject,
+          ...(request.payload.text !== undefined && { text: request.payload.text }),
+          ...(request.payload.html !== undefined && { html: request.payload.html }),
+          headers: { 'X-Email-Id': emailId },
+        },
+        request.lane,
+      );
       const recorded = await this.finish(
         emailId,
         attempt,
@@ -95,8 +102,25 @@ export class MailSender {
     }
   }
 
-  /** Steps 1 and 2; returns null when there is nothing to send. */
+  /**
+   * Steps 1 and 2; returns null when there is nothing to send. The common case (an open request
+   * to attempt now) is one statement; anything else is decided here under the row's lock.
+   */
   private async start(emailId: string): Promise<{ request: MailRequestRow; attempt: number } | null> {
+    const started = await this.requests.startNextAttempt(this.dataSource.manager, emailId, {
+      leaseMs: this.config.SEND_ATTEMPT_LEASE_MS,
+      now: this.clock.now(),
+      holdLanes: LANES.filter((lane) => unconfirmedSendPolicy(this.config, lane) === 'hold'),
+    });
+    return started ?? this.startUncommon(emailId);
+  }
+
+  /**
+   * The cases {@link MailRequestsRepository.startNextAttempt} leaves to us: missing or final,
+   * attempt in progress, expired, held. The row may have changed since that statement, so every
+   * case is checked again, including the common one.
+   */
+  private async startUncommon(emailId: string): Promise<{ request: MailRequestRow; attempt: number } | null> {
     return this.dataSource.transaction(async (manager) => {
       const request = await this.requests.find(manager, emailId, { lock: true });
       if (!request || !OPEN_STATUSES.includes(request.status)) return null;
@@ -126,8 +150,14 @@ export class MailSender {
   private async holdUnconfirmed(manager: EntityManager, request: MailRequestRow): Promise<void> {
     const reason = `attempt ${request.attempts} began an SMTP hand-off whose outcome was never recorded; held for reconciliation`;
     this.logger.warn(`email ${request.emailId}: ${reason}`);
-    await this.requests.finishAttempt(manager, request.emailId, request.attempts, { status: 'unknown', outcome: 'unknown', error: reason });
-    await this.events.record(manager, request.emailId, 'email.unknown', { attempt: request.attempts, reason });
+    await this.requests.finishAttempt(
+      manager,
+      request.emailId,
+      request.attempts,
+      { status: 'unknown', outcome: 'unknown', error: reason },
+      'sending',
+      this.events.insert(request.emailId, 'email.unknown', { attempt: request.attempts, reason }),
+    );
   }
 
   /** Records a final failure; false when a later attempt superseded this one. */
@@ -171,7 +201,7 @@ export class MailSender {
   }
 
   /**
-   * Step 4: the attempt's result and its status event, in one transaction, only if this attempt is
+   * Step 4: the attempt's result and its status event, in one statement, only if this attempt is
    * still the current one. Returns false (nothing written) when it was superseded.
    */
   private async finish(
@@ -181,11 +211,10 @@ export class MailSender {
     event: EmailEventType,
     detail: EmailEventDetail,
   ): Promise<boolean> {
-    let recorded = false;
-    await this.recordOutcome(emailId, async (manager) => {
-      recorded = await this.requests.finishAttempt(manager, emailId, attempt, result);
-      if (recorded) await this.events.record(manager, emailId, event, detail);
-    });
+    const statusEvent = this.events.insert(emailId, event, detail);
+    const recorded = await this.recordOutcome(emailId, () =>
+      this.requests.finishAttempt(this.dataSource.manager, emailId, attempt, result, 'sending', statusEvent),
+    );
     if (!recorded) this.logger.warn(`email ${emailId}: attempt ${attempt} ended (${result.status}) after a later attempt took over; not recorded`);
     return recorded;
   }
@@ -213,8 +242,8 @@ export class MailSender {
    * waited for rather than handed to the queue's retry. Bounded: past the limit the job fails
    * and the next attempt resends (the documented window). p-retry provides the back-off.
    */
-  private async recordOutcome(emailId: string, write: (manager: EntityManager) => Promise<void>): Promise<void> {
-    await pRetry(() => this.dataSource.transaction(write), {
+  private async recordOutcome<T>(emailId: string, write: () => Promise<T>): Promise<T> {
+    return pRetry(write, {
       retries: 40,
       minTimeout: 100,
       maxTimeout: 2_000,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
-import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { LANES, type Lane } from '@app/contracts';
+import { MAILER_CONFIG, type MailerConfig, smtpPoolSize } from '../config.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 
 export interface OutgoingMail {
@@ -25,33 +26,39 @@ export interface SmtpReceipt {
 }
 
 /**
- * The SMTP adapter: a pooled nodemailer transport. Every failure leaves as a typed error:
- * {@link SmtpRejectedError} (permanent) or {@link SmtpDeferredError} (try again later).
+ * The SMTP adapter: one pooled nodemailer transport per lane (`SMTP_POOL_SIZE_<LANE>`
+ * connections each), so bulk mail waiting for a connection never queues in front of a
+ * transactional one. Every failure leaves as a typed error: {@link SmtpRejectedError}
+ * (permanent) or {@link SmtpDeferredError} (try again later).
  */
 @Injectable()
 export class SmtpTransport implements OnApplicationShutdown {
-  private readonly transporter: Transporter;
+  private readonly pools: Record<Lane, Transporter>;
 
   constructor(@Inject(MAILER_CONFIG) config: MailerConfig) {
-    this.transporter = nodemailer.createTransport({
-      url: config.SMTP_URL,
-      pool: true,
-      maxConnections: config.SMTP_POOL_SIZE,
-      maxMessages: 1_000,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 60_000,
-    });
+    const pool = (lane: Lane): Transporter =>
+      nodemailer.createTransport({
+        url: config.SMTP_URL,
+        pool: true,
+        maxConnections: smtpPoolSize(config, lane),
+        maxMessages: 1_000,
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 60_000,
+      });
+    this.pools = { transactional: pool('transactional'), bulk: pool('bulk') };
   }
 
   /** Opens a connection of its own and greets the server (nodemailer's `verify()`); throws when it cannot. */
   async verify(): Promise<void> {
-    await this.transporter.verify();
+    // Both pools talk to the same server with the same credentials: one greeting tells for both.
+    await this.pools.transactional.verify();
   }
 
-  async send(mail: OutgoingMail): Promise<SmtpReceipt> {
+  /** Hands `mail` over on a connection of `lane`'s pool (waiting for one if all are busy). */
+  async send(mail: OutgoingMail, lane: Lane): Promise<SmtpReceipt> {
     try {
-      const info = await this.transporter.sendMail({
+      const info = await this.pools[lane].sendMail({
         ...mail,
         messageId: mail.messageId,
       });
@@ -66,7 +73,7 @@ export class SmtpTransport implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.transporter.close();
+    for (const lane of LANES) this.pools[lane].close();
   }
 }
 

@@ -1,0 +1,186 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
+import { Clock, IdGenerator, sleep } from '@app/common';
+import { CONTRACT_VERSION, type EmailRequestedMessage, type Lane } from '@app/contracts';
+import { KafkaTopics } from '@app/kafka';
+import { OutboxWriter } from '@app/outbox';
+import { SmtpCapture, createMigratedDatabase, dropMigratedDatabase, waitFor } from '@app/testing';
+import { loadMailerConfig } from '../config.js';
+import { MAILER_MIGRATIONS } from '../database/migrations.js';
+import { MailEvents } from '../events/mail-events.js';
+import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
+import { AttemptInProgressError } from './attempt.errors.js';
+import { MailSender } from './mail-sender.service.js';
+import { SmtpTransport } from './smtp.transport.js';
+
+/**
+ * MailSender on real PostgreSQL and a real SMTP server: what each branch of an attempt commits,
+ * and how many statements the common case costs.
+ */
+describe('MailSender (PostgreSQL, SMTP)', () => {
+  const repository = new MailRequestsRepository();
+  const smtpServer = new SmtpCapture();
+  /** Every statement the sender's DataSource ran, in order. */
+  const statements: string[] = [];
+  let url: string;
+  let dataSource: DataSource;
+  let senderDataSource: DataSource;
+  let smtp: SmtpTransport;
+  let sender: MailSender;
+
+  beforeAll(async () => {
+    ({ url, dataSource } = await createMigratedDatabase('mail_sender_int', MAILER_MIGRATIONS));
+    const logger: TypeOrmLogger = {
+      logQuery: (query) => void statements.push(query.trim()),
+      logQueryError: () => undefined,
+      logQuerySlow: () => undefined,
+      logSchemaBuild: () => undefined,
+      logMigration: () => undefined,
+      log: () => undefined,
+    };
+    senderDataSource = new DataSource({ type: 'postgres', url, logger });
+    await senderDataSource.initialize();
+    const port = await smtpServer.start();
+    const config = loadMailerConfig({
+      MAILER_DATABASE_URL: url,
+      KAFKA_BROKERS: '127.0.0.1:9092',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      SMTP_URL: `smtp://127.0.0.1:${port}`,
+      UNCONFIRMED_SEND_BULK: 'hold',
+    });
+    const clock = new Clock();
+    const events = new MailEvents(new OutboxWriter({ schema: 'public' }), new KafkaTopics({ brokers: [], clientId: 'mail-sender-int', topicPrefix: '' }), new IdGenerator(), clock);
+    smtp = new SmtpTransport(config);
+    sender = new MailSender(senderDataSource, repository, events, smtp, clock, config);
+  });
+
+  afterAll(async () => {
+    await smtp?.onApplicationShutdown();
+    await smtpServer.stop();
+    await senderDataSource?.destroy();
+    await dropMigratedDatabase(dataSource, url);
+  });
+
+  beforeEach(() => {
+    statements.length = 0;
+  });
+
+  async function newRequest(overrides: { lane?: Lane; expiresAt?: string } = {}): Promise<string> {
+    const request: EmailRequestedMessage = {
+      version: CONTRACT_VERSION,
+      type: 'email.requested',
+      emailId: randomUUID(),
+      requestedAt: new Date().toISOString(),
+      lane: overrides.lane ?? 'transactional',
+      to: [`${randomUUID()}@example.com`],
+      subject: 'hello',
+      text: 'x',
+      ...(overrides.expiresAt && { expiresAt: overrides.expiresAt }),
+    };
+    await repository.insert(dataSource.manager, request, 'pending');
+    return request.emailId;
+  }
+
+  const find = (emailId: string) => repository.find(dataSource.manager, emailId);
+  const attempts = (emailId: string): Promise<{ attempt: number; finished: boolean; outcome: string | null }[]> =>
+    dataSource.query(`SELECT attempt, finished_at IS NOT NULL AS finished, outcome FROM mail_attempts WHERE email_id = $1 ORDER BY attempt`, [emailId]);
+  const events = (emailId: string): Promise<{ type: string; detail: Record<string, unknown> }[]> =>
+    dataSource.query(`SELECT payload->>'type' AS type, payload->'detail' AS detail FROM outbox WHERE message_key = $1 ORDER BY id`, [emailId]);
+  const mailsTo = (emailId: string) => smtpServer.mails.filter((m) => m.emailId === emailId);
+  const transactionStatements = () => statements.filter((s) => /^(START TRANSACTION|BEGIN|COMMIT|ROLLBACK)\b/i.test(s));
+
+  it('commits sending, the attempt and its lease before the SMTP hand-off, then the outcome and its event, in two statements', async () => {
+    const emailId = await newRequest();
+    const release = smtpServer.hold((m) => m.emailId === emailId);
+    try {
+      const sending = sender.send(emailId, { lastTry: false });
+      await waitFor(() => mailsTo(emailId).length === 1, { timeoutMs: 10_000, description: 'the message inside DATA' });
+      // The server has the message and has not answered: the attempt is already committed.
+      expect(await find(emailId)).toMatchObject({ status: 'sending', attempts: 1, leaseActive: true });
+      expect(await attempts(emailId)).toEqual([{ attempt: 1, finished: false, outcome: null }]);
+      expect(await events(emailId)).toEqual([]);
+      release();
+      expect(await sending).toBe('processed');
+    } finally {
+      release();
+    }
+    expect(await find(emailId)).toMatchObject({ status: 'sent', attempts: 1, leaseActive: false });
+    expect(await attempts(emailId)).toEqual([{ attempt: 1, finished: true, outcome: 'sent' }]);
+    expect(await events(emailId)).toEqual([{ type: 'email.sent', detail: expect.objectContaining({ attempt: 1, messageId: mailsTo(emailId)[0]?.messageId }) }]);
+    expect(statements).toHaveLength(2);
+    expect(transactionStatements()).toEqual([]);
+  });
+
+  it('skips a final request: nothing sent, nothing written', async () => {
+    const emailId = await newRequest();
+    expect(await sender.send(emailId, { lastTry: false })).toBe('processed');
+    expect(await sender.send(emailId, { lastTry: false })).toBe('skipped');
+    expect(mailsTo(emailId)).toHaveLength(1);
+    expect(await find(emailId)).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(await events(emailId)).toHaveLength(1);
+  });
+
+  it('refuses to start while another attempt is within its lease', async () => {
+    const emailId = await newRequest();
+    await repository.startAttempt(dataSource.manager, emailId, 1, 15_000);
+    await expect(sender.send(emailId, { lastTry: false })).rejects.toBeInstanceOf(AttemptInProgressError);
+    expect(await find(emailId)).toMatchObject({ status: 'sending', attempts: 1, leaseActive: true });
+    expect(await attempts(emailId)).toEqual([{ attempt: 1, finished: false, outcome: null }]);
+    expect(mailsTo(emailId)).toEqual([]);
+  });
+
+  it('expires a request whose time ran out, with its event, and sends nothing', async () => {
+    const emailId = await newRequest({ expiresAt: new Date(Date.now() - 1_000).toISOString() });
+    expect(await sender.send(emailId, { lastTry: false })).toBe('skipped');
+    expect(await find(emailId)).toMatchObject({ status: 'expired', attempts: 0 });
+    expect(await attempts(emailId)).toEqual([]);
+    expect((await events(emailId)).map((e) => e.type)).toEqual(['email.expired']);
+    expect(mailsTo(emailId)).toEqual([]);
+  });
+
+  it('holds an unconfirmed send as unknown on a hold lane, with its event, and sends nothing', async () => {
+    const emailId = await newRequest({ lane: 'bulk' });
+    await repository.startAttempt(dataSource.manager, emailId, 1, 10);
+    await sleep(50); // attempt 1's worker went quiet; its lease ran out
+    expect(await sender.send(emailId, { lastTry: false })).toBe('skipped');
+    expect(await find(emailId)).toMatchObject({ status: 'unknown', attempts: 1 });
+    expect(await attempts(emailId)).toEqual([{ attempt: 1, finished: true, outcome: 'unknown' }]);
+    expect(await events(emailId)).toEqual([{ type: 'email.unknown', detail: expect.objectContaining({ attempt: 1 }) }]);
+    expect(mailsTo(emailId)).toEqual([]);
+  });
+
+  it('resends an unconfirmed send on a resend lane as the next attempt, in two statements', async () => {
+    const emailId = await newRequest();
+    await repository.startAttempt(dataSource.manager, emailId, 1, 10);
+    await sleep(50);
+    statements.length = 0;
+    expect(await sender.send(emailId, { lastTry: false })).toBe('processed');
+    expect(await find(emailId)).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(await attempts(emailId)).toEqual([
+      { attempt: 1, finished: false, outcome: null },
+      { attempt: 2, finished: true, outcome: 'sent' },
+    ]);
+    expect(statements).toHaveLength(2);
+  });
+
+  it('records nothing, not even the event, for an attempt a later attempt took over during the hand-off', async () => {
+    const emailId = await newRequest();
+    const release = smtpServer.hold((m) => m.emailId === emailId);
+    try {
+      const sending = sender.send(emailId, { lastTry: false });
+      await waitFor(() => mailsTo(emailId).length === 1, { timeoutMs: 10_000, description: 'the message inside DATA' });
+      await repository.startAttempt(dataSource.manager, emailId, 2, 15_000); // e.g. after attempt 1's lease ran out
+      release();
+      expect(await sending).toBe('skipped');
+    } finally {
+      release();
+    }
+    expect(await find(emailId)).toMatchObject({ status: 'sending', attempts: 2 });
+    expect(await attempts(emailId)).toEqual([
+      { attempt: 1, finished: false, outcome: null },
+      { attempt: 2, finished: false, outcome: null },
+    ]);
+    expect(await events(emailId)).toEqual([]);
+  });
+});

@@ -4,8 +4,10 @@ export { KafkaClient } from './kafka-client.js';
 export { KafkaProducer, type OutgoingRecord } from './kafka-producer.js';
 export { KafkaConsumerRunner, type ConsumerState, type RunningConsumer } from './kafka-consumer.js';
 export {
+  BatchOutcomeMismatchError,
   classifyFailure,
   decodeHeaders,
+  type BatchItem,
   type ConsumerDefinition,
   type FailureKind,
   type HandlerOutcome,

@@ -191,7 +191,7 @@ describe('KafkaEventsTransport', () => {
       const definition = runner.definitions.find((d) => d.groupId === `p.${group}`);
       if (!definition) throw new Error(`no consumer for ${group}`);
       const message: MessageContext = { topic: definition.topics[0]!, partition: 0, offset: String(offset++), key: `k${payload.n}`, headers: {} };
-      return definition.handle(schema.parse(payload), message);
+      return definition.handle!(schema.parse(payload), message);
     };
     return { runner, transport, handle };
   }

@@ -22,6 +22,8 @@ export {
   KafkaEventsTransport,
   KAFKA_EVENTS_TRANSPORT,
   UnrecognizedHandlerFailure,
+  type KafkaBatchEventDecorator,
+  type KafkaEventDecorator,
   type KafkaEventOptions,
   type KafkaEventOverrides,
 } from './transport/index.js';

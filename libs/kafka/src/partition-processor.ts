@@ -67,10 +67,10 @@ export function assertConsumerDefinition(definition: ConsumerDefinition<z.ZodTyp
   }
 }
 
-/** A batch handler returned a number of outcomes other than its items': a bug, retried so that nothing is committed unhandled. */
+/** A batch handler returned something other than one outcome per item: a bug, retried so that nothing is committed unhandled. */
 export class BatchOutcomeMismatchError extends TransientError {
-  constructor(items: number, outcomes: unknown) {
-    const got = Array.isArray(outcomes) ? `${outcomes.length} outcomes` : `${typeof outcomes}`;
+  constructor(items: number, returned: unknown) {
+    const got = Array.isArray(returned) ? `an array of ${returned.length}` : typeof returned;
     super(`handleBatch() was given ${items} messages and returned ${got}: it must return one outcome per message`);
   }
 }

@@ -5,7 +5,14 @@ import { CONTRACT_VERSION, Topics, type EmailEventDetail, type EmailEventMessage
 import { KafkaTopics } from '@app/kafka';
 import { OutboxWriter } from '@app/outbox';
 
-/** Records a status event in the mailer's outbox, inside the transaction that made it true. */
+/** A status event to record for one email. */
+export interface MailEvent {
+  emailId: string;
+  type: EmailEventType;
+  detail?: EmailEventDetail;
+}
+
+/** Records status events in the mailer's outbox, inside the transaction that made them true. */
 @Injectable()
 export class MailEvents {
   constructor(
@@ -16,14 +23,19 @@ export class MailEvents {
   ) {}
 
   async record(manager: EntityManager, emailId: string, type: EmailEventType, detail: EmailEventDetail = {}): Promise<void> {
-    const event: EmailEventMessage = {
-      version: CONTRACT_VERSION,
-      eventId: this.ids.uuid(),
-      type,
-      emailId,
-      occurredAt: this.clock.now().toISOString(),
-      detail,
-    };
-    await this.outbox.add(manager, [{ topic: this.topics.name(Topics.events), key: emailId, payload: event }]);
+    await this.recordMany(manager, [{ emailId, type, detail }]);
+  }
+
+  /** Records the events with one outbox insert, each keyed by its email id (per-email order in Kafka). */
+  async recordMany(manager: EntityManager, events: readonly MailEvent[]): Promise<void> {
+    const topic = this.topics.name(Topics.events);
+    const occurredAt = this.clock.now().toISOString();
+    await this.outbox.add(
+      manager,
+      events.map(({ emailId, type, detail = {} }) => {
+        const event: EmailEventMessage = { version: CONTRACT_VERSION, eventId: this.ids.uuid(), type, emailId, occurredAt, detail };
+        return { topic, key: emailId, payload: event };
+      }),
+    );
   }
 }

@@ -41,10 +41,10 @@ export interface NewMailRequest {
 }
 
 /**
- * PostgreSQL returns a uuid in lower case; the contract accepts either case. Ids are matched by
- * this key, and handed back as the caller gave them.
+ * The key that identifies an email id as PostgreSQL does: it returns a uuid in lower case, the
+ * contract accepts either case. Ids are matched by this key, and handed back as the caller gave them.
  */
-function uuidKey(emailId: string): string {
+export function uuidKey(emailId: string): string {
   return emailId.toLowerCase();
 }
 

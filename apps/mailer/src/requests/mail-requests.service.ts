@@ -6,7 +6,7 @@ import type { HandlerOutcome } from '@app/kafka';
 import { MailEvents, type MailEvent } from '../events/mail-events.js';
 import { SendQueue, type SendJobItem } from '../sending/send-queue.js';
 import { SendJobSweeper } from '../sending/send-job-sweeper.js';
-import { MailRequestsRepository, OPEN_STATUSES, type NewMailRequest } from './mail-requests.repository.js';
+import { MailRequestsRepository, OPEN_STATUSES, uuidKey, type NewMailRequest } from './mail-requests.repository.js';
 
 /**
  * Accepts email requests from Kafka, a batch at a time. Invariants:
@@ -46,7 +46,8 @@ export class MailRequestsService {
   async acceptBatch(requests: readonly EmailRequestedMessage[]): Promise<HandlerOutcome[]> {
     if (requests.length === 0) return [];
     const now = this.clock.now().getTime();
-    const rows: NewMailRequest[] = requests.map((request) => ({ request, status: isExpired(request, now) ? 'expired' : 'pending' }));
+    // A redelivery can bring one email twice in a batch: the first copy is the one recorded.
+    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => ({ request, status: isExpired(request, now) ? 'expired' : 'pending' }));
     const inserted = await this.dataSource.transaction(async (manager) => {
       const isNew = await this.requests.insertMany(manager, rows);
       await this.events.recordMany(manager, rows.filter((row) => isNew.has(row.request.emailId)).map(eventOf));
@@ -63,12 +64,12 @@ export class MailRequestsService {
   private async openJobs(rows: readonly NewMailRequest[], inserted: ReadonlySet<string>): Promise<SendJobItem[]> {
     const known = rows.filter((row) => !inserted.has(row.request.emailId)).map((row) => row.request.emailId);
     const statuses = await this.requests.findMany(this.dataSource.manager, known);
-    const jobs = new Map<string, SendJobItem>();
-    for (const { request, status } of rows) {
-      const current = inserted.has(request.emailId) ? status : statuses.get(request.emailId);
-      if (current !== undefined && OPEN_STATUSES.includes(current)) jobs.set(request.emailId, { emailId: request.emailId, lane: request.lane });
-    }
-    return [...jobs.values()];
+    return rows
+      .filter(({ request, status }) => {
+        const current = inserted.has(request.emailId) ? status : statuses.get(request.emailId);
+        return current !== undefined && OPEN_STATUSES.includes(current);
+      })
+      .map(({ request }) => ({ emailId: request.emailId, lane: request.lane }));
   }
 
   private async enqueueOrDefer(jobs: readonly SendJobItem[]): Promise<void> {
@@ -89,6 +90,12 @@ export class MailRequestsService {
   }
 }
 
+function firstOfEach(requests: readonly EmailRequestedMessage[]): EmailRequestedMessage[] {
+  const byEmailId = new Map<string, EmailRequestedMessage>();
+  for (const request of requests) if (!byEmailId.has(uuidKey(request.emailId))) byEmailId.set(uuidKey(request.emailId), request);
+  return [...byEmailId.values()];
+}
+
 function isExpired(request: EmailRequestedMessage, now: number): boolean {
   return request.expiresAt !== undefined && Date.parse(request.expiresAt) <= now;
 }
@@ -103,8 +110,8 @@ function eventOf({ request, status }: NewMailRequest): MailEvent {
 function outcomesOf(requests: readonly EmailRequestedMessage[], inserted: ReadonlySet<string>): HandlerOutcome[] {
   const counted = new Set<string>();
   return requests.map(({ emailId }) => {
-    const first = inserted.has(emailId) && !counted.has(emailId);
-    counted.add(emailId);
+    const first = inserted.has(emailId) && !counted.has(uuidKey(emailId));
+    counted.add(uuidKey(emailId));
     return first ? 'processed' : 'duplicate';
   });
 }

@@ -68,8 +68,9 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
     await this.deadline.run('enqueue', () =>
       Promise.all(
         LANES.map((lane) => {
-          const jobs = items.filter((item) => item.lane === lane).map(({ emailId }) => ({ name: SEND_JOB, data: { emailId }, opts: this.jobOptions(emailId) }));
-          return jobs.length > 0 ? this.queues[lane].addBulk(jobs) : undefined;
+          const emailIds = items.filter((item) => item.lane === lane).map((item) => item.emailId);
+          if (emailIds.length === 0) return undefined;
+          return this.queues[lane].addBulk(emailIds.map((emailId) => ({ name: SEND_JOB, data: { emailId }, opts: this.jobOptions(emailId) })));
         }),
       ),
     );

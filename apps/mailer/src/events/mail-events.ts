@@ -5,7 +5,14 @@ import { CONTRACT_VERSION, Topics, type EmailEventDetail, type EmailEventMessage
 import { KafkaTopics } from '@app/kafka';
 import { OutboxWriter, type OutboxInsert, type OutboxRecord } from '@app/outbox';
 
-/** Records a status event in the mailer's outbox, inside the transaction that made it true. */
+/** A status event to record for one email. */
+export interface MailEvent {
+  emailId: string;
+  type: EmailEventType;
+  detail?: EmailEventDetail;
+}
+
+/** Records status events in the mailer's outbox, inside the transaction that made them true. */
 @Injectable()
 export class MailEvents {
   constructor(
@@ -16,7 +23,16 @@ export class MailEvents {
   ) {}
 
   async record(manager: EntityManager, emailId: string, type: EmailEventType, detail: EmailEventDetail = {}): Promise<void> {
-    await this.outbox.add(manager, [this.message(emailId, type, detail)]);
+    await this.recordMany(manager, [{ emailId, type, detail }]);
+  }
+
+  /** Records the events with one outbox insert, each keyed by its email id (per-email order in Kafka). */
+  async recordMany(manager: EntityManager, events: readonly MailEvent[]): Promise<void> {
+    const occurredAt = this.clock.now().toISOString();
+    await this.outbox.add(
+      manager,
+      events.map(({ emailId, type, detail = {} }) => this.message(emailId, type, detail, occurredAt)),
+    );
   }
 
   /**
@@ -24,18 +40,11 @@ export class MailEvents {
    * `MailRequestsRepository.finishAttempt`): it is written if and only if that statement's change is.
    */
   insert(emailId: string, type: EmailEventType, detail: EmailEventDetail = {}): OutboxInsert {
-    return this.outbox.insert([this.message(emailId, type, detail)]);
+    return this.outbox.insert([this.message(emailId, type, detail, this.clock.now().toISOString())]);
   }
 
-  private message(emailId: string, type: EmailEventType, detail: EmailEventDetail): OutboxRecord {
-    const event: EmailEventMessage = {
-      version: CONTRACT_VERSION,
-      eventId: this.ids.uuid(),
-      type,
-      emailId,
-      occurredAt: this.clock.now().toISOString(),
-      detail,
-    };
+  private message(emailId: string, type: EmailEventType, detail: EmailEventDetail, occurredAt: string): OutboxRecord {
+    const event: EmailEventMessage = { version: CONTRACT_VERSION, eventId: this.ids.uuid(), type, emailId, occurredAt, detail };
     return { topic: this.topics.name(Topics.events), key: emailId, payload: event };
   }
 }

@@ -4,7 +4,9 @@ import { Topics, contractTopics, emailRequestedMessageSchema, type EmailRequeste
 import { KafkaEvent, type HandlerOutcome } from '@app/kafka';
 import { MailRequestsService } from './mail-requests.service.js';
 
-const request = { schema: emailRequestedMessageSchema, description: 'email request', createTopics: contractTopics() };
+// `batch: true`: a run of a partition's requests is accepted in one transaction with one enqueue
+// per lane (`acceptBatch` is all or nothing in the database, as the transport requires).
+const request = { schema: emailRequestedMessageSchema, description: 'email request', createTopics: contractTopics(), batch: true } as const;
 
 /**
  * Consumes `mail.requests.<lane>`, one consumer group per lane so a bulk backlog never holds up
@@ -15,12 +17,12 @@ export class MailRequestsController {
   constructor(private readonly service: MailRequestsService) {}
 
   @KafkaEvent(Topics.requests.transactional, { ...request, group: 'mailer.requests.transactional', concurrency: 4 })
-  acceptTransactional(@Payload() message: EmailRequestedMessage): Promise<HandlerOutcome> {
-    return this.service.accept(message);
+  acceptTransactional(@Payload() requests: EmailRequestedMessage[]): Promise<HandlerOutcome[]> {
+    return this.service.acceptBatch(requests);
   }
 
   @KafkaEvent(Topics.requests.bulk, { ...request, group: 'mailer.requests.bulk', concurrency: 2 })
-  acceptBulk(@Payload() message: EmailRequestedMessage): Promise<HandlerOutcome> {
-    return this.service.accept(message);
+  acceptBulk(@Payload() requests: EmailRequestedMessage[]): Promise<HandlerOutcome[]> {
+    return this.service.acceptBatch(requests);
   }
 }

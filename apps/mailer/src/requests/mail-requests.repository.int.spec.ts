@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
+import { CONTRACT_VERSION, type EmailRequestedMessage } from '@app/contracts';
 import { createMigratedDatabase, dropMigratedDatabase, explainWithoutSeqScan } from '@app/testing';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { MailRequestsRepository, OPEN_STATUSES, mailRequestQueries } from './mail-requests.repository.js';
@@ -69,5 +71,77 @@ describe('MailRequestsRepository.listOpen (PostgreSQL)', () => {
     const [index] = await dataSource.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'mail_requests_open_email_idx'`);
     const statuses = [...String(index?.indexdef).matchAll(/'([a-z_]+)'/g)].map((m) => m[1]);
     expect(statuses.sort()).toEqual([...OPEN_STATUSES].sort());
+  });
+});
+
+/** Recording a batch of requests on real PostgreSQL: one statement, first copy wins, ids handed back as given. */
+describe('MailRequestsRepository.insertMany and findMany (PostgreSQL)', () => {
+  const repository = new MailRequestsRepository();
+  let url: string;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    ({ url, dataSource } = await createMigratedDatabase('mail_requests_batch_int', MAILER_MIGRATIONS));
+  });
+
+  afterAll(async () => {
+    await dropMigratedDatabase(dataSource, url);
+  });
+
+  const request = (subject = 'hello', emailId: string = randomUUID()): EmailRequestedMessage => ({
+    version: CONTRACT_VERSION,
+    type: 'email.requested',
+    emailId,
+    requestedAt: new Date().toISOString(),
+    lane: 'bulk',
+    to: ['ada@example.com'],
+    subject,
+    text: 'x',
+  });
+
+  it('inserts each unknown email once, the first copy of a repeated one, and returns the new ids as given', async () => {
+    const known = request();
+    await repository.insert(dataSource.manager, known, 'sent');
+    const repeated = request('first copy');
+    const upper = request('upper', randomUUID().toUpperCase());
+    const expiring = { ...request(), expiresAt: '2030-01-01T00:00:00.000Z' };
+
+    const inserted = await repository.insertMany(dataSource.manager, [
+      { request: repeated, status: 'pending' },
+      { request: known, status: 'pending' },
+      { request: { ...repeated, subject: 'second copy' }, status: 'pending' },
+      { request: upper, status: 'pending' },
+      { request: { ...upper, emailId: upper.emailId.toLowerCase(), subject: 'lower copy' }, status: 'pending' },
+      { request: expiring, status: 'expired' },
+    ]);
+
+    expect([...inserted].sort()).toEqual([repeated.emailId, upper.emailId, expiring.emailId].sort());
+    const rows: { email_id: string; subject: string; status: string; expires_at: Date | null }[] = await dataSource.query(
+      `SELECT email_id, payload->>'subject' AS subject, status, expires_at FROM mail_requests WHERE email_id = ANY($1::uuid[])`,
+      [[repeated.emailId, upper.emailId, expiring.emailId, known.emailId]],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.email_id, [r.subject, r.status, r.expires_at?.toISOString() ?? null]]))).toEqual({
+      [repeated.emailId]: ['first copy', 'pending', null],
+      [upper.emailId.toLowerCase()]: ['upper', 'pending', null],
+      [expiring.emailId]: ['hello', 'expired', '2030-01-01T00:00:00.000Z'],
+      [known.emailId]: ['hello', 'sent', null],
+    });
+    expect(await repository.insertMany(dataSource.manager, [])).toEqual(new Set());
+  });
+
+  it('finds the statuses of the requests that exist, keyed by the ids as given', async () => {
+    const open = request();
+    const sent = request('sent', randomUUID().toUpperCase());
+    await repository.insert(dataSource.manager, open, 'retrying');
+    await repository.insert(dataSource.manager, sent, 'sent');
+    const missing = randomUUID();
+
+    expect(await repository.findMany(dataSource.manager, [open.emailId, sent.emailId, missing])).toEqual(
+      new Map([
+        [open.emailId, 'retrying'],
+        [sent.emailId, 'sent'],
+      ]),
+    );
+    expect(await repository.findMany(dataSource.manager, [])).toEqual(new Map());
   });
 });

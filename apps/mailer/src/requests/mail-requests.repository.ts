@@ -35,6 +35,20 @@ export interface MailRequestRow {
   leaseActive: boolean;
 }
 
+/** A request to record, with the status it starts in (`pending`, or `expired` when it came too late). */
+export interface NewMailRequest {
+  request: EmailRequestedMessage;
+  status: MailRequestStatus;
+}
+
+/**
+ * The key that identifies an email id as PostgreSQL does: it returns a uuid in lower case, the
+ * contract accepts either case. Ids are matched by this key, and handed back as the caller gave them.
+ */
+export function uuidKey(emailId: string): string {
+  return emailId.toLowerCase();
+}
+
 const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", updated_at AS "updatedAt",
   COALESCE(lease_until > now(), false) AS "leaseActive"`;
 /**
@@ -73,14 +87,36 @@ export const mailRequestQueries = {
 export class MailRequestsRepository {
   /** Inserts the request unless this email id is known; returns whether it was new. */
   async insert(manager: EntityManager, request: EmailRequestedMessage, status: MailRequestStatus): Promise<boolean> {
-    const rows: unknown[] = await manager.query(
+    return (await this.insertMany(manager, [{ request, status }])).has(request.emailId);
+  }
+
+  /**
+   * Inserts, in one statement, each request whose email id is not known yet; returns the email
+   * ids (as given) of those it inserted. When one email id comes twice, the first one wins.
+   */
+  async insertMany(manager: EntityManager, requests: readonly NewMailRequest[]): Promise<Set<string>> {
+    const byId = new Map<string, NewMailRequest>();
+    for (const r of requests) if (!byId.has(uuidKey(r.request.emailId))) byId.set(uuidKey(r.request.emailId), r);
+    if (byId.size === 0) return new Set();
+    const rows = [...byId.values()].map(({ request, status }) => ({
+      email_id: request.emailId,
+      lane: request.lane,
+      payload: request,
+      status,
+      expires_at: request.expiresAt ?? null,
+    }));
+    // Inserted in email id order: two transactions racing on the same ids (a redelivery during a
+    // rebalance) then wait for each other in the same order instead of deadlocking.
+    const inserted: { emailId: string }[] = await manager.query(
       `INSERT INTO mail_requests (email_id, lane, payload, status, expires_at)
-       VALUES ($1, $2, $3, $4, $5)
+       SELECT r.email_id, r.lane, r.payload, r.status, r.expires_at
+       FROM jsonb_to_recordset($1::jsonb) AS r(email_id uuid, lane text, payload jsonb, status text, expires_at timestamptz)
+       ORDER BY r.email_id
        ON CONFLICT (email_id) DO NOTHING
-       RETURNING 1`,
-      [request.emailId, request.lane, JSON.stringify(request), status, request.expiresAt ?? null],
+       RETURNING email_id AS "emailId"`,
+      [JSON.stringify(rows)],
     );
-    return rows.length === 1;
+    return new Set(inserted.map((row) => byId.get(uuidKey(row.emailId))!.request.emailId));
   }
 
   async find(manager: EntityManager, emailId: string, options: { lock?: boolean } = {}): Promise<MailRequestRow | null> {
@@ -89,6 +125,22 @@ export class MailRequestsRepository {
       [emailId],
     );
     return rows[0] ?? null;
+  }
+
+  /** The status of each of these requests that exists, in one query, keyed by email id as given. */
+  async findMany(manager: EntityManager, emailIds: readonly string[]): Promise<Map<string, MailRequestStatus>> {
+    if (emailIds.length === 0) return new Map();
+    const rows: { emailId: string; status: MailRequestStatus }[] = await manager.query(
+      `SELECT email_id AS "emailId", status FROM mail_requests WHERE email_id = ANY($1::uuid[])`,
+      [emailIds],
+    );
+    const statusByKey = new Map(rows.map((row) => [uuidKey(row.emailId), row.status]));
+    const statuses = new Map<string, MailRequestStatus>();
+    for (const emailId of emailIds) {
+      const status = statusByKey.get(uuidKey(emailId));
+      if (status !== undefined) statuses.set(emailId, status);
+    }
+    return statuses;
   }
 
   /** Open requests in email id order, a page at a time, for rebuilding queue jobs from the source of truth. */

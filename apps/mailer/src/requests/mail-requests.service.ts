@@ -3,19 +3,24 @@ import { DataSource } from 'typeorm';
 import { Clock, describeError } from '@app/common';
 import type { EmailRequestedMessage } from '@app/contracts';
 import type { HandlerOutcome } from '@app/kafka';
-import { MailEvents } from '../events/mail-events.js';
-import { SendQueue } from '../sending/send-queue.js';
+import { MailEvents, type MailEvent } from '../events/mail-events.js';
+import { SendQueue, type SendJobItem } from '../sending/send-queue.js';
 import { SendJobSweeper } from '../sending/send-job-sweeper.js';
-import { MailRequestsRepository, OPEN_STATUSES } from './mail-requests.repository.js';
+import { MailRequestsRepository, OPEN_STATUSES, uuidKey, type NewMailRequest } from './mail-requests.repository.js';
 
 /**
- * Accepts an email request from Kafka: records it once (unique on email id) with its `accepted`
- * (or `expired`) event, then makes sure a send job exists. A redelivered request records
- * nothing new but re-ensures the job, so a crash between commit and enqueue loses nothing.
+ * Accepts email requests from Kafka, a batch at a time. Invariants:
  *
- * The enqueue never holds the Kafka handler up: when Redis does not answer (within the queue's
- * deadline) the request is already safe in PostgreSQL, and the sweeper is asked to create the
- * job as soon as Redis is back.
+ * - Each email id is recorded once (unique on email id), with exactly one `accepted` (or
+ *   `expired`) event, in the same transaction: a batch is recorded whole or not at all.
+ * - Outcomes come back one per request, in order: `processed` for the request that recorded its
+ *   email, `duplicate` for one already known (from the database, or earlier in the same batch).
+ * - Every email still open after the transaction gets its send job ensured, also a redelivered
+ *   one, so a crash between commit and enqueue loses nothing. Jobs are keyed by email id: never
+ *   two jobs for one email.
+ * - The enqueue never fails or holds up the Kafka handler: when Redis does not answer (within the
+ *   queue's deadline) the requests are already safe in PostgreSQL, and the sweeper is asked to
+ *   create their jobs as soon as Redis is back.
  */
 @Injectable()
 export class MailRequestsService {
@@ -33,35 +38,80 @@ export class MailRequestsService {
   ) {}
 
   async accept(request: EmailRequestedMessage): Promise<HandlerOutcome> {
-    const expired = request.expiresAt !== undefined && Date.parse(request.expiresAt) <= this.clock.now().getTime();
-    const inserted = await this.dataSource.transaction(async (manager) => {
-      const isNew = await this.requests.insert(manager, request, expired ? 'expired' : 'pending');
-      if (isNew) {
-        await (expired
-          ? this.events.record(manager, request.emailId, 'email.expired', { reason: 'expired before it was accepted' })
-          : this.events.record(manager, request.emailId, 'email.accepted'));
-      }
-      return isNew;
-    });
-    const current = inserted ? null : await this.requests.find(this.dataSource.manager, request.emailId);
-    const open = inserted ? !expired : current !== null && OPEN_STATUSES.includes(current.status);
-    if (open) await this.enqueueOrDefer(request.emailId, request.lane);
-    return inserted ? 'processed' : 'duplicate';
+    const [outcome] = await this.acceptBatch([request]);
+    return outcome!;
   }
 
-  private async enqueueOrDefer(emailId: string, lane: EmailRequestedMessage['lane']): Promise<void> {
+  /** Records the batch in one transaction, then ensures the send jobs of its open emails with one bulk enqueue. */
+  async acceptBatch(requests: readonly EmailRequestedMessage[]): Promise<HandlerOutcome[]> {
+    if (requests.length === 0) return [];
+    const now = this.clock.now().getTime();
+    // A redelivery can bring one email twice in a batch: the first copy is the one recorded.
+    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => ({ request, status: isExpired(request, now) ? 'expired' : 'pending' }));
+    const inserted = await this.dataSource.transaction(async (manager) => {
+      const isNew = await this.requests.insertMany(manager, rows);
+      await this.events.recordMany(manager, rows.filter((row) => isNew.has(row.request.emailId)).map(eventOf));
+      return isNew;
+    });
+    await this.enqueueOrDefer(await this.openJobs(rows, inserted));
+    return outcomesOf(requests, inserted);
+  }
+
+  /**
+   * The send jobs to ensure: new requests that did not arrive expired, and known ones the
+   * database still holds open (their job may have been lost before the redelivery).
+   */
+  private async openJobs(rows: readonly NewMailRequest[], inserted: ReadonlySet<string>): Promise<SendJobItem[]> {
+    const known = rows.filter((row) => !inserted.has(row.request.emailId)).map((row) => row.request.emailId);
+    const statuses = await this.requests.findMany(this.dataSource.manager, known);
+    return rows
+      .filter(({ request, status }) => {
+        const current = inserted.has(request.emailId) ? status : statuses.get(request.emailId);
+        return current !== undefined && OPEN_STATUSES.includes(current);
+      })
+      .map(({ request }) => ({ emailId: request.emailId, lane: request.lane }));
+  }
+
+  private async enqueueOrDefer(jobs: readonly SendJobItem[]): Promise<void> {
+    if (jobs.length === 0) return;
     try {
-      await this.queue.enqueue(emailId, lane);
+      await this.queue.enqueueMany(jobs);
     } catch (error) {
-      this.deferred++;
+      this.deferred += jobs.length;
       // One line per outage and every 10 s during it, not one per email.
       if (Date.now() - this.lastDeferralLogAt > 10_000) {
         this.lastDeferralLogAt = Date.now();
         this.logger.warn(
-          `${this.deferred} email(s) recorded without a send job so far (e.g. ${emailId}: ${describeError(error)}); the sweeper will create them`,
+          `${this.deferred} email(s) recorded without a send job so far (e.g. ${jobs[0]!.emailId}: ${describeError(error)}); the sweeper will create them`,
         );
       }
       this.sweeper.sweepSoon();
     }
   }
+}
+
+function firstOfEach(requests: readonly EmailRequestedMessage[]): EmailRequestedMessage[] {
+  const byEmailId = new Map<string, EmailRequestedMessage>();
+  for (const request of requests) if (!byEmailId.has(uuidKey(request.emailId))) byEmailId.set(uuidKey(request.emailId), request);
+  return [...byEmailId.values()];
+}
+
+function isExpired(request: EmailRequestedMessage, now: number): boolean {
+  return request.expiresAt !== undefined && Date.parse(request.expiresAt) <= now;
+}
+
+function eventOf({ request, status }: NewMailRequest): MailEvent {
+  return status === 'expired'
+    ? { emailId: request.emailId, type: 'email.expired', detail: { reason: 'expired before it was accepted' } }
+    : { emailId: request.emailId, type: 'email.accepted' };
+}
+
+/** `processed` for the first request of each email the batch recorded; `duplicate` for every other. */
+function outcomesOf(requests: readonly EmailRequestedMessage[], inserted: ReadonlySet<string>): HandlerOutcome[] {
+  const counted = new Set<string>();
+  return requests.map(({ emailId }) => {
+    const first = inserted.has(emailId) && !counted.has(uuidKey(emailId));
+    counted.add(uuidKey(emailId));
+    return first ? 'processed' : 'duplicate';
+  });
 }

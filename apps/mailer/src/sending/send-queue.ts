@@ -1,12 +1,20 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Queue } from 'bullmq';
-import type { Lane } from '@app/contracts';
+import { Queue, type JobsOptions } from 'bullmq';
+import { LANES, type Lane } from '@app/contracts';
 import { QueueDeadline, bullConnection, ensureJob, type EnsureJobOutcome } from '@app/queue';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
 
 export interface SendJobData {
   emailId: string;
 }
+
+/** An email to make a send job for, on its lane's queue. */
+export interface SendJobItem {
+  emailId: string;
+  lane: Lane;
+}
+
+const SEND_JOB = 'send';
 
 export function sendQueueName(lane: Lane): string {
   return `send-${lane}`;
@@ -45,23 +53,43 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
    * `ensure()` always tries) creates the jobs when Redis is back.
    */
   async enqueue(emailId: string, lane: Lane): Promise<void> {
+    await this.enqueueMany([{ emailId, lane }]);
+  }
+
+  /**
+   * Adds the send jobs of many emails with one `addBulk` per lane, under one deadline and the
+   * same fail-fast as {@link enqueue}. An email that already has a job keeps it: `addBulk` runs
+   * BullMQ's add script per job, which returns the existing job for a known `jobId`, exactly as
+   * `add` does. On failure some jobs may have been added; adding them again is a no-op.
+   */
+  async enqueueMany(items: readonly SendJobItem[]): Promise<void> {
+    if (items.length === 0) return;
     this.deadline.failFast('enqueue');
-    await this.deadline.run('enqueue', () => this.add(emailId, lane));
+    await this.deadline.run('enqueue', () =>
+      Promise.all(
+        LANES.map((lane) => {
+          const emailIds = items.filter((item) => item.lane === lane).map((item) => item.emailId);
+          if (emailIds.length === 0) return undefined;
+          return this.queues[lane].addBulk(emailIds.map((emailId) => ({ name: SEND_JOB, data: { emailId }, opts: this.jobOptions(emailId) })));
+        }),
+      ),
+    );
   }
 
   private async add(emailId: string, lane: Lane): Promise<void> {
-    await this.queues[lane].add(
-      'send',
-      { emailId },
-      {
-        jobId: emailId,
-        attempts: this.config.SEND_MAX_ATTEMPTS,
-        backoff: { type: 'exponential', delay: this.config.SEND_RETRY_BASE_MS },
-        // Finished jobs are only a cache of what PostgreSQL records; keep Redis small.
-        removeOnComplete: { age: 3_600, count: 10_000 },
-        removeOnFail: { age: 24 * 3_600 },
-      },
-    );
+    await this.queues[lane].add(SEND_JOB, { emailId }, this.jobOptions(emailId));
+  }
+
+  /** One job per email (`jobId`); the same options whether added one at a time or in bulk. */
+  private jobOptions(emailId: string): JobsOptions {
+    return {
+      jobId: emailId,
+      attempts: this.config.SEND_MAX_ATTEMPTS,
+      backoff: { type: 'exponential', delay: this.config.SEND_RETRY_BASE_MS },
+      // Finished jobs are only a cache of what PostgreSQL records; keep Redis small.
+      removeOnComplete: { age: 3_600, count: 10_000 },
+      removeOnFail: { age: 24 * 3_600 },
+    };
   }
 
   /** Makes sure a runnable job exists for an email PostgreSQL still considers open (see `ensureJob`). */

@@ -4,8 +4,10 @@ export { KafkaClient } from './kafka-client.js';
 export { KafkaProducer, type OutgoingRecord } from './kafka-producer.js';
 export { KafkaConsumerRunner, type ConsumerState, type RunningConsumer } from './kafka-consumer.js';
 export {
+  BatchOutcomeMismatchError,
   classifyFailure,
   decodeHeaders,
+  type BatchItem,
   type ConsumerDefinition,
   type FailureKind,
   type HandlerOutcome,
@@ -20,6 +22,8 @@ export {
   KafkaEventsTransport,
   KAFKA_EVENTS_TRANSPORT,
   UnrecognizedHandlerFailure,
+  type KafkaBatchEventDecorator,
+  type KafkaEventDecorator,
   type KafkaEventOptions,
   type KafkaEventOverrides,
 } from './transport/index.js';

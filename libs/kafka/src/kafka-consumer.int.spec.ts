@@ -9,7 +9,7 @@ import { KafkaClient } from './kafka-client.js';
 import { KafkaProducer } from './kafka-producer.js';
 import { KafkaTopicAdmin } from './kafka-admin.js';
 import { KafkaConsumerRunner, type RunningConsumer } from './kafka-consumer.js';
-import type { ConsumerDefinition, MessageContext } from './partition-processor.js';
+import type { BatchItem, ConsumerDefinition, HandlerOutcome, MessageContext } from './partition-processor.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const payloadSchema = z.object({ n: z.number() });
@@ -29,12 +29,15 @@ describe('KafkaConsumerRunner (Kafka)', () => {
   const readers = new TopicReaders(raw);
   let databaseUrl: string;
   let db: pg.Client;
+  let pool: pg.Pool;
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase('consumer_int');
     db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     await db.query(`CREATE TABLE seen (n int PRIMARY KEY)`);
+    await db.query(`CREATE TABLE batch_seen (n int PRIMARY KEY, partition int NOT NULL, "offset" bigint NOT NULL)`);
+    pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   });
 
   afterEach(async () => {
@@ -44,6 +47,7 @@ describe('KafkaConsumerRunner (Kafka)', () => {
 
   afterAll(async () => {
     await producer.onApplicationShutdown();
+    await pool.end();
     await db.end();
     await dropTestDatabase(databaseUrl);
   });
@@ -203,4 +207,160 @@ describe('KafkaConsumerRunner (Kafka)', () => {
     expect(Date.now() - joined).toBeLessThan(15_000);
   });
 
+  describe('with handleBatch', () => {
+    type Batch = readonly BatchItem<Payload>[];
+    /** Every call a batch handler received, as the items' n. */
+    let calls: number[][];
+    afterEach(() => {
+      calls = [];
+    });
+    calls = [];
+
+    function startBatch(
+      runner: KafkaConsumerRunner,
+      topic: string,
+      groupId: string,
+      handleBatch: (items: Batch) => Promise<HandlerOutcome[]>,
+      extra: Partial<ConsumerDefinition<typeof payloadSchema>> = {},
+    ): RunningConsumer {
+      return start(runner, topic, groupId, async () => expect.fail('handle() is not used when handleBatch() is given'), {
+        handleBatch: async (items) => {
+          calls.push(items.map((i) => i.payload.n));
+          return handleBatch(items);
+        },
+        ...extra,
+      });
+    }
+
+    /** Writes the batch in one transaction (all or nothing, as the contract asks); `fail` may throw inside it. */
+    async function insertAll(items: Batch, fail: (n: number) => void = () => undefined): Promise<HandlerOutcome[]> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        for (const { payload, context } of items) {
+          fail(payload.n);
+          await client.query(`INSERT INTO batch_seen (n, partition, "offset") VALUES ($1, $2, $3)`, [payload.n, context.partition, context.offset]);
+        }
+        await client.query('COMMIT');
+        return items.map(() => 'processed');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      } finally {
+        client.release();
+      }
+    }
+
+    async function rows(from: number, to: number): Promise<{ n: number; partition: number; offset: string }[]> {
+      const result = await db.query<{ n: number; partition: number; offset: string }>(
+        `SELECT n, partition, "offset"::text AS offset FROM batch_seen WHERE n BETWEEN $1 AND $2 ORDER BY partition, "offset"`,
+        [from, to],
+      );
+      return result.rows;
+    }
+
+    const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+    const handledOnce = (): number[] => calls.flat();
+
+    it('hands a backlog to the handler in runs of several messages of one partition, each message once, in order', async () => {
+      const topic = unique('batch-backlog');
+      await publish(topic, [...range(1000, 30).map((n) => ({ partition: 0, n })), ...range(2000, 30).map((n) => ({ partition: 1, n }))]);
+      startBatch(newRunner(), topic, unique('group'), (items) => insertAll(items), { maxBatchSize: 8 });
+      await waitFor(async () => (await rows(1000, 2999)).length === 60 || undefined, { timeoutMs: 30_000, description: 'all 60 messages' });
+
+      expect(calls.some((call) => call.length > 1)).toBe(true);
+      expect(calls.every((call) => call.length <= 8)).toBe(true);
+      // One partition per call, in offset order, every message exactly once.
+      expect(calls.every((call) => call.every((n) => Math.floor(n / 1000) === Math.floor(call[0]! / 1000)))).toBe(true);
+      expect(handledOnce().filter((n) => n < 2000)).toEqual(range(1000, 30));
+      expect(handledOnce().filter((n) => n >= 2000)).toEqual(range(2000, 30));
+    });
+
+    it('dead-letters a poison message in the middle of a backlog with its reason; handles every other one once, in order', async () => {
+      const topic = unique('batch-poison');
+      await admin.ensureTopics([topic, deadLetterTopic(topic)]);
+      const values = [...range(3000, 5).map((n) => JSON.stringify({ n })), '{"n":"x"}', ...range(3005, 5).map((n) => JSON.stringify({ n }))];
+      const p = raw.producer();
+      await p.connect();
+      await p.send({ topic, messages: values.map((value) => ({ partition: 0, value })) });
+      await p.disconnect();
+      startBatch(newRunner(), topic, unique('group'), (items) => insertAll(items));
+      await waitFor(async () => (await rows(3000, 3999)).length === 10 || undefined, { timeoutMs: 30_000, description: 'the 10 valid messages' });
+
+      expect(handledOnce()).toEqual(range(3000, 10));
+      // The run before the poison was flushed before it: no call spans it.
+      expect(calls.every((call) => call.every((n) => n < 3005) || call.every((n) => n >= 3005))).toBe(true);
+      expect(calls.some((call) => call.length > 1)).toBe(true);
+      const deadLetters = await readers.readAll(deadLetterTopic(topic), 1, '1 dead letter');
+      expect(deadLetters).toHaveLength(1);
+      expect(deadLetters[0]).toMatchObject({ value: '{"n":"x"}', headers: { [DeadLetterHeaders.code]: 'invalid_input', [DeadLetterHeaders.sourceOffset]: '5' } });
+      expect(deadLetters[0]?.headers[DeadLetterHeaders.reason]).toMatch(/^InvalidInputError: test message is invalid: n: /);
+    });
+
+    it('falls back to one message at a time when a batch fails: the others are committed, the failing one is retried (transient)', async () => {
+      const topic = unique('batch-transient');
+      await publish(topic, range(4000, 10).map((n) => ({ partition: 0, n })));
+      let failuresLeft = 3;
+      startBatch(newRunner(), topic, unique('group'), (items) =>
+        insertAll(items, (n) => {
+          if (n === 4004 && failuresLeft-- > 0) throw new TransientError('database unavailable');
+        }),
+      );
+      await waitFor(async () => (await rows(4000, 4999)).length === 10 || undefined, { timeoutMs: 30_000, description: 'all 10 messages' });
+
+      expect(failuresLeft).toBe(-1);
+      expect((await rows(4000, 4999)).map((r) => r.n)).toEqual(range(4000, 10));
+      // The failed batch, then its messages one by one up to the failing one, which was then retried alone.
+      expect(calls[0]).toEqual(range(4000, 10));
+      expect(calls.slice(1, 6)).toEqual([[4000], [4001], [4002], [4003], [4004]]);
+      expect(calls.filter((call) => call.includes(4004)).slice(1).every((call) => call[0] === 4004)).toBe(true);
+      expect(calls.at(-1)).toEqual(range(4005, 5));
+    });
+
+    it('dead-letters a message the database refuses every time after the limit, and commits the others of its batch', async () => {
+      const topic = unique('batch-deterministic');
+      await db.query(`INSERT INTO batch_seen (n, partition, "offset") VALUES (5003, -1, -1)`);
+      await publish(topic, range(5000, 8).map((n) => ({ partition: 0, n })));
+      startBatch(newRunner(), topic, unique('group'), (items) => insertAll(items), { maxDeterministicFailures: 3 });
+      await waitFor(async () => (await rows(5000, 5999)).length === 8 || undefined, { timeoutMs: 30_000, description: 'the other 7 messages' });
+
+      // 5003 alone was tried three times: once in the fallback, twice after the pause.
+      expect(calls.filter((call) => call.length === 1 && call[0] === 5003)).toHaveLength(3);
+      expect((await rows(5000, 5999)).filter((r) => r.partition === 0).map((r) => r.n)).toEqual(range(5000, 8).filter((n) => n !== 5003));
+      const deadLetters = await readers.readAll(deadLetterTopic(topic), 1, '1 dead letter');
+      expect(deadLetters[0]).toMatchObject({ value: JSON.stringify({ n: 5003 }), headers: { [DeadLetterHeaders.code]: 'database.23505', [DeadLetterHeaders.sourceOffset]: '3' } });
+      expect(deadLetters[0]?.headers[DeadLetterHeaders.reason]).toMatch(/failed deterministically 3 times/);
+    });
+
+    it('never commits past a message that was not handled: a restarted consumer loses nothing', async () => {
+      const topic = unique('batch-restart');
+      const groupId = unique('group');
+      await publish(topic, range(6000, 10).map((n) => ({ partition: 0, n })));
+      const first = startBatch(newRunner(), topic, groupId, (items) =>
+        insertAll(items, (n) => {
+          if (n === 6006) throw new TransientError('database unavailable');
+        }),
+      );
+      await waitFor(() => calls.filter((call) => call[0] === 6006).length >= 2 || undefined, { timeoutMs: 30_000, description: 'message 6006 to fail alone twice' });
+      await first.stop();
+      running.splice(running.indexOf(first), 1);
+      expect((await rows(6000, 6999)).map((r) => r.n)).toEqual(range(6000, 6));
+      const kafkaAdmin = raw.admin();
+      await kafkaAdmin.connect();
+      const [committed] = await kafkaAdmin.fetchOffsets({ groupId, topics: [topic] });
+      await kafkaAdmin.disconnect();
+      expect(committed?.partitions.find((p) => p.partition === 0)?.offset).toBe('6');
+
+      calls = [];
+      startBatch(newRunner(), topic, groupId, (items) => insertAll(items));
+      await waitFor(async () => (await rows(6000, 6999)).length === 10 || undefined, { timeoutMs: 30_000, description: 'the rest after the restart' });
+      expect(handledOnce()).toEqual(range(6006, 4));
+    });
+
+    it('refuses a definition with neither handle() nor handleBatch(), or a bad maxBatchSize', () => {
+      const base = { groupId: 'g', topics: ['t'], schema: payloadSchema, description: 'test message' };
+      expect(() => newRunner().start(base)).toThrow(/needs handle\(\) or handleBatch\(\)/);
+      expect(() => newRunner().start({ ...base, handleBatch: async () => [], maxBatchSize: 0 })).toThrow(/maxBatchSize must be a positive integer/);
+    });
+  });
 });

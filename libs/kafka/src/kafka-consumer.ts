@@ -5,7 +5,7 @@ import { describeError, sleep } from '@app/common';
 import { KafkaClient } from './kafka-client.js';
 import { KafkaProducer } from './kafka-producer.js';
 import { KafkaTopicAdmin } from './kafka-admin.js';
-import { PartitionProcessor, type ConsumerDefinition } from './partition-processor.js';
+import { PartitionProcessor, assertConsumerDefinition, type ConsumerDefinition } from './partition-processor.js';
 
 /** Where a consumer stands: `running` once it joined its group, `down` while it cannot. */
 export interface ConsumerState {
@@ -68,7 +68,9 @@ export class KafkaConsumerRunner {
     return [...this.consumers].map((c) => c.state());
   }
 
+  /** Starts consuming in the background; throws at once if the definition cannot run (no handler, bad `maxBatchSize`). */
   start<S extends z.ZodType>(definition: ConsumerDefinition<S>): RunningConsumer {
+    assertConsumerDefinition(definition);
     const stopping = new AbortController();
     const status: ConsumerState = { groupId: definition.groupId, state: 'starting' };
     const setState = (state: ConsumerState['state'], error?: unknown): void => {

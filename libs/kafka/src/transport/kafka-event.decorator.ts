@@ -26,6 +26,16 @@ export interface KafkaEventOptions<S extends z.ZodType = z.ZodType> {
   createTopics?: readonly string[];
   /** Deterministic database failures of one message before it is dead-lettered. Default 5. */
   maxDeterministicFailures?: number;
+  /**
+   * `true`: the handler is called with a run of consecutive valid messages of one partition (an
+   * array of payloads, in offset order; `KafkaEventContext.getMessages()` tells where each came
+   * from) and returns one `HandlerOutcome` per payload. The call must be atomic (all or nothing,
+   * e.g. one transaction): when it fails, its messages are handled again one at a time, each as
+   * a batch of one, so that only the failing one is retried or dead-lettered.
+   */
+  batch?: boolean;
+  /** With `batch: true`, the most messages in one call. Default 100. */
+  maxBatchSize?: number;
 }
 
 /**
@@ -36,12 +46,16 @@ export interface KafkaEventOptions<S extends z.ZodType = z.ZodType> {
  * failure → after a few tries, anything else → retried without skipping).
  *
  * The handler receives the parsed payload (`@Payload()`) and a `KafkaEventContext` (`@Ctx()`),
- * and returns a `HandlerOutcome` (`undefined` counts as `processed`). Pipes, guards, interceptors
- * and exception filters apply as to any Nest handler; see {@link KafkaEventsTransport} for what
- * a filter can and cannot change. Put `@KafkaEvent()` above any `@UseInterceptors()` of the same
+ * and returns a `HandlerOutcome` (`undefined` counts as `processed`). With `batch: true` it
+ * receives an array of payloads and returns an array of outcomes (see
+ * {@link KafkaEventOptions.batch}). Pipes, guards, interceptors and exception filters apply as to
+ * any Nest handler (to the whole array for a batch); see {@link KafkaEventsTransport} for what a
+ * filter can and cannot change. Put `@KafkaEvent()` above any `@UseInterceptors()` of the same
  * method, so that the transport sees the handler's own error first.
  */
-export function KafkaEvent<S extends z.ZodType>(topic: string, options: KafkaEventOptions<S>): KafkaEventDecorator<S> {
+export function KafkaEvent<S extends z.ZodType>(topic: string, options: KafkaEventOptions<S> & { batch: true }): KafkaBatchEventDecorator<S>;
+export function KafkaEvent<S extends z.ZodType>(topic: string, options: KafkaEventOptions<S> & { batch?: false }): KafkaEventDecorator<S>;
+export function KafkaEvent<S extends z.ZodType>(topic: string, options: KafkaEventOptions<S>): MethodDecorator {
   const pattern = EventPattern(topic, KAFKA_EVENTS_TRANSPORT, { [KAFKA_EVENT_EXTRAS]: options }) as MethodDecorator;
   const recorder = UseInterceptors(new HandlerFailureRecorder());
   return (target, key, descriptor) => {
@@ -52,6 +66,13 @@ export function KafkaEvent<S extends z.ZodType>(topic: string, options: KafkaEve
 
 /** Applies to a method whose first parameter is the payload as the schema parses it. */
 export type KafkaEventDecorator<S extends z.ZodType> = <M extends (payload: z.output<S>, ...rest: never[]) => unknown>(
+  target: object,
+  key: string | symbol,
+  descriptor: TypedPropertyDescriptor<M>,
+) => void;
+
+/** Applies to a method whose first parameter is the run's payloads as the schema parses them. */
+export type KafkaBatchEventDecorator<S extends z.ZodType> = <M extends (payloads: z.output<S>[], ...rest: never[]) => unknown>(
   target: object,
   key: string | symbol,
   descriptor: TypedPropertyDescriptor<M>,

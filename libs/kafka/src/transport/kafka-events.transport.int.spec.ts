@@ -96,6 +96,50 @@ class ItemsModule {
   }
 }
 
+const BATCH_GROUP = 'items.batch-handler';
+
+/** What the batch handler saw, shared with the test (one test at a time). */
+const batchLog = {
+  calls: [] as { ns: number[]; offsets: string[] }[],
+  /** Items handled, in the order their calls succeeded. */
+  processed: [] as number[],
+  attempts: new Map<number, number>(),
+  reset(): void {
+    this.calls = [];
+    this.processed = [];
+    this.attempts = new Map();
+  },
+};
+
+@Controller()
+@UseInterceptors(CountingInterceptor)
+class BatchItemsController {
+  /** All or nothing, as the batch contract asks: an item is recorded only when the whole call succeeds. */
+  @KafkaEvent(TOPIC, { group: BATCH_GROUP, schema: itemSchema, description: 'item', createTopics: [TOPIC], batch: true, maxBatchSize: 50 })
+  handle(@Payload() items: Item[], @Ctx() context: KafkaEventContext): Promise<HandlerOutcome[]> {
+    batchLog.calls.push({ ns: items.map((i) => i.n), offsets: context.getMessages().map((m) => m.offset) });
+    for (const item of items) {
+      const attempt = (batchLog.attempts.get(item.n) ?? 0) + 1;
+      batchLog.attempts.set(item.n, attempt);
+      if (item.behaviour === 'transient' && attempt <= 2) return Promise.reject(new TransientError(`item ${item.n}: database unavailable`));
+    }
+    batchLog.processed.push(...items.map((i) => i.n));
+    return Promise.resolve(items.map(() => 'processed'));
+  }
+}
+
+@Module({})
+class BatchItemsModule {
+  static forPrefix(topicPrefix: string): DynamicModule {
+    return {
+      module: BatchItemsModule,
+      imports: [KafkaModule.forRoot({ brokers: BROKERS, clientId: 'transport-int', topicPrefix, partitions: 1 })],
+      controllers: [BatchItemsController],
+      providers: [CountingInterceptor],
+    };
+  }
+}
+
 /**
  * `@KafkaEvent()` handlers served by `KafkaEventsTransport` in a Nest app on the real broker (a
  * unique topic prefix per test): commits, dead letters, retries without skipping, Nest's pipes and
@@ -115,6 +159,7 @@ describe('KafkaEventsTransport (Kafka)', () => {
     await Promise.all(apps.splice(0).map((app) => app.close()));
     await readers.close();
     log.reset();
+    batchLog.reset();
   });
   afterAll(async () => {
     await admin.disconnect();
@@ -122,8 +167,8 @@ describe('KafkaEventsTransport (Kafka)', () => {
 
   const uniquePrefix = (): string => `transport-int-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}.`;
 
-  async function startApp(prefix: string): Promise<INestApplication> {
-    const app = await NestFactory.create(ItemsModule.forPrefix(prefix), { logger: false });
+  async function startApp(prefix: string, module: DynamicModule = ItemsModule.forPrefix(prefix)): Promise<INestApplication> {
+    const app = await NestFactory.create(module, { logger: false });
     app.connectMicroservice({ strategy: app.get(KafkaEventsTransport) });
     await app.init();
     await app.startAllMicroservices();
@@ -203,5 +248,36 @@ describe('KafkaEventsTransport (Kafka)', () => {
     await waitFor(() => log.processed.length === 3 || undefined, { timeoutMs: 30_000, description: 'items 2 and 3 after the hand-back' });
     await sleep(300);
     expect(log.processed.map((p) => p.n)).toEqual([1, 2, 3]);
+  });
+
+  it('a batch: true handler gets the backlog in arrays, through Nest; poison is dead-lettered, a failed batch falls back, all committed once', async () => {
+    const prefix = uniquePrefix();
+    const topic = `${prefix}${TOPIC}`;
+    const ns = Array.from({ length: 12 }, (_, i) => i + 1);
+    await publish(
+      topic,
+      ns.map((n) => JSON.stringify(n === 6 ? { n: 'not a number' } : n === 9 ? { n, behaviour: 'transient' } : { n })),
+    );
+    await startApp(prefix, BatchItemsModule.forPrefix(prefix));
+
+    const expected = ns.filter((n) => n !== 6);
+    await waitFor(() => batchLog.processed.length === expected.length || undefined, { timeoutMs: 30_000, description: 'the 11 valid items' });
+    // Each item once, in order, some of them several to a call.
+    expect(batchLog.processed).toEqual(expected);
+    expect(batchLog.calls.some((call) => call.ns.length > 1)).toBe(true);
+    // The context lists each payload's message; no call spans the poison (offset 5).
+    expect(batchLog.calls.every((call) => call.offsets.every((o, i) => Number(o) === call.ns[i]! - 1))).toBe(true);
+    expect(batchLog.calls.every((call) => call.ns.every((n) => n < 6) || call.ns.every((n) => n > 6))).toBe(true);
+    // 9 failed inside a batch, failed again alone, and succeeded alone after the pause.
+    expect(batchLog.attempts.get(9)).toBe(3);
+    expect(batchLog.calls.filter((call) => call.ns.length === 1 && call.ns[0] === 9)).toHaveLength(2);
+    // Every call went through Nest's interceptor.
+    expect(log.intercepted).toBe(batchLog.calls.length);
+    await waitFor(async () => (await committedOffset(`${prefix}${BATCH_GROUP}`, topic)) === '12' || undefined, {
+      timeoutMs: 15_000,
+      description: 'every offset committed',
+    });
+    const deadLetters = await readers.readAll(deadLetterTopic(topic), 1, '1 dead letter');
+    expect(deadLetters[0]).toMatchObject({ value: JSON.stringify({ n: 'not a number' }), headers: { [DeadLetterHeaders.sourceOffset]: '5', [DeadLetterHeaders.code]: 'invalid_input' } });
   });
 });

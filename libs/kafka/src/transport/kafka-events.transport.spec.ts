@@ -23,7 +23,7 @@ import { z } from 'zod';
 import { InvalidInputError, TransientError } from '@app/common';
 import type { KafkaConsumerRunner, RunningConsumer } from '../kafka-consumer.js';
 import { KafkaTopics } from '../kafka-topics.js';
-import { classifyFailure, type ConsumerDefinition, type HandlerOutcome, type MessageContext } from '../partition-processor.js';
+import { BatchOutcomeMismatchError, classifyFailure, type ConsumerDefinition, type HandlerOutcome, type MessageContext } from '../partition-processor.js';
 import { UnrecognizedHandlerFailure } from './event-handler-invocation.js';
 import { KafkaEvent } from './kafka-event.decorator.js';
 import { KafkaEventContext } from './kafka-event.context.js';
@@ -167,6 +167,15 @@ class RecordingRunner {
   }
 }
 
+/** How the partition processor would treat what `handle()` or `handleBatch()` rejected with. */
+async function failureOf(result: Promise<unknown>): Promise<{ error: unknown; kind: string }> {
+  const error = await result.then(
+    () => expect.fail('the message was settled as a success'),
+    (e: unknown) => e,
+  );
+  return { error, kind: classifyFailure(error) };
+}
+
 /**
  * The transport without a broker: which handlers it serves, with which settings, and how what a
  * handler does (through Nest's pipes, guards, interceptors and filters) becomes an outcome or a
@@ -191,18 +200,9 @@ describe('KafkaEventsTransport', () => {
       const definition = runner.definitions.find((d) => d.groupId === `p.${group}`);
       if (!definition) throw new Error(`no consumer for ${group}`);
       const message: MessageContext = { topic: definition.topics[0]!, partition: 0, offset: String(offset++), key: `k${payload.n}`, headers: {} };
-      return definition.handle(schema.parse(payload), message);
+      return definition.handle!(schema.parse(payload), message);
     };
     return { runner, transport, handle };
-  }
-
-  /** How the partition processor would treat what `handle()` rejected with. */
-  async function failureOf(result: Promise<unknown>): Promise<{ error: unknown; kind: string }> {
-    const error = await result.then(
-      () => expect.fail('the message was settled as a success'),
-      (e: unknown) => e,
-    );
-    return { error, kind: classifyFailure(error) };
   }
 
   it('starts one consumer per @KafkaEvent handler (not for a plain @EventPattern), with broker names, and stops them all on close', async () => {
@@ -301,3 +301,119 @@ describe('KafkaEventsTransport', () => {
     );
   });
 });
+
+/** What the batch handlers saw. */
+const batchCalls: { ns: number[]; offsets: string[]; topic: string; batch: boolean; tagged: boolean }[] = [];
+
+/** A pipe sees the whole run: tags the array. */
+class TaggingArrayPipe implements PipeTransform {
+  transform(value: unknown): unknown {
+    return Array.isArray(value) ? Object.assign([...value], { tagged: true }) : value;
+  }
+}
+
+@Controller()
+class BatchController {
+  @KafkaEvent('t.batch', { group: 'g.batch', schema, description: 'batch', batch: true, maxBatchSize: 20 })
+  @UsePipes(new TaggingArrayPipe())
+  handle(@Payload() payloads: Payload[], @Ctx() context: KafkaEventContext): HandlerOutcome[] {
+    batchCalls.push({
+      ns: payloads.map((p) => p.n),
+      offsets: context.getMessages().map((m) => m.offset),
+      topic: context.getTopic(),
+      batch: context.isBatch(),
+      tagged: (payloads as Payload[] & { tagged?: boolean }).tagged === true,
+    });
+    for (const payload of payloads) failOrReturn(payload);
+    return payloads.map((p) => (p.n % 2 === 0 ? 'duplicate' : 'processed'));
+  }
+
+  @KafkaEvent('t.batch', { group: 'g.batch.bad', schema, description: 'batch', batch: true })
+  wrongLength(@Payload() payloads: Payload[]): Observable<HandlerOutcome[]> {
+    return of(payloads.slice(1).map(() => 'processed' as const));
+  }
+
+  @KafkaEvent('t.batch', { group: 'g.batch.filtered', schema, description: 'batch', batch: true })
+  @UseFilters(new ToRpcExceptionFilter())
+  filtered(@Payload() payloads: Payload[]): Promise<HandlerOutcome[]> {
+    for (const payload of payloads) failOrReturn(payload);
+    return Promise.resolve(payloads.map(() => 'processed'));
+  }
+
+  @KafkaEvent('t.single', { group: 'g.single', schema, description: 'single' })
+  single(@Payload() payload: Payload, @Ctx() context: KafkaEventContext): HandlerOutcome {
+    batchCalls.push({ ns: [payload.n], offsets: context.getMessages().map((m) => m.offset), topic: context.getTopic(), batch: context.isBatch(), tagged: false });
+    return 'processed';
+  }
+}
+
+@Module({ controllers: [BatchController] })
+class BatchModule {}
+
+/** `batch: true` handlers: the consumer gets `handleBatch`, the method gets arrays, its outcomes go back as they are. */
+describe('KafkaEventsTransport, batch handlers', () => {
+  let microservice: INestMicroservice | undefined;
+  afterEach(async () => {
+    await microservice?.close();
+    microservice = undefined;
+    batchCalls.length = 0;
+  });
+
+  async function start(configure: (transport: KafkaEventsTransport) => void = () => undefined): Promise<RecordingRunner> {
+    const runner = new RecordingRunner();
+    const transport = new KafkaEventsTransport(runner as unknown as KafkaConsumerRunner, new KafkaTopics({ brokers: [], clientId: 'x', topicPrefix: 'p.' }));
+    configure(transport);
+    microservice = await NestFactory.createMicroservice(BatchModule, { strategy: transport, logger: false });
+    await microservice.listen();
+    return runner;
+  }
+
+  function definitionOf(runner: RecordingRunner, group: string): ConsumerDefinition<z.ZodType> {
+    const definition = runner.definitions.find((d) => d.groupId === `p.${group}`);
+    if (!definition) throw new Error(`no consumer for ${group}`);
+    return definition;
+  }
+
+  function handleBatch(definition: ConsumerDefinition<z.ZodType>, payloads: Payload[]): Promise<HandlerOutcome[]> {
+    const items = payloads.map((payload, i) => ({ payload: schema.parse(payload), context: { topic: definition.topics[0]!, partition: 3, offset: String(10 + i), key: null, headers: {} } }));
+    return definition.handleBatch!(items);
+  }
+
+  it('gives a batch handler handleBatch (and maxBatchSize) instead of handle; a single handler keeps handle', async () => {
+    const runner = await start((t) => t.configureGroup('g.batch.bad', { maxBatchSize: 5 }));
+    const batch = definitionOf(runner, 'g.batch');
+    expect(batch.handle).toBeUndefined();
+    expect(batch.handleBatch).toBeTypeOf('function');
+    expect(batch.maxBatchSize).toBe(20);
+    expect(definitionOf(runner, 'g.batch.bad').maxBatchSize).toBe(5);
+    expect(definitionOf(runner, 'g.batch.filtered').maxBatchSize).toBeUndefined();
+    const single = definitionOf(runner, 'g.single');
+    expect(single.handleBatch).toBeUndefined();
+    expect(single).not.toHaveProperty('maxBatchSize');
+  });
+
+  it('calls the method once with the run\'s payloads (through its pipe) and a context of every message; returns its outcomes', async () => {
+    const runner = await start();
+    await expect(handleBatch(definitionOf(runner, 'g.batch'), [{ n: 1 }, { n: 2 }, { n: 3 }])).resolves.toEqual(['processed', 'duplicate', 'processed']);
+    expect(batchCalls).toEqual([{ ns: [1, 2, 3], offsets: ['10', '11', '12'], topic: 'p.t.batch', batch: true, tagged: true }]);
+
+    // A single handler's context is unchanged, and lists its one message.
+    const single = definitionOf(runner, 'g.single');
+    await single.handle!({ n: 9 }, { topic: 'p.t.single', partition: 0, offset: '4', key: null, headers: {} });
+    expect(batchCalls.at(-1)).toEqual({ ns: [9], offsets: ['4'], topic: 'p.t.single', batch: false, tagged: false });
+  });
+
+  it('classifies what the batch handler threw, not what a filter made of it', async () => {
+    const runner = await start();
+    expect(await failureOf(handleBatch(definitionOf(runner, 'g.batch'), [{ n: 1 }, { n: 2, fail: 'transient' }]))).toMatchObject({ kind: 'transient', error: expect.any(TransientError) });
+    const filtered = definitionOf(runner, 'g.batch.filtered');
+    expect(await failureOf(handleBatch(filtered, [{ n: 1 }, { n: 2, fail: 'poison' }]))).toMatchObject({ kind: 'poison', error: expect.any(InvalidInputError) });
+    expect(await failureOf(handleBatch(filtered, [{ n: 1, fail: 'deterministic' }]))).toMatchObject({ kind: 'deterministic' });
+  });
+
+  it('refuses outcomes that are not one per payload: a transient failure, nothing committed', async () => {
+    const runner = await start();
+    expect(await failureOf(handleBatch(definitionOf(runner, 'g.batch.bad'), [{ n: 1 }, { n: 2 }]))).toMatchObject({ kind: 'transient', error: expect.any(BatchOutcomeMismatchError) });
+  });
+});
+

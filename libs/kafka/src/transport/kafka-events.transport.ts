@@ -4,8 +4,8 @@ import type { z } from 'zod';
 import { TransientError } from '@app/common';
 import { KafkaConsumerRunner, type RunningConsumer } from '../kafka-consumer.js';
 import { KafkaTopics } from '../kafka-topics.js';
-import type { ConsumerDefinition, HandlerOutcome } from '../partition-processor.js';
-import { invokeEventHandler } from './event-handler-invocation.js';
+import type { BatchItem, ConsumerDefinition, MessageContext } from '../partition-processor.js';
+import { invokeBatchEventHandler, invokeEventHandler } from './event-handler-invocation.js';
 import { KAFKA_EVENTS_TRANSPORT, KAFKA_EVENT_EXTRAS, type KafkaEventOptions } from './kafka-event.decorator.js';
 import { KafkaEventContext } from './kafka-event.context.js';
 
@@ -16,7 +16,7 @@ interface Registration {
 }
 
 /** Settings of a handler that are only known at run time (module options). */
-export interface KafkaEventOverrides extends Pick<KafkaEventOptions, 'concurrency'> {
+export interface KafkaEventOverrides extends Pick<KafkaEventOptions, 'concurrency' | 'maxBatchSize'> {
   /**
    * The logical group to consume as, in place of the one the decorator names (which is static):
    * e.g. a module whose group is derived from the host's application name.
@@ -41,6 +41,9 @@ export interface KafkaEventOverrides extends Pick<KafkaEventOptions, 'concurrenc
  * - a message is committed only after the handler's pipeline returned normally; what it threw is
  *   classified as the handler threw it, not as the exception filters reshaped it (see
  *   `invokeEventHandler`);
+ * - a `batch: true` handler is the consumer's `handleBatch`: one pipeline call (one context) per
+ *   run, so pipes, guards, interceptors and filters see the whole run, and a failure fails the
+ *   run (then handled again one message at a time by the partition processor);
  * - `close()` stops every consumer: paused and in-flight messages are handed back uncommitted.
  */
 @Injectable()
@@ -140,6 +143,7 @@ export class KafkaEventsTransport extends Server implements CustomTransportStrat
   private definition({ topic, handler, options }: Registration): ConsumerDefinition<z.ZodType> {
     const overrides = this.overrides.get(options.group);
     const concurrency = overrides?.concurrency ?? options.concurrency;
+    const maxBatchSize = overrides?.maxBatchSize ?? options.maxBatchSize;
     return {
       groupId: this.topics.group(overrides?.group ?? options.group),
       topics: [this.topics.name(topic)],
@@ -148,15 +152,26 @@ export class KafkaEventsTransport extends Server implements CustomTransportStrat
       description: options.description,
       ...(concurrency !== undefined && { concurrency }),
       ...(options.maxDeterministicFailures !== undefined && { maxDeterministicFailures: options.maxDeterministicFailures }),
-      handle: (payload, message) => this.handle(handler, payload, new KafkaEventContext([message, topic])),
+      ...(options.batch
+        ? {
+            handleBatch: (items: readonly BatchItem<unknown>[]) =>
+              this.handle(KafkaEventContext.forBatch(items.map((i) => i.context), topic), (context) =>
+                invokeBatchEventHandler(handler, items.map((i) => i.payload), context),
+              ),
+            ...(maxBatchSize !== undefined && { maxBatchSize }),
+          }
+        : {
+            handle: (payload: unknown, message: MessageContext) =>
+              this.handle(new KafkaEventContext([message, topic]), (context) => invokeEventHandler(handler, payload, context)),
+          }),
     };
   }
 
-  /** Runs the handler between Nest's processing hooks (tracing) and returns its outcome. */
-  private async handle(handler: MessageHandler, payload: unknown, context: KafkaEventContext): Promise<HandlerOutcome> {
-    let invocation: Promise<HandlerOutcome> | undefined;
+  /** Runs the handler between Nest's processing hooks (tracing) and returns its outcome(s). */
+  private async handle<R>(context: KafkaEventContext, invoke: (context: KafkaEventContext) => Promise<R>): Promise<R> {
+    let invocation: Promise<R> | undefined;
     await this.runWithProcessingHooks(context, async (end) => {
-      invocation = invokeEventHandler(handler, payload, context);
+      invocation = invoke(context);
       try {
         await invocation;
       } finally {
@@ -168,4 +183,3 @@ export class KafkaEventsTransport extends Server implements CustomTransportStrat
     return invocation;
   }
 }
-

@@ -43,16 +43,30 @@ type EmailEventHandlerMethod<T extends EmailEventType> = (
   context: EmailEventContext,
 ) => unknown;
 
+type EmailEventsHandlerMethod<T extends EmailEventType> = (
+  events: EmailStatusEvent<T>[],
+  context: EmailEventContext,
+) => unknown;
+
 const ON_EMAIL_EVENT = Symbol('email-loop:on-email-event');
+const ON_EMAIL_EVENTS = Symbol('email-loop:on-email-events');
 
 /**
  * Marks a method of one of your providers as a handler of email status events: all of them, or
  * only the types listed. It is called once per event, **inside the transaction that applies the
  * event**, after the email's status was updated:
  *
+ * - events are applied in batches, one transaction per batch: each handler is called for the
+ *   batch's events in the order they were consumed (per email, the order the mailer published them), after the status of
+ *   every email in the batch was written. `event.email` and `event.statusChanged` are exactly
+ *   what applying the events one at a time would give; but a handler that reads the `emails` row
+ *   or its history through `context.manager` sees the batch's final state of the email, which can
+ *   include later events of the same email. Use `event.email`, not a query, for the status after
+ *   this event. With several handlers, the first one is called for every event of the batch
+ *   before the next one is called;
  * - write to your database through `context.manager`: your rows commit atomically with the
  *   status, so a redelivered event (Kafka is at-least-once) changes nothing twice;
- * - if the handler throws, the whole transaction rolls back and the event is retried later
+ * - if the handler throws, the whole transaction rolls back (the batch's other events with it) and the event is retried later
  *   (the status is not applied without your handler's effect): a transient error until it
  *   succeeds, a deterministic database error (class 22/23/42) 5 times before the event is
  *   dead-lettered (`mail.events.dlq`) and the status stays unapplied;
@@ -80,11 +94,29 @@ export function OnEmailEvent<T extends EmailEventType = EmailEventType>(...types
   };
 }
 
+/**
+ * `@OnEmailEvent()` for a whole batch: the method is called once per batch with the batch's
+ * events of the types listed (all of them when none is listed), in order, never with an empty
+ * list. Everything `OnEmailEvent` says holds; this form lets a handler write the effects of many
+ * events in one statement.
+ */
+export function OnEmailEvents<T extends EmailEventType = EmailEventType>(...types: T[]) {
+  return <M extends EmailEventsHandlerMethod<T>>(
+    _target: object,
+    _key: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): TypedPropertyDescriptor<M> => {
+    Reflect.defineMetadata(ON_EMAIL_EVENTS, types, descriptor.value as object);
+    return descriptor;
+  };
+}
+
 interface RegisteredHandler {
   name: string;
   /** Empty: every type. */
   types: ReadonlySet<EmailEventType>;
-  call: (event: EmailStatusEvent, context: EmailEventContext) => unknown;
+  /** Handles these events (never an empty list), one call per event or one for all. */
+  call: (events: EmailStatusEvent[], context: EmailEventContext) => Promise<void>;
 }
 
 /** Finds the app's `@OnEmailEvent()` methods at start-up and calls the matching ones per event. */
@@ -113,24 +145,41 @@ export class EmailEventHandlers implements OnModuleInit {
       for (const method of this.scanner.getAllMethodNames(prototype)) {
         const fn = (instance as Record<string, unknown>)[method];
         if (typeof fn !== 'function') continue;
+        const name = `${instance.constructor.name}.${method}`;
         const types = Reflect.getMetadata(ON_EMAIL_EVENT, fn) as EmailEventType[] | undefined;
-        if (!types) continue;
-        found.push({
-          name: `${instance.constructor.name}.${method}`,
-          types: new Set(types),
-          call: (event, context) => (fn as EmailEventHandlerMethod<EmailEventType>).call(instance, event, context),
-        });
+        if (types) {
+          found.push({
+            name,
+            types: new Set(types),
+            call: async (events, context) => {
+              for (const event of events) await (fn as EmailEventHandlerMethod<EmailEventType>).call(instance, event, context);
+            },
+          });
+        }
+        const batchTypes = Reflect.getMetadata(ON_EMAIL_EVENTS, fn) as EmailEventType[] | undefined;
+        if (batchTypes) {
+          found.push({
+            name,
+            types: new Set(batchTypes),
+            call: async (events, context) => {
+              await (fn as EmailEventsHandlerMethod<EmailEventType>).call(instance, events, context);
+            },
+          });
+        }
       }
     }
     this.handlers = found;
     if (found.length > 0) this.logger.log(`email event handlers: ${found.map((h) => h.name).join(', ')}`);
   }
 
-  /** Calls every handler for this event's type, one after the other, in the caller's transaction. */
-  async dispatch(event: EmailStatusEvent, context: EmailEventContext): Promise<void> {
+  /**
+   * Calls every handler with the events of its types, in order, in the caller's transaction:
+   * handler after handler, each for all its events before the next one starts.
+   */
+  async dispatchMany(events: readonly EmailStatusEvent[], context: EmailEventContext): Promise<void> {
     for (const handler of this.handlers) {
-      if (handler.types.size > 0 && !handler.types.has(event.type)) continue;
-      await handler.call(event, context);
+      const mine = handler.types.size === 0 ? [...events] : events.filter((e) => handler.types.has(e.type));
+      if (mine.length > 0) await handler.call(mine, context);
     }
   }
 }

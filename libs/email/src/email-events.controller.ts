@@ -9,8 +9,12 @@ import { EMAIL_OPTIONS, type EmailModuleOptions } from './email.options.js';
 const GROUP = 'email-events';
 
 /**
- * Consumes `mail.events` and applies each one; invalid events go to `mail.events.dlq`. Served by
- * `KafkaEventsTransport`; with the module's `consumeEvents: false` this instance does not consume.
+ * Consumes `mail.events` and applies runs of consecutive events of one partition, one transaction
+ * per run (`EmailStatusService.applyBatch`); invalid events go to `mail.events.dlq`. A run that
+ * fails (a handler's error, or one event naming an unknown email, which fails the whole run) is
+ * applied again one event at a time by the transport, so only the failing event is retried or
+ * dead-lettered. Served by `KafkaEventsTransport`; with the module's `consumeEvents: false` this
+ * instance does not consume.
  */
 @Controller()
 export class EmailEventsController {
@@ -25,12 +29,19 @@ export class EmailEventsController {
     transport.configureGroup(GROUP, {
       group: `${options.appName}.${GROUP}`,
       concurrency: options.eventConcurrency ?? 4,
+      ...(options.eventBatchSize !== undefined && { maxBatchSize: options.eventBatchSize }),
       enabled: options.consumeEvents !== false,
     });
   }
 
-  @KafkaEvent(Topics.events, { group: GROUP, schema: emailEventMessageSchema, description: 'email event', createTopics: contractTopics() })
-  apply(@Payload() event: EmailEventMessage): Promise<HandlerOutcome> {
-    return this.statuses.apply(event);
+  @KafkaEvent(Topics.events, {
+    group: GROUP,
+    schema: emailEventMessageSchema,
+    description: 'email event',
+    createTopics: contractTopics(),
+    batch: true,
+  })
+  apply(@Payload() events: EmailEventMessage[]): Promise<HandlerOutcome[]> {
+    return this.statuses.applyBatch(events);
   }
 }

@@ -71,6 +71,11 @@ export interface EmailModuleOptions {
   consumeEvents?: boolean;
   /** Partitions of `mail.events` applied in parallel by one instance. */
   eventConcurrency?: number;
+  /**
+   * Most status events of one partition applied in one transaction (default 100). Larger batches
+   * mean fewer round trips per event, and longer row locks on the batch's emails.
+   */
+  eventBatchSize?: number;
   /** Tuning of the relay that publishes the module's outbox (batch size, lease, retries, retention). */
   relay?: Partial<OutboxRelayOptions>;
   /**
@@ -107,6 +112,7 @@ const emailModuleOptionsSchema = z.object({
   runRelay: z.boolean().optional(),
   consumeEvents: z.boolean().optional(),
   eventConcurrency: positiveInt.optional(),
+  eventBatchSize: positiveInt.optional(),
   relay: z.record(z.string(), z.number()).optional(),
   maxMessageBytes: positiveInt.optional(),
   retention: z.record(z.string(), z.number()).optional(),

@@ -99,12 +99,21 @@ export class EmailRepository {
     return rows[0] ?? null;
   }
 
-  async findById(manager: EntityManager, id: string, options: { lock?: boolean } = {}): Promise<EmailRow | null> {
-    const rows: EmailRow[] = await manager.query(
-      `SELECT ${EMAIL_COLUMNS} FROM ${this.emails} WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`,
-      [id],
-    );
+  async findById(manager: EntityManager, id: string): Promise<EmailRow | null> {
+    const rows: EmailRow[] = await manager.query(`SELECT ${EMAIL_COLUMNS} FROM ${this.emails} WHERE id = $1`, [id]);
     return rows[0] ?? null;
+  }
+
+  /**
+   * The emails with these ids, locked `FOR UPDATE` in id order: two transactions locking
+   * overlapping sets take the locks in the same order, so they wait for each other instead of
+   * deadlocking. Ids not found are missing from the result.
+   */
+  async lockMany(manager: EntityManager, ids: readonly string[]): Promise<EmailRow[]> {
+    if (ids.length === 0) return [];
+    return manager.query(`SELECT ${EMAIL_COLUMNS} FROM ${this.emails} WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [
+      [...new Set(ids)],
+    ]);
   }
 
   async listEvents(manager: EntityManager, emailId: string): Promise<EmailEventRow[]> {
@@ -115,14 +124,47 @@ export class EmailRepository {
     );
   }
 
-  async insertEvent(
+  /** Records the events in their emails' history, in one statement; an event already recorded is left as it is. */
+  async insertEvents(
     manager: EntityManager,
-    event: { eventId: string; emailId: string; type: EmailEventType; occurredAt: string; detail: EmailEventDetail },
+    events: readonly { eventId: string; emailId: string; type: EmailEventType; occurredAt: string; detail: EmailEventDetail }[],
   ): Promise<void> {
+    if (events.length === 0) return;
     await manager.query(
-      `INSERT INTO ${this.events} (event_id, email_id, type, occurred_at, detail) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO ${this.events} (event_id, email_id, type, occurred_at, detail)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::jsonb[])
        ON CONFLICT DO NOTHING`,
-      [event.eventId, event.emailId, event.type, event.occurredAt, JSON.stringify(event.detail)],
+      [
+        events.map((e) => e.eventId),
+        events.map((e) => e.emailId),
+        events.map((e) => e.type),
+        events.map((e) => e.occurredAt),
+        events.map((e) => JSON.stringify(e.detail)),
+      ],
+    );
+  }
+
+  /**
+   * Sets each email's status, attempt, message id and SMTP reply to the values given (its whole
+   * new state, not a change: `null` clears), in one statement. One entry per email.
+   */
+  async updateStatuses(
+    manager: EntityManager,
+    states: readonly { id: string; status: EmailStatus; attempt: number; messageId: string | null; smtpResponse: string | null }[],
+  ): Promise<void> {
+    if (states.length === 0) return;
+    await manager.query(
+      `UPDATE ${this.emails} e
+       SET status = s.status, attempt = s.attempt, message_id = s.message_id, smtp_response = s.smtp_response, updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[]) AS s(id, status, attempt, message_id, smtp_response)
+       WHERE e.id = s.id`,
+      [
+        states.map((s) => s.id),
+        states.map((s) => s.status),
+        states.map((s) => s.attempt),
+        states.map((s) => s.messageId),
+        states.map((s) => s.smtpResponse),
+      ],
     );
   }
 
@@ -131,18 +173,5 @@ export class EmailRepository {
     const { sql, params } = emailQueries.deleteFinal(olderThanMs, limit, this.schema);
     const [, deleted] = (await manager.query(sql, params)) as [unknown, number];
     return deleted ?? 0;
-  }
-
-  async updateStatus(
-    manager: EntityManager,
-    id: string,
-    change: { status: EmailStatus; attempt: number; messageId?: string; smtpResponse?: string },
-  ): Promise<void> {
-    await manager.query(
-      `UPDATE ${this.emails} SET status = $2, attempt = $3,
-         message_id = COALESCE($4, message_id), smtp_response = COALESCE($5, smtp_response), updated_at = now()
-       WHERE id = $1`,
-      [id, change.status, change.attempt, change.messageId ?? null, change.smtpResponse ?? null],
-    );
   }
 }

@@ -31,8 +31,8 @@ export type { EmailRequestInput } from '@app/contracts';
 /** Vocabulary of the results and events: lanes, statuses, event types and their details. */
 export type { EmailEventDetail, EmailEventType, EmailStatus, Lane } from '@app/contracts';
 
-/** React to outcomes: `@OnEmailEvent('email.sent')` methods run inside the transaction that applies the event. */
-export { OnEmailEvent, type EmailEventContext, type EmailStatusEvent } from './email-event-handlers.js';
+/** React to outcomes: `@OnEmailEvent('email.sent')` methods (`@OnEmailEvents()` for a whole batch) run inside the transaction that applies the event. */
+export { OnEmailEvent, OnEmailEvents, type EmailEventContext, type EmailStatusEvent } from './email-event-handlers.js';
 
 /** What `send()` throws (all before anything is written), and `get()`'s not-found error. */
 export {

@@ -41,3 +41,29 @@ describe('InboxStore.deleteProcessedBefore (PostgreSQL)', () => {
     expect(plan).toMatch(/Tid Scan on inbox/); // deleted by address: no join whose plan depends on the table's size
   });
 });
+
+describe('InboxStore.recordMany (PostgreSQL)', () => {
+  const inbox = new InboxStore();
+  let url: string;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    ({ url, dataSource } = await createMigratedDatabase('inbox_many_int', INBOX_MIGRATIONS));
+  });
+
+  afterAll(async () => {
+    await dropMigratedDatabase(dataSource, url);
+  });
+
+  it('records the ids in one statement and returns those not seen before by this consumer, an id given twice once', async () => {
+    await dataSource.transaction((m) => inbox.recordOnce(m, 'c', 'seen'));
+    await dataSource.transaction((m) => inbox.recordOnce(m, 'other', 'new-1'));
+
+    const recorded = await dataSource.transaction((m) => inbox.recordMany(m, 'c', ['new-2', 'seen', 'new-1', 'new-2']));
+    expect([...recorded].sort()).toEqual(['new-1', 'new-2']);
+    expect(await dataSource.transaction((m) => inbox.recordMany(m, 'c', ['new-1', 'new-3']))).toEqual(new Set(['new-3']));
+    expect(await dataSource.transaction((m) => inbox.recordMany(m, 'c', []))).toEqual(new Set());
+    const rows: { message_id: string }[] = await dataSource.query(`SELECT message_id FROM inbox WHERE consumer = 'c' ORDER BY message_id`);
+    expect(rows.map((r) => r.message_id)).toEqual(['new-1', 'new-2', 'new-3', 'seen']);
+  });
+});

@@ -45,6 +45,25 @@ export class InboxStore {
   }
 
   /**
+   * `recordOnce()` for many messages in one statement: returns the ids recorded now, so an id
+   * missing from the result was seen before (the caller returns `duplicate` for it). An id given
+   * twice is recorded once. The rows are inserted in id order, so two transactions recording
+   * overlapping batches take the key locks in the same order and cannot deadlock on them.
+   */
+  async recordMany(manager: EntityManager, consumer: string, messageIds: readonly string[]): Promise<Set<string>> {
+    const ids = [...new Set(messageIds)].sort();
+    if (ids.length === 0) return new Set();
+    const rows: { message_id: string }[] = await manager.query(
+      `INSERT INTO ${sqlTable(this.schema, 'inbox')} (consumer, message_id)
+       SELECT $1, id FROM unnest($2::text[]) WITH ORDINALITY AS m(id, n) ORDER BY n
+       ON CONFLICT DO NOTHING
+       RETURNING message_id`,
+      [consumer, ids],
+    );
+    return new Set(rows.map((r) => r.message_id));
+  }
+
+  /**
    * Forgets up to `limit` messages processed more than `olderThanMs` ago; returns how many.
    * A forgotten message would be applied again if it were delivered again, so `olderThanMs` must
    * exceed how long the broker can still deliver it (see `TOPIC_MESSAGE_MAX_AGE_DAYS` in

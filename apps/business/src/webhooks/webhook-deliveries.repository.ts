@@ -49,6 +49,14 @@ export interface DueDelivery {
   nextAttemptAt: Date;
 }
 
+/** An applied status event, with the webhook body its deliveries carry. */
+export interface NewEventDeliveries {
+  eventId: string;
+  emailId: string;
+  type: EmailEventType;
+  payload: string;
+}
+
 const COLUMNS = `d.id, d.endpoint_id AS "endpointId", d.event_id AS "eventId", d.email_id AS "emailId", d.event_type AS "eventType",
   d.status, d.attempts, d.next_attempt_at AS "nextAttemptAt", d.last_error AS "lastError",
   d.created_at AS "createdAt", d.updated_at AS "updatedAt"`;
@@ -57,14 +65,19 @@ const ms = (param: string): string => `${param}::float8 * interval '1 millisecon
 
 /** The statements whose plans the integration test checks (each must be served by an index). */
 export const webhookDeliveryQueries = {
-  /** One delivery per enabled endpoint subscribed to the type; a repeated event inserts nothing. */
-  createForEvent: (event: { eventId: string; emailId: string; type: EmailEventType; payload: string }) => ({
+  /**
+   * One delivery per event and enabled endpoint subscribed to its type, for a batch of events in
+   * one statement, in event order; a repeated event inserts nothing.
+   */
+  createForEvents: (events: readonly NewEventDeliveries[]) => ({
     sql: `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, email_id, event_type, payload, next_attempt_at)
-          SELECT gen_random_uuid(), e.id, $1, $2, $3, $4, now()
-          FROM webhook_endpoints e WHERE e.enabled AND e.events @> ARRAY[$3]::text[]
+          SELECT gen_random_uuid(), e.id, v.event_id, v.email_id, v.event_type, v.payload, now()
+          FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY AS v(event_id, email_id, event_type, payload, n)
+          JOIN webhook_endpoints e ON e.enabled AND e.events @> ARRAY[v.event_type]
+          ORDER BY v.n, e.id
           ON CONFLICT (endpoint_id, event_id) DO NOTHING
           RETURNING id`,
-    params: [event.eventId, event.emailId, event.type, event.payload],
+    params: [events.map((e) => e.eventId), events.map((e) => e.emailId), events.map((e) => e.type), events.map((e) => e.payload)],
   }),
   /** Newest first, keyset-paginated by `(created_at, id)` after the delivery `after`. */
   listByEndpoint: (endpointId: string, options: { status?: DeliveryStatus; limit: number; after?: string }) => {
@@ -112,9 +125,10 @@ export const webhookDeliveryQueries = {
 /** SQL for `webhook_deliveries` and `webhook_attempts`. Every method runs on the manager it is given. */
 @Injectable()
 export class WebhookDeliveriesRepository {
-  /** Creates the event's deliveries; returns the ids of those it created. */
-  async createForEvent(manager: EntityManager, event: { eventId: string; emailId: string; type: EmailEventType; payload: string }): Promise<string[]> {
-    const { sql, params } = webhookDeliveryQueries.createForEvent(event);
+  /** Creates the deliveries of these events; returns the ids of those it created, in event order. */
+  async createForEvents(manager: EntityManager, events: readonly NewEventDeliveries[]): Promise<string[]> {
+    if (events.length === 0) return [];
+    const { sql, params } = webhookDeliveryQueries.createForEvents(events);
     const rows = (await manager.query(sql, params)) as { id: string }[];
     return rows.map((r) => r.id);
   }

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DataSource, type EntitySubscriberInterface, type QueryRunner, type TransactionCommitEvent, type TransactionRollbackEvent } from 'typeorm';
 import { STATUS_OF_EVENT } from '@app/contracts';
-import { OnEmailEvent, type EmailEventContext, type EmailStatusEvent } from '@app/email';
+import { OnEmailEvents, type EmailEventContext, type EmailStatusEvent } from '@app/email';
 import type { WebhookEvent } from '@app/webhooks';
 import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { WebhookJobSweeper } from './webhook-job-sweeper.js';
@@ -33,9 +33,9 @@ export function webhookPayloadOf(event: EmailStatusEvent): string {
 
 /**
  * Turns every applied status event into one delivery per enabled endpoint subscribed to its
- * type, **in the transaction that applies the event** (`@OnEmailEvent`): the event and its
- * deliveries commit together or not at all, and a redelivered event creates none twice
- * (`UNIQUE (endpoint_id, event_id)`).
+ * type, **in the transaction that applies the event** (`@OnEmailEvents`, one statement per batch
+ * of events): the event and its deliveries commit together or not at all, and a redelivered
+ * event creates none twice (`UNIQUE (endpoint_id, event_id)`).
  *
  * The jobs are added after the commit (a TypeORM transaction subscriber), never inside the
  * transaction: the Kafka handler never waits for Redis, and a job never names a delivery that
@@ -59,14 +59,12 @@ export class WebhookFanoutService implements OnModuleInit, EntitySubscriberInter
     this.dataSource.subscribers.push(this);
   }
 
-  @OnEmailEvent()
-  async onEmailEvent(event: EmailStatusEvent, { manager }: EmailEventContext): Promise<void> {
-    const created = await this.deliveries.createForEvent(manager, {
-      eventId: event.eventId,
-      emailId: event.emailId,
-      type: event.type,
-      payload: webhookPayloadOf(event),
-    });
+  @OnEmailEvents()
+  async onEmailEvents(events: EmailStatusEvent[], { manager }: EmailEventContext): Promise<void> {
+    const created = await this.deliveries.createForEvents(
+      manager,
+      events.map((event) => ({ eventId: event.eventId, emailId: event.emailId, type: event.type, payload: webhookPayloadOf(event) })),
+    );
     const runner = manager.queryRunner;
     if (created.length === 0) return;
     if (!runner) {

@@ -82,12 +82,13 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
     statusChanged: true,
   });
 
-  /** Applies the event as the status consumer would: the handler runs in the caller's transaction. */
-  const applyEvent = (event: EmailStatusEvent, fail = false): Promise<void> =>
+  /** Applies the events as the status consumer would, as one batch: the handler runs in the caller's transaction. */
+  const applyEvents = (events: EmailStatusEvent[], fail = false): Promise<void> =>
     dataSource.transaction(async (manager) => {
-      await fanout.onEmailEvent(event, { manager });
+      await fanout.onEmailEvents(events, { manager });
       if (fail) throw new Error('the status apply failed after the handler');
     });
+  const applyEvent = (event: EmailStatusEvent, fail = false): Promise<void> => applyEvents([event], fail);
 
   const deliveriesOf = (eventId: string): Promise<{ id: string; status: string; attempts: number; next_attempt_at: Date | null }[]> =>
     dataSource.query(`SELECT id, status, attempts, next_attempt_at FROM webhook_deliveries WHERE event_id = $1`, [eventId]);
@@ -168,6 +169,35 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
         metadata: { order: '42' },
       },
     });
+  });
+
+  it('creates the deliveries of a batch of events in one statement, event by event, each once', async () => {
+    const both = await webhooks.create({ url: receiver.url, events: ['email.retrying', 'email.failed'] });
+    const onlyFailed = await webhooks.create({ url: receiver.url, events: ['email.failed'] });
+    const emailId = randomUUID();
+    const retrying = statusEvent('email.retrying', emailId);
+    const failed = statusEvent('email.failed', emailId);
+    const accepted = statusEvent('email.accepted', emailId); // no endpoint subscribed
+    await applyEvent(retrying); // applied before: the batch creates nothing for it again
+
+    await expect(applyEvents([failed, accepted, retrying], true)).rejects.toThrow('the status apply failed');
+    expect(await deliveriesOf(failed.eventId)).toEqual([]);
+
+    await applyEvents([failed, accepted, retrying]);
+    const rows: { endpoint_id: string; event_id: string }[] = await dataSource.query(
+      `SELECT endpoint_id, event_id FROM webhook_deliveries WHERE email_id = $1 AND endpoint_id = ANY($2)`,
+      [emailId, [both.id, onlyFailed.id]], // endpoints of the other tests get deliveries too
+    );
+    const key = (r: { endpoint_id: string; event_id: string }): string => `${r.event_id}/${r.endpoint_id}`;
+    expect(rows.map(key).sort()).toEqual(
+      [
+        { event_id: retrying.eventId, endpoint_id: both.id },
+        { event_id: failed.eventId, endpoint_id: both.id },
+        { event_id: failed.eventId, endpoint_id: onlyFailed.id },
+      ]
+        .map(key)
+        .sort(),
+    );
   });
 
   it('sends the stored body signed with the endpoint secret and records a delivered attempt', async () => {
@@ -343,7 +373,10 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
   it('serves every query of the delivery path and the API from an index', async () => {
     const endpointId = randomUUID();
     const queries = [
-      webhookDeliveryQueries.createForEvent({ eventId: randomUUID(), emailId: randomUUID(), type: 'email.sent', payload: '{}' }),
+      webhookDeliveryQueries.createForEvents([
+        { eventId: randomUUID(), emailId: randomUUID(), type: 'email.sent', payload: '{}' },
+        { eventId: randomUUID(), emailId: randomUUID(), type: 'email.failed', payload: '{}' },
+      ]),
       webhookDeliveryQueries.listByEndpoint(endpointId, { limit: 20 }),
       webhookDeliveryQueries.listByEndpoint(endpointId, { limit: 20, status: 'failed', after: randomUUID() }),
       webhookDeliveryQueries.listByEmail(randomUUID()),

@@ -40,7 +40,7 @@ export class AppModule {
         }),
         kafka,
         // The mailer's tables (its own database) stay in `public`, where MAILER_MIGRATIONS put them.
-        OutboxModule.forRoot({ connectionString: config.MAILER_DATABASE_URL, publisher: KafkaOutboxPublisher, imports: [kafka] }),
+        OutboxModule.forRoot({ publisher: KafkaOutboxPublisher, imports: [kafka] }),
         TerminusModule.forRoot({ logger: false }),
         InboxModule.forRoot({}),
       ],

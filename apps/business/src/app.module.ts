@@ -26,8 +26,9 @@ export class AppModule {
           appName: 'business',
           schema: config.EMAIL_SCHEMA,
           databaseUrl: config.BUSINESS_DATABASE_URL,
-          kafka: { brokers: config.KAFKA_BROKERS, topicPrefix: config.KAFKA_TOPIC_PREFIX },
+          kafka: { brokers: config.KAFKA_BROKERS, topicPrefix: config.KAFKA_TOPIC_PREFIX, partitions: config.KAFKA_TOPIC_PARTITIONS },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
+          relay: { pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS },
           retention: {
             emailsMs: daysToMs(config.EMAIL_RETENTION_DAYS),
             inboxMs: daysToMs(config.INBOX_RETENTION_DAYS),

@@ -14,7 +14,19 @@ describe('loadBusinessConfig', () => {
       INBOX_RETENTION_DAYS: 14,
       EMAIL_RETENTION_DAYS: 90,
       RETENTION_INTERVAL_MS: 3_600_000,
+      KAFKA_TOPIC_PARTITIONS: 4,
+      OUTBOX_POLL_INTERVAL_MS: 250,
     });
+  });
+
+  it('reads the topic partitions and the outbox poll interval, refusing nonsense', () => {
+    expect(loadBusinessConfig({ ...valid, KAFKA_TOPIC_PARTITIONS: '12', OUTBOX_POLL_INTERVAL_MS: '500' })).toMatchObject({
+      KAFKA_TOPIC_PARTITIONS: 12,
+      OUTBOX_POLL_INTERVAL_MS: 500,
+    });
+    expect(() => loadBusinessConfig({ ...valid, KAFKA_TOPIC_PARTITIONS: '1.5', OUTBOX_POLL_INTERVAL_MS: '0' })).toThrow(
+      /KAFKA_TOPIC_PARTITIONS[\s\S]*OUTBOX_POLL_INTERVAL_MS/,
+    );
   });
 
   it('takes 0 as "keep forever"', () => {

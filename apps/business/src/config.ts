@@ -22,6 +22,8 @@ const businessConfigSchema = z.object({
   BUSINESS_DATABASE_URL: configFields.postgresUrl(),
   KAFKA_BROKERS: configFields.brokers(),
   KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
+  KAFKA_TOPIC_PARTITIONS: configFields.topicPartitions(),
+  OUTBOX_POLL_INTERVAL_MS: configFields.outboxPollIntervalMs(),
   BUSINESS_PORT: configFields.port(3000),
   // Schema of the email module's tables. `public`: where versions before the package created them,
   // so an upgraded deployment keeps its emails, outbox and inbox (a new one may choose e.g. email_loop).

@@ -27,7 +27,12 @@ import { SmtpProbe } from './sending/smtp.probe.js';
 export class AppModule {
   static forConfig(config: MailerConfig): DynamicModule {
     // One module object: the outbox's publisher and this app's consumers share its client.
-    const kafka = KafkaModule.forRoot({ brokers: config.KAFKA_BROKERS, clientId: 'mailer', topicPrefix: config.KAFKA_TOPIC_PREFIX });
+    const kafka = KafkaModule.forRoot({
+      brokers: config.KAFKA_BROKERS,
+      clientId: 'mailer',
+      topicPrefix: config.KAFKA_TOPIC_PREFIX,
+      partitions: config.KAFKA_TOPIC_PARTITIONS,
+    });
     return {
       module: AppModule,
       imports: [
@@ -40,7 +45,11 @@ export class AppModule {
         }),
         kafka,
         // The mailer's tables (its own database) stay in `public`, where MAILER_MIGRATIONS put them.
-        OutboxModule.forRoot({ connectionString: config.MAILER_DATABASE_URL, publisher: KafkaOutboxPublisher, imports: [kafka] }),
+        OutboxModule.forRoot({
+          relay: { pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS },
+          publisher: KafkaOutboxPublisher,
+          imports: [kafka],
+        }),
         TerminusModule.forRoot({ logger: false }),
         InboxModule.forRoot({}),
       ],

@@ -14,6 +14,17 @@ describe('loadMailerConfig', () => {
     expect(config.KAFKA_BROKERS).toEqual(['127.0.0.1:9092', '127.0.0.1:9094']);
     expect(config.MAILER_PORT).toBe(3001);
     expect(config.MESSAGE_ID_DOMAIN).toBe('shop.example');
+    expect(config).toMatchObject({ KAFKA_TOPIC_PARTITIONS: 4, OUTBOX_POLL_INTERVAL_MS: 250 });
+  });
+
+  it('reads the topic partitions and the outbox poll interval, refusing nonsense', () => {
+    expect(loadMailerConfig({ ...valid, KAFKA_TOPIC_PARTITIONS: '12', OUTBOX_POLL_INTERVAL_MS: '500' })).toMatchObject({
+      KAFKA_TOPIC_PARTITIONS: 12,
+      OUTBOX_POLL_INTERVAL_MS: 500,
+    });
+    expect(() => loadMailerConfig({ ...valid, KAFKA_TOPIC_PARTITIONS: '0', OUTBOX_POLL_INTERVAL_MS: 'soon' })).toThrow(
+      /KAFKA_TOPIC_PARTITIONS[\s\S]*OUTBOX_POLL_INTERVAL_MS/,
+    );
   });
 
   it('names every bad key in one error', () => {

@@ -10,6 +10,8 @@ const mailerConfigSchema = z
     MAILER_DATABASE_URL: configFields.postgresUrl(),
     KAFKA_BROKERS: configFields.brokers(),
     KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
+    KAFKA_TOPIC_PARTITIONS: configFields.topicPartitions(),
+    OUTBOX_POLL_INTERVAL_MS: configFields.outboxPollIntervalMs(),
     REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// URL' }),
     SMTP_URL: z.url({ protocol: /^smtps?$/, message: 'must be an smtp:// or smtps:// URL' }),
     /**

@@ -23,6 +23,16 @@ export const configFields = {
       .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')).min(1)),
   port: (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback),
   topicPrefix: () => z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
+  /**
+   * Partitions of the topics an app creates at start-up (existing topics are left as they are).
+   * The default is `@app/kafka`'s `DEFAULT_TOPIC_PARTITIONS`, repeated here: common imports no lib.
+   */
+  topicPartitions: () => z.coerce.number().int().min(1).max(10_000).default(4),
+  /**
+   * How often the outbox relay looks for rows committed by another process (its own commits wake
+   * it at once): the longest such a row waits. An idle look is one index-only query.
+   */
+  outboxPollIntervalMs: () => z.coerce.number().int().min(10).max(60_000).default(250),
   /** A retention age in whole days: 0 keeps the rows forever, anything else is at least `minDays`. */
   retentionDays: (fallback: number, minDays: number) =>
     z.coerce

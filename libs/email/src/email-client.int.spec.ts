@@ -137,10 +137,7 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
 
       const producer = new KafkaProducer(new KafkaClient(options().kafka));
       try {
-        const relay = new OutboxRelay(dataSource, new KafkaOutboxPublisher(producer), {
-          connectionString: url,
-          schema: DEFAULT_EMAIL_SCHEMA,
-        });
+        const relay = new OutboxRelay(dataSource, new KafkaOutboxPublisher(producer), { schema: DEFAULT_EMAIL_SCHEMA });
         expect(await relay.publishBatch()).toBe(1);
       } finally {
         await producer.onApplicationShutdown();

@@ -9,6 +9,7 @@ describe('emailMigrations()', () => {
     expect(migrationNames('public')).toEqual([
       'CreateOutbox1763900000000',
       'OutboxLeases1763900000002',
+      'OutboxDropNotify1763900000003',
       'CreateInbox1763900000001',
       'InboxRetentionIndex1763900000010',
       'CreateEmails1763900000100',
@@ -18,9 +19,9 @@ describe('emailMigrations()', () => {
 
   it('names the migrations of another schema after it, so two schemas in one database migrate independently', () => {
     const names = migrationNames('shop_mail');
-    expect(names).toHaveLength(6);
+    expect(names).toHaveLength(7);
     expect(names.every((name) => name.includes('_shop_mail_'))).toBe(true);
-    expect(new Set([...names, ...migrationNames('public')]).size).toBe(12);
+    expect(new Set([...names, ...migrationNames('public')]).size).toBe(14);
   });
 
   it('refuses a schema name that needs quoting or would make the outbox channel name too long', () => {

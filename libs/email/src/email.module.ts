@@ -64,7 +64,6 @@ export class EmailModule extends ConfigurableModuleClass {
     const outbox = OutboxModule.forRootAsync({
       ...fromOptions,
       useFactory: (o: ResolvedEmailModuleOptions) => ({
-        connectionString: o.databaseUrl,
         schema: o.schema,
         runRelay: o.runRelay ?? true,
         ...(o.relay && { relay: o.relay }),

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { KafkaClient } from './kafka-client.js';
-import { KAFKA_OPTIONS, type KafkaModuleOptions } from './kafka.options.js';
+import { DEFAULT_TOPIC_PARTITIONS, KAFKA_OPTIONS, type KafkaModuleOptions } from './kafka.options.js';
 
 /**
  * How many days after it was written a message can still be read, and so redelivered by a replay,
@@ -33,7 +33,7 @@ export class KafkaTopicAdmin {
         waitForLeaders: true,
         topics: missing.map((topic) => ({
           topic,
-          numPartitions: this.options.partitions ?? 4,
+          numPartitions: this.options.partitions ?? DEFAULT_TOPIC_PARTITIONS,
           replicationFactor: -1, // the broker's default
         })),
       });

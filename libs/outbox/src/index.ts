@@ -1,6 +1,7 @@
 import type { MigrationInterface } from 'typeorm';
 import { createOutboxMigration } from './outbox.migration.js';
 import { createOutboxLeasesMigration } from './outbox-leases.migration.js';
+import { createOutboxDropNotifyMigration } from './outbox-drop-notify.migration.js';
 
 export { OutboxModule } from './outbox.module.js';
 export type { OutboxModuleExtras, OutboxModuleOptions, OutboxRelayOptions } from './outbox.options.js';
@@ -16,7 +17,7 @@ export { OutboxDeadLetters, type OutboxDeadLetter } from './outbox-dead-letters.
  * every app using `OutboxModule` (with the same `schema` option).
  */
 export function outboxMigrations(schema = 'public'): (new () => MigrationInterface)[] {
-  return [createOutboxMigration(schema), createOutboxLeasesMigration(schema)];
+  return [createOutboxMigration(schema), createOutboxLeasesMigration(schema), createOutboxDropNotifyMigration(schema)];
 }
 
 /** {@link outboxMigrations} in `public`. */

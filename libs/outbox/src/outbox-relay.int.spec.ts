@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { sleep } from '@app/common';
 import { KafkaClient, KafkaProducer } from '@app/kafka';
 import { createMigratedDatabase, dropMigratedDatabase, waitFor } from '@app/testing';
@@ -12,6 +13,7 @@ import { OutboxWriter } from './outbox-writer.js';
 import { OutboxStatsReader } from './outbox-stats.js';
 import { OutboxClaims } from './outbox-claims.js';
 import { OutboxDeadLetters } from './outbox-dead-letters.js';
+import { OutboxCommitSignal } from './outbox-commit-signal.js';
 import type { OutboxRelayOptions } from './outbox.options.js';
 import type { OutboxPublisher } from './outbox-publisher.js';
 
@@ -29,7 +31,6 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
 
   const relay = (publisher: OutboxPublisher, options: Partial<OutboxRelayOptions> = {}): OutboxRelay =>
     new OutboxRelay(dataSource, publisher, {
-      connectionString: url,
       relay: { batchSize: 50, retryBaseDelayMs: 1, ...options },
     });
   const drain = async (r: OutboxRelay): Promise<void> => {
@@ -235,5 +236,88 @@ describe('OutboxRelay (PostgreSQL + Kafka)', () => {
 
     expect(sends).toBeGreaterThanOrEqual(1);
     expect(mostInFlight).toBe(1);
+  });
+
+  describe('wake-up without NOTIFY', () => {
+    /** A running relay (as the module starts it) whose sends are recorded, in order, in `events`. */
+    async function runningRelay(events: string[], pollIntervalMs: number) {
+      const signal = new OutboxCommitSignal(dataSource);
+      signal.onModuleInit();
+      const inner = new KafkaOutboxPublisher(producer);
+      const recording: OutboxPublisher = {
+        publish: async (messages) => {
+          await inner.publish(messages);
+          events.push(...messages.map((m) => `published ${m.key}`));
+        },
+      };
+      const running = new OutboxRelay(dataSource, recording, { relay: { pollIntervalMs, retryBaseDelayMs: 1 } }, signal);
+      running.onApplicationBootstrap();
+      await sleep(300); // its start-up round is over: it now waits for a signal or the poll
+      return {
+        writer: new OutboxWriter({}, signal),
+        stop: async () => {
+          await running.onApplicationShutdown();
+          signal.onModuleDestroy();
+        },
+      };
+    }
+
+    it('has no trigger on the outbox: committing writers take no server-wide NOTIFY lock', async () => {
+      const [{ triggers }] = await dataSource.query(
+        `SELECT count(*)::int AS triggers FROM pg_trigger WHERE tgrelid = 'outbox'::regclass AND NOT tgisinternal`,
+      );
+      expect(triggers).toBe(0);
+    });
+
+    it('publishes a row committed through OutboxWriter right after the commit, long before the poll', async () => {
+      const events: string[] = [];
+      const { writer: signalling, stop } = await runningRelay(events, 120_000);
+      try {
+        await dataSource.transaction(async (m) => {
+          await signalling.add(m, [{ topic, key: 'signalled', payload: { key: 'signalled' } }]);
+          await sleep(200); // uncommitted: nothing may go out yet
+          events.push('committing');
+        });
+        await waitFor(() => events.includes('published signalled') || undefined, {
+          timeoutMs: 15_000, // far below the 120 s poll: only the commit signal can have woken it
+          description: 'the signalled row published',
+        });
+        expect(events).toEqual(['committing', 'published signalled']);
+      } finally {
+        await stop();
+      }
+    });
+
+    it('publishes a row another process inserted with plain SQL (no signal) on the fallback poll', async () => {
+      const events: string[] = [];
+      const { stop } = await runningRelay(events, 300);
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        await other.query(`INSERT INTO outbox (topic, message_key, payload) VALUES ($1, 'polled', '{"key":"polled"}')`, [topic]);
+        events.push('inserted');
+        await waitFor(() => events.includes('published polled') || undefined, { timeoutMs: 15_000, description: 'the polled row published' });
+        expect(events).toEqual(['inserted', 'published polled']);
+      } finally {
+        await other.end();
+        await stop();
+      }
+    });
+  });
+
+  it('claims at most maxBytes per batch, but always at least one row', async () => {
+    const big = 'b'.repeat(300_000);
+    await dataSource.transaction((m) =>
+      writer.add(m, [1, 2, 3, 4].map((n) => ({ topic, key: `bytes-${n}`, payload: { n, big } }))),
+    );
+    const claims = new OutboxClaims(dataSource);
+    try {
+      const first = await claims.claim(10, 60_000, 500_000); // 2 rows: 600,000 bytes before the third
+      expect(first?.messages.map((m) => m.key)).toEqual(['bytes-1', 'bytes-2']);
+      const alone = await claims.claim(10, 60_000, 1_000);
+      expect(alone?.messages.map((m) => m.key)).toEqual(['bytes-3']);
+    } finally {
+      await dataSource.query(`DELETE FROM outbox WHERE message_key LIKE 'bytes-%'`);
+    }
   });
 });

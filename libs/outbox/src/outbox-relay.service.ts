@@ -6,7 +6,6 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import pg from 'pg';
 import { describeError, sleep } from '@app/common';
 import { RetentionJob } from '@app/retention';
 import {
@@ -14,11 +13,14 @@ import {
   OUTBOX_PUBLISHER,
   type OutboxModuleOptions,
   type OutboxRelayOptions,
-  outboxChannel,
   resolveRelayOptions,
 } from './outbox.options.js';
 import type { OutboxMessage, OutboxPublisher } from './outbox-publisher.js';
 import { OutboxClaims, type OutboxClaim } from './outbox-claims.js';
+import { OutboxCommitSignal } from './outbox-commit-signal.js';
+
+/** Why the relay looks at the outbox again. */
+type WakeUp = 'signal' | 'poll';
 
 /**
  * Publishes committed outbox rows.
@@ -39,8 +41,13 @@ import { OutboxClaims, type OutboxClaim } from './outbox-claims.js';
  *   every relay, and a batch is published in id order;
  * - a row the transport rejects permanently is dead-lettered (its key moves on); every other
  *   failure is retried with per-row back-off, forever: an outage never creates dead letters;
- * - the wake-up is a LISTEN on the insert trigger's channel, with a slow poll as fallback, so
- *   latency is low without hot polling;
+ * - a claim is one round trip (`OutboxClaims.claim`) of at most `batchSize` rows, cut after
+ *   `maxBatchBytes`, so one send stays below the broker's record-batch limit;
+ * - the wake-up costs the writers nothing: no NOTIFY (it serialises every commit of the
+ *   server). A commit through this process's `OutboxWriter` wakes the relay in-process after
+ *   `wakeDelayMs` (commits in that window are claimed together); rows committed elsewhere (other
+ *   instances, plain SQL) are found by a poll every `pollIntervalMs`, which, while the outbox is
+ *   idle, is one index-only query (`OutboxClaims.hasPending`) with no lock;
  * - published rows are deleted `retentionMs` after publication, in batches (`RetentionJob`);
  * - `stop()` lets the round in flight finish (bounded by the transport's own limits), then returns.
  */
@@ -52,7 +59,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly stopping = new AbortController();
   private woken = false;
   private onWake?: () => void;
-  private listener?: pg.Client;
+  private wakeTimer?: NodeJS.Timeout;
+  private unsubscribe?: () => void;
   private loop?: Promise<void>;
   private readonly cleanup: RetentionJob;
 
@@ -60,6 +68,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     dataSource: DataSource,
     @Inject(OUTBOX_PUBLISHER) private readonly publisher: OutboxPublisher,
     @Inject(OUTBOX_OPTIONS) private readonly moduleOptions: OutboxModuleOptions,
+    private readonly signal?: OutboxCommitSignal,
   ) {
     this.options = resolveRelayOptions(moduleOptions.relay);
     this.claims = new OutboxClaims(dataSource, moduleOptions.schema);
@@ -73,7 +82,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   onApplicationBootstrap(): void {
     if (this.moduleOptions.runRelay === false) return;
-    void this.listen();
+    this.unsubscribe = this.signal?.subscribe(() => this.wakeSoon());
     this.loop = this.run();
     this.cleanup.start();
   }
@@ -85,11 +94,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
    */
   async onApplicationShutdown(): Promise<void> {
     if (this.moduleOptions.runRelay === false) return;
+    this.unsubscribe?.();
+    clearTimeout(this.wakeTimer);
     this.stopping.abort();
     this.wake();
     await this.cleanup.stop();
     await this.loop;
-    await this.listener?.end().catch(() => undefined);
     await this.flush(Date.now() + this.options.shutdownFlushMs);
   }
 
@@ -113,18 +123,23 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
    * tests and tooling.
    */
   async publishBatch(): Promise<number> {
-    const claim = await this.claims.claim(this.options.batchSize, this.options.leaseMs);
-    if (!claim) return 0;
+    return (await this.round()).published;
+  }
+
+  /** One claim and its publish: how many rows were claimed, and how many of them went out. */
+  private async round(): Promise<{ claimed: number; published: number }> {
+    const claim = await this.claims.claim(this.options.batchSize, this.options.leaseMs, this.options.maxBatchBytes);
+    if (!claim) return { claimed: 0, published: 0 };
     const ids = claim.messages.map((m) => m.id);
     try {
       await this.publishHoldingLease(claim.token, claim.messages);
     } catch (error) {
-      if (this.isPermanent(error)) return this.publishOneByOne(claim);
+      if (this.isPermanent(error)) return { claimed: ids.length, published: await this.publishOneByOne(claim) };
       await this.claims.release(claim.token, ids, describeError(error), this.backoff());
       throw error;
     }
     await this.markPublished(claim.token, ids);
-    return ids.length;
+    return { claimed: ids.length, published: ids.length };
   }
 
   /**
@@ -190,63 +205,57 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async run(): Promise<void> {
     let failures = 0;
+    let reason: WakeUp = 'signal'; // at start, rows may be waiting: claim at once
     while (!this.stopping.signal.aborted) {
-      this.woken = false; // a NOTIFY from now on means there may be more to publish
+      this.woken = false; // a signal from now on means there may be more to publish
       try {
-        const published = await this.publishBatch();
+        // An idle poll only looks (index-only, no lock); a signal or a claimed batch claims at once.
+        const idle = reason === 'poll' && !(await this.claims.hasPending());
+        const { claimed } = idle ? { claimed: 0 } : await this.round();
         failures = 0;
-        if (published === this.options.batchSize) continue; // more may be waiting
+        if (claimed > 0) {
+          reason = 'signal';
+          continue; // more may be waiting (a batch may be cut by bytes): until a claim finds none
+        }
       } catch (error) {
         failures++;
         const delay = Math.min(10_000, 250 * 2 ** Math.min(failures, 6));
         this.logger.warn(`publish failed (${failures}x), retrying in ${delay} ms: ${describeError(error)}`);
         await sleep(delay, this.stopping.signal);
+        reason = 'signal';
         continue;
       }
-      await this.nextWakeUp();
+      reason = await this.nextWakeUp();
     }
   }
 
-  /** Resolves on a NOTIFY (also one that came while publishing), after the poll interval, or on stop. */
-  private nextWakeUp(): Promise<void> {
-    if (this.woken) return Promise.resolve();
+  /** Resolves on a commit signal (also one that came while publishing), after the poll interval, or on stop. */
+  private nextWakeUp(): Promise<WakeUp> {
+    if (this.woken) return Promise.resolve('signal');
     return new Promise((resolve) => {
-      const done = (): void => {
+      const done = (reason: WakeUp): void => {
         clearTimeout(timer);
-        this.stopping.signal.removeEventListener('abort', done);
+        this.stopping.signal.removeEventListener('abort', stopped);
         this.onWake = undefined;
-        resolve();
+        resolve(reason);
       };
-      const timer = setTimeout(done, this.options.pollIntervalMs);
-      this.stopping.signal.addEventListener('abort', done, { once: true });
-      this.onWake = done;
+      const stopped = (): void => done('signal');
+      const timer = setTimeout(() => done('poll'), this.options.pollIntervalMs);
+      this.stopping.signal.addEventListener('abort', stopped, { once: true });
+      this.onWake = () => done('signal');
     });
+  }
+
+  /** A commit signal: wake after `wakeDelayMs`, so that commits close together share a claim. */
+  private wakeSoon(): void {
+    this.wakeTimer ??= setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.wake();
+    }, this.options.wakeDelayMs);
   }
 
   private wake(): void {
     this.woken = true;
     this.onWake?.();
-  }
-
-  private async listen(): Promise<void> {
-    while (!this.stopping.signal.aborted) {
-      const client = new pg.Client({ connectionString: this.moduleOptions.connectionString });
-      try {
-        await client.connect();
-        const closed = new Promise<void>((resolve) => {
-          client.on('error', () => resolve());
-          client.on('end', () => resolve());
-        });
-        client.on('notification', () => this.wake());
-        await client.query(`LISTEN "${outboxChannel(this.moduleOptions.schema)}"`);
-        this.listener = client;
-        this.wake(); // rows may have arrived while we were not listening
-        await closed;
-      } catch (error) {
-        if (!this.stopping.signal.aborted) this.logger.warn(`LISTEN connection failed: ${describeError(error)}`);
-      }
-      await client.end().catch(() => undefined);
-      await sleep(1_000, this.stopping.signal);
-    }
   }
 }

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { sqlTable } from '@app/common';
-import { OUTBOX_OPTIONS, type OutboxModuleOptions } from './outbox.options.js';
 import type { EntityManager } from 'typeorm';
+import { OUTBOX_OPTIONS, type OutboxModuleOptions } from './outbox.options.js';
+import { OutboxCommitSignal } from './outbox-commit-signal.js';
 
 export interface OutboxRecord {
   topic: string;
@@ -27,23 +28,41 @@ export type OutboxInsert = (firstParam: number, onlyIf?: string) => SqlStatement
 
 /**
  * Adds messages to the outbox. Always called with the caller's transaction (`manager`), so a
- * message exists if and only if the business change that produced it was committed.
+ * message exists if and only if the business change that produced it was committed. When that
+ * transaction commits, `signal` wakes this process's relay (without a signal, e.g. in tests
+ * and tools, the relay's poll finds the rows).
  */
 @Injectable()
 export class OutboxWriter {
   private readonly table: string;
 
-  constructor(@Inject(OUTBOX_OPTIONS) options: Pick<OutboxModuleOptions, 'schema'> = {}) {
+  constructor(
+    @Inject(OUTBOX_OPTIONS) options: Pick<OutboxModuleOptions, 'schema'> = {},
+    private readonly signal?: OutboxCommitSignal,
+  ) {
     this.table = sqlTable(options.schema ?? 'public', 'outbox');
   }
 
   async add(manager: EntityManager, records: readonly OutboxRecord[]): Promise<void> {
     if (records.length === 0) return;
-    if (!manager.queryRunner?.isTransactionActive) {
+    const runner = manager.queryRunner;
+    if (!runner?.isTransactionActive) {
       throw new Error('OutboxWriter.add() must run inside a transaction (pass the transaction’s EntityManager)');
     }
     const { sql, params } = this.insert(records)(1);
     await manager.query(sql, params);
+    this.signal?.track(runner);
+  }
+
+  /**
+   * Call after a statement that carried an {@link insert} ran: wakes this process's relay at once
+   * when the statement committed on its own (no transaction), or after the commit of the
+   * transaction it ran in.
+   */
+  written(manager: EntityManager): void {
+    const runner = manager.queryRunner;
+    if (runner?.isTransactionActive) this.signal?.track(runner);
+    else this.signal?.committed();
   }
 
   /**

@@ -1,10 +1,25 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { schemaMigrationName, sqlTable } from '@app/common';
-import { outboxChannel } from './outbox.options.js';
+
+/** The channel the insert trigger of the outbox in `schema` notified, until `OutboxDropNotify` dropped it. */
+export function outboxChannel(schema = 'public'): string {
+  return schema === 'public' ? 'outbox_inserted' : `${schema}_outbox_inserted`;
+}
+
+/** The trigger function's body: NOTIFY the relay once per inserting statement. */
+export function outboxNotifyFunctionSql(schema: string): string {
+  return `
+        CREATE FUNCTION "${schema}".outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM pg_notify('${outboxChannel(schema)}', '');
+          RETURN NULL;
+        END $$`;
+}
 
 /**
  * Creates the `outbox` table in `schema` (and the schema). Include it in the migrations of every
- * app that imports `OutboxModule`. An AFTER INSERT trigger notifies the relay at commit time.
+ * app that imports `OutboxModule`. Its AFTER INSERT trigger (a NOTIFY) was dropped again by
+ * `OutboxDropNotify`: see there.
  */
 export function createOutboxMigration(schema: string): new () => MigrationInterface {
   const outbox = sqlTable(schema, 'outbox');
@@ -28,12 +43,7 @@ export function createOutboxMigration(schema: string): new () => MigrationInterf
         )`);
       await q.query(`CREATE INDEX outbox_pending_idx ON ${outbox} (id) WHERE published_at IS NULL`);
       await q.query(`CREATE INDEX outbox_published_at_idx ON ${outbox} (published_at) WHERE published_at IS NOT NULL`);
-      await q.query(`
-        CREATE FUNCTION ${notify} RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          PERFORM pg_notify('${outboxChannel(schema)}', '');
-          RETURN NULL;
-        END $$`);
+      await q.query(outboxNotifyFunctionSql(schema));
       await q.query(`CREATE TRIGGER outbox_notify AFTER INSERT ON ${outbox} FOR EACH STATEMENT EXECUTE FUNCTION ${notify}`);
     }
 

@@ -4,6 +4,7 @@ import { OutboxWriter } from './outbox-writer.js';
 import { OutboxRelay } from './outbox-relay.service.js';
 import { OutboxStatsReader } from './outbox-stats.js';
 import { OutboxDeadLetters } from './outbox-dead-letters.js';
+import { OutboxCommitSignal } from './outbox-commit-signal.js';
 
 const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<OutboxModuleOptions>({ optionsInjectionToken: OUTBOX_OPTIONS })
   .setClassMethodName('forRoot')
@@ -21,7 +22,7 @@ const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<OutboxModuleOp
  * (e.g. from `TypeOrmModule.forRoot`) and `outboxMigrations(schema)` among the app's migrations.
  */
 @Module({
-  providers: [OutboxWriter, OutboxRelay, OutboxStatsReader, OutboxDeadLetters],
+  providers: [OutboxCommitSignal, OutboxWriter, OutboxRelay, OutboxStatsReader, OutboxDeadLetters],
   exports: [OutboxWriter, OutboxRelay, OutboxStatsReader, OutboxDeadLetters],
 })
 export class OutboxModule extends ConfigurableModuleClass {}

@@ -2,10 +2,24 @@ import type { ModuleMetadata, Type } from '@nestjs/common';
 import type { OutboxPublisher } from './outbox-publisher.js';
 
 export interface OutboxRelayOptions {
-  /** Rows claimed and published per round trip. */
+  /** Most rows claimed and published per round trip. */
   batchSize: number;
-  /** Fallback poll when no NOTIFY arrives (NOTIFY is the normal wake-up). */
+  /**
+   * Bytes (key, payload as JSON text, headers) after which a claim takes no further row: a batch
+   * holds less than this plus its last row. Kafka limits a partition's record batch to
+   * `message.max.bytes` (1 MiB by default) and one send puts a batch's rows of one partition into
+   * one record batch, so keep this well below it: then only a batch ending in a very large row can
+   * be refused as too large, and the relay then sends its rows one by one.
+   */
+  maxBatchBytes: number;
+  /**
+   * Fallback poll, for rows committed without this process's signal (by another instance, or
+   * plain SQL). An idle poll is one index-only query; rows committed through `OutboxWriter` in
+   * this process wake the relay at once.
+   */
   pollIntervalMs: number;
+  /** After a commit signal, how long the relay waits for more commits to claim them together. */
+  wakeDelayMs: number;
   /**
    * How long a claim is exclusive; a relay that dies holding it is replaced after this. A live
    * relay renews it every third of it while its publish runs.
@@ -24,8 +38,6 @@ export interface OutboxRelayOptions {
 }
 
 export interface OutboxModuleOptions {
-  /** Connection string used for the LISTEN connection (the relay's wake-up channel). */
-  connectionString: string;
   /** PostgreSQL schema of the `outbox` table (the one its migrations were bound to). Default `public`. */
   schema?: string;
   /** Whether this instance runs the relay; writers work either way. Default true. */
@@ -43,7 +55,9 @@ export interface OutboxModuleExtras {
 
 export const DEFAULT_RELAY_OPTIONS: OutboxRelayOptions = {
   batchSize: 200,
-  pollIntervalMs: 1_000,
+  maxBatchBytes: 512 * 1024,
+  pollIntervalMs: 250,
+  wakeDelayMs: 2,
   leaseMs: 15_000,
   retryBaseDelayMs: 250,
   retryMaxDelayMs: 10_000,
@@ -64,8 +78,3 @@ export function resolveRelayOptions(overrides: Partial<OutboxRelayOptions> = {})
 
 export const OUTBOX_OPTIONS = Symbol('OUTBOX_OPTIONS');
 export const OUTBOX_PUBLISHER = Symbol('OUTBOX_PUBLISHER');
-
-/** The channel the insert trigger of the outbox in `schema` notifies; see the migration. */
-export function outboxChannel(schema = 'public'): string {
-  return schema === 'public' ? 'outbox_inserted' : `${schema}_outbox_inserted`;
-}

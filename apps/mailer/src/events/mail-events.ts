@@ -43,6 +43,11 @@ export class MailEvents {
     return this.outbox.insert([this.message(emailId, type, detail, this.clock.now().toISOString())]);
   }
 
+  /** After the statement that carried an {@link insert} ran on `manager`: wakes the relay once its rows are committed. */
+  written(manager: EntityManager): void {
+    this.outbox.written(manager);
+  }
+
   private message(emailId: string, type: EmailEventType, detail: EmailEventDetail, occurredAt: string): OutboxRecord {
     const event: EmailEventMessage = { version: CONTRACT_VERSION, eventId: this.ids.uuid(), type, emailId, occurredAt, detail };
     return { topic: this.topics.name(Topics.events), key: emailId, payload: event };

@@ -158,6 +158,7 @@ export class MailSender {
       'sending',
       this.events.insert(request.emailId, 'email.unknown', { attempt: request.attempts, reason }),
     );
+    this.events.written(manager);
   }
 
   /** Records a final failure; false when a later attempt superseded this one. */
@@ -215,7 +216,8 @@ export class MailSender {
     const recorded = await this.recordOutcome(emailId, () =>
       this.requests.finishAttempt(this.dataSource.manager, emailId, attempt, result, 'sending', statusEvent),
     );
-    if (!recorded) this.logger.warn(`email ${emailId}: attempt ${attempt} ended (${result.status}) after a later attempt took over; not recorded`);
+    if (recorded) this.events.written(this.dataSource.manager);
+    else this.logger.warn(`email ${emailId}: attempt ${attempt} ended (${result.status}) after a later attempt took over; not recorded`);
     return recorded;
   }
 

@@ -61,9 +61,8 @@ class ApiTarget implements Target {
 }
 
 /**
- * What `EmailClient.send()` writes, without the app: one transaction with the `emails` row
- * (`EmailRepository.insert`) and the `outbox` row (`OutboxWriter.add`), the same statements and
- * columns, on a pool of the app's size.
+ * What `EmailClient.send()` writes, without the app: the `emails` row and its `outbox` row in the
+ * one statement `EmailRepository.insert` runs (same columns), on a pool of the app's size.
  */
 class PgTarget implements Target {
   private readonly pool: pg.Pool;
@@ -77,29 +76,28 @@ class PgTarget implements Target {
     const request = { to: [recipientOf(this.tag, seq)], subject: BENCH_MAIL.subject, text: BENCH_MAIL.text, lane: 'transactional' as const };
     const message = { version: 1, type: 'email.requested', emailId: id, requestedAt: new Date().toISOString(), ...request };
     const hash = createHash('sha256').update(JSON.stringify(request)).digest('hex');
-    const client = await this.pool.connect();
     try {
-      await client.query('START TRANSACTION');
-      await client.query(
-        `INSERT INTO "email_loop"."emails" (id, idempotency_key, request_hash, lane, recipients, subject, metadata, expires_at, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued')
-         ON CONFLICT (idempotency_key) DO NOTHING
-         RETURNING 1`,
-        [id, null, hash, request.lane, JSON.stringify({ to: request.to }), request.subject, null, null],
+      await this.pool.query(
+        `WITH inserted AS (
+           INSERT INTO "email_loop"."emails" (id, idempotency_key, request_hash, lane, recipients, subject, metadata, expires_at, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued')
+           ON CONFLICT (idempotency_key) DO NOTHING
+           RETURNING 1
+         ), outbox AS (
+           INSERT INTO "email_loop"."outbox" (topic, message_key, payload, headers)
+           SELECT r.topic, r.message_key, r.payload, r.headers
+           FROM jsonb_to_recordset($9::jsonb) AS r(topic text, message_key text, payload jsonb, headers jsonb)
+           WHERE EXISTS (SELECT 1 FROM inserted)
+         )
+         SELECT 1 FROM inserted`,
+        [
+          id, null, hash, request.lane, JSON.stringify({ to: request.to }), request.subject, null, null,
+          JSON.stringify([{ topic: this.topic, message_key: id, payload: message, headers: {} }]),
+        ],
       );
-      await client.query(
-        `INSERT INTO "email_loop"."outbox" (topic, message_key, payload, headers)
-         SELECT r.topic, r.message_key, r.payload, r.headers
-         FROM jsonb_to_recordset($1::jsonb) AS r(topic text, message_key text, payload jsonb, headers jsonb)`,
-        [JSON.stringify([{ topic: this.topic, message_key: id, payload: message, headers: {} }])],
-      );
-      await client.query('COMMIT');
       return { ok: true, id };
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
       return { ok: false, error: error instanceof Error ? error.message : String(error) };
-    } finally {
-      client.release();
     }
   }
 

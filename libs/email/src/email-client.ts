@@ -112,8 +112,8 @@ export class EmailClient {
     const size = kafkaRecordSize(message);
     if (size > this.maxMessageBytes) throw new EmailTooLargeError(size, this.maxMessageBytes);
     const hash = requestHash(request);
-    const run = (manager: EntityManager): Promise<SendResult> => this.insert(manager, message, hash, options.idempotencyKey);
-    return options.manager ? run(options.manager) : this.dataSource.transaction(run);
+    // Without the caller's transaction, the email and its outbox row are one statement, atomic on its own.
+    return this.insert(options.manager ?? this.dataSource.manager, message, hash, options.idempotencyKey);
   }
 
   async get(id: string): Promise<EmailView> {
@@ -140,14 +140,14 @@ export class EmailClient {
       subject: message.subject,
       metadata: message.metadata ?? null,
       expiresAt: message.expiresAt ?? null,
-    });
+    }, this.outbox.insert([{ topic: this.topics.name(Topics.requests[message.lane]), key: id, payload: message }]));
     if (!inserted) {
       // Only an existing idempotency key makes the insert a no-op (ids are fresh UUIDs).
       const existing = await this.emails.findByIdempotencyKey(manager, idempotencyKey as string);
       if (!existing || existing.requestHash !== hash) throw new IdempotencyKeyConflictError(idempotencyKey as string);
       return { id: existing.id, status: existing.status, created: false };
     }
-    await this.outbox.add(manager, [{ topic: this.topics.name(Topics.requests[message.lane]), key: id, payload: message }]);
+    this.outbox.written(manager);
     return { id, status: 'queued', created: true };
   }
 }

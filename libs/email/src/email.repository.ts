@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { sqlTable } from '@app/common';
 import type { EntityManager } from 'typeorm';
+import type { OutboxInsert } from '@app/outbox';
 import { DEFAULT_EMAIL_SCHEMA, EMAIL_OPTIONS } from './email.options.js';
 import { TERMINAL_STATUSES, type EmailEventDetail, type EmailEventType, type EmailStatus, type Lane } from '@app/contracts';
 
@@ -73,23 +74,32 @@ export class EmailRepository {
     this.events = sqlTable(this.schema, 'email_events');
   }
 
-  /** Inserts the email unless its idempotency key exists; returns whether a row was inserted. */
-  async insert(manager: EntityManager, email: NewEmailRow): Promise<boolean> {
+  /**
+   * Inserts the email unless its idempotency key exists, and with it, in the same statement, the
+   * outbox rows `outbox` stands for, if given (only if the email was inserted): one round trip, atomic even
+   * outside a transaction. Returns whether a row was inserted.
+   */
+  async insert(manager: EntityManager, email: NewEmailRow, outbox?: OutboxInsert): Promise<boolean> {
+    const values = [
+      email.id,
+      email.idempotencyKey,
+      email.requestHash,
+      email.lane,
+      JSON.stringify(email.recipients),
+      email.subject,
+      email.metadata === null ? null : JSON.stringify(email.metadata),
+      email.expiresAt,
+    ];
+    const then = outbox?.(values.length + 1, 'EXISTS (SELECT 1 FROM inserted)');
     const rows: unknown[] = await manager.query(
-      `INSERT INTO ${this.emails} (id, idempotency_key, request_hash, lane, recipients, subject, metadata, expires_at, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued')
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING 1`,
-      [
-        email.id,
-        email.idempotencyKey,
-        email.requestHash,
-        email.lane,
-        JSON.stringify(email.recipients),
-        email.subject,
-        email.metadata === null ? null : JSON.stringify(email.metadata),
-        email.expiresAt,
-      ],
+      `WITH inserted AS (
+         INSERT INTO ${this.emails} (id, idempotency_key, request_hash, lane, recipients, subject, metadata, expires_at, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued')
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING 1
+       )${then ? `, outbox AS (${then.sql})` : ''}
+       SELECT 1 FROM inserted`,
+      [...values, ...(then?.params ?? [])],
     );
     return rows.length === 1;
   }

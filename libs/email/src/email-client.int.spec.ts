@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DataSource } from 'typeorm';
+import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
 import { Kafka, logLevel } from 'kafkajs';
 import { Clock, IdGenerator } from '@app/common';
 import { CONTRACT_VERSION, Topics } from '@app/contracts';
@@ -143,6 +143,39 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
         await producer.onApplicationShutdown();
       }
       expect(await new OutboxStatsReader(dataSource, { schema: DEFAULT_EMAIL_SCHEMA }).read()).toMatchObject({ pending: 0, deadLettered: 0 });
+    });
+  });
+
+  describe('statements', () => {
+    it('queues an email with one statement and no transaction, the email and its outbox row together; a repeated key writes neither', async () => {
+      const statements: string[] = [];
+      const logger: TypeOrmLogger = {
+        logQuery: (query) => void statements.push(query.trim()),
+        logQueryError: () => undefined,
+        logQuerySlow: () => undefined,
+        logSchemaBuild: () => undefined,
+        logMigration: () => undefined,
+        log: () => undefined,
+      };
+      const counted = new DataSource({ type: 'postgres', url, logger });
+      await counted.initialize();
+      statements.length = 0; // what initialize() asked the server
+      try {
+        const opts = options();
+        const emails = new EmailClient(counted, new EmailRepository(), new OutboxWriter({ schema: DEFAULT_EMAIL_SCHEMA }), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), opts);
+        const request = { to: 'one@example.test', subject: 'One statement', text: 'x' };
+        const sent = await emails.send(request, { idempotencyKey: 'one-statement' });
+        expect(sent).toMatchObject({ status: 'queued', created: true });
+        expect(statements).toHaveLength(1);
+        expect(await rowCounts()).toEqual({ emails: 1, outbox: 1 });
+
+        statements.length = 0;
+        expect(await emails.send(request, { idempotencyKey: 'one-statement' })).toEqual({ ...sent, created: false });
+        expect(statements).toHaveLength(2); // the insert that found the key taken, then the lookup of the first email
+        expect(await rowCounts()).toEqual({ emails: 1, outbox: 1 });
+      } finally {
+        await counted.destroy();
+      }
     });
   });
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { Kafka, logLevel } from 'kafkajs';
 import { Clock, IdGenerator } from '@app/common';
 import { CONTRACT_VERSION, Topics } from '@app/contracts';
 import { KafkaClient, KafkaProducer, KafkaTopics } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxRelay, OutboxStatsReader, OutboxWriter } from '@app/outbox';
-import { createMigratedDatabase, dropMigratedDatabase } from '@app/testing';
+import { createMigratedDatabase, dropMigratedDatabase, statementLoggingDataSource } from '@app/testing';
 import { DEFAULT_EMAIL_SCHEMA, EMAIL_MIGRATIONS, EmailTooLargeError, EmailTransactionRequiredError, type EmailModuleOptions } from './index.js';
 import { EmailClient } from './email-client.js';
 import { EmailRepository } from './email.repository.js';
@@ -148,18 +148,7 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
 
   describe('statements', () => {
     it('queues an email with one statement and no transaction, the email and its outbox row together; a repeated key writes neither', async () => {
-      const statements: string[] = [];
-      const logger: TypeOrmLogger = {
-        logQuery: (query) => void statements.push(query.trim()),
-        logQueryError: () => undefined,
-        logQuerySlow: () => undefined,
-        logSchemaBuild: () => undefined,
-        logMigration: () => undefined,
-        log: () => undefined,
-      };
-      const counted = new DataSource({ type: 'postgres', url, logger });
-      await counted.initialize();
-      statements.length = 0; // what initialize() asked the server
+      const { dataSource: counted, statements } = await statementLoggingDataSource(url);
       try {
         const opts = options();
         const emails = new EmailClient(counted, new EmailRepository(), new OutboxWriter({ schema: DEFAULT_EMAIL_SCHEMA }), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), opts);

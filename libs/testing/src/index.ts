@@ -5,3 +5,4 @@ export { AppProcess, type AppName } from './app-process.js';
 export { TcpGate } from './tcp-gate.js';
 export { explainWithoutSeqScan, type PlannedQuery } from './query-plans.js';
 export { TopicReaders, type ReadMessage } from './topic-readers.js';
+export { statementLoggingDataSource } from './statement-log.js';

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { Clock, IdGenerator, sleep } from '@app/common';
 import { CONTRACT_VERSION, type EmailRequestedMessage, type Lane } from '@app/contracts';
 import { KafkaTopics } from '@app/kafka';
 import { OutboxWriter } from '@app/outbox';
-import { SmtpCapture, createMigratedDatabase, dropMigratedDatabase, waitFor } from '@app/testing';
+import { SmtpCapture, createMigratedDatabase, dropMigratedDatabase, statementLoggingDataSource, waitFor } from '@app/testing';
 import { loadMailerConfig } from '../config.js';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { MailEvents } from '../events/mail-events.js';
@@ -22,7 +22,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
   const repository = new MailRequestsRepository();
   const smtpServer = new SmtpCapture();
   /** Every statement the sender's DataSource ran, in order. */
-  const statements: string[] = [];
+  let statements: string[] = [];
   let url: string;
   let dataSource: DataSource;
   let senderDataSource: DataSource;
@@ -31,16 +31,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
 
   beforeAll(async () => {
     ({ url, dataSource } = await createMigratedDatabase('mail_sender_int', MAILER_MIGRATIONS));
-    const logger: TypeOrmLogger = {
-      logQuery: (query) => void statements.push(query.trim()),
-      logQueryError: () => undefined,
-      logQuerySlow: () => undefined,
-      logSchemaBuild: () => undefined,
-      logMigration: () => undefined,
-      log: () => undefined,
-    };
-    senderDataSource = new DataSource({ type: 'postgres', url, logger });
-    await senderDataSource.initialize();
+    ({ dataSource: senderDataSource, statements } = await statementLoggingDataSource(url));
     const port = await smtpServer.start();
     const config = loadMailerConfig({
       MAILER_DATABASE_URL: url,

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { latencyChart } from './latency-chart.js';
 import { toMarkdown } from './markdown.js';
@@ -6,12 +6,24 @@ import type { BenchResults } from './results.js';
 
 export const RESULTS_DIR = 'bench/results';
 
-/** Writes `<timestamp>.json`, `latest.md` and `latest-latency.svg`; returns the JSON's path. */
+/**
+ * Writes `<timestamp>.json`, `<timestamp>.md` and `<timestamp>-latency.svg`, and copies the last two
+ * to `latest.md` and `latest-latency.svg`; returns the JSON's path.
+ */
 export function writeReport(results: BenchResults): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
+  const file = join(RESULTS_DIR, `${stampOf(results)}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 1)}\n`);
-  writeFileSync(join(RESULTS_DIR, 'latest.md'), toMarkdown(results));
+  for (const name of writeRunReport(results)) copyFileSync(join(RESULTS_DIR, name), join(RESULTS_DIR, name.replace(stampOf(results), 'latest')));
+  return file;
+}
+
+const stampOf = (results: BenchResults) => results.startedAt.replace(/[:.]/g, '-');
+
+/** The run's own tables and chart, `<timestamp>.md` and `<timestamp>-latency.svg` (also from a saved JSON: bench/report/regenerate.ts). */
+export function writeRunReport(results: BenchResults): string[] {
+  const stamp = stampOf(results);
+  writeFileSync(join(RESULTS_DIR, `${stamp}.md`), toMarkdown(results));
   const steps = results.pipeline.knee.steps.filter((s) => s.load.shape === 'open');
   const points = (pick: (s: (typeof steps)[number]) => number | undefined) =>
     steps.flatMap((s) => {
@@ -29,6 +41,6 @@ export function writeReport(results: BenchResults): string {
     'offered load, emails/s (log scale)',
     'latency from scheduled request time (log scale)',
   );
-  writeFileSync(join(RESULTS_DIR, 'latest-latency.svg'), svg);
-  return file;
+  writeFileSync(join(RESULTS_DIR, `${stamp}-latency.svg`), svg);
+  return [`${stamp}.md`, `${stamp}-latency.svg`];
 }

@@ -1,10 +1,25 @@
 import pg from 'pg';
 
 /** Progress order as the product promises it, written out independently of the product's code. */
-const RANK: Record<string, number> = { queued: 0, accepted: 1, sending: 2, retrying: 2, unknown: 3, sent: 4, failed: 4, expired: 4 };
+const RANK: Record<string, number> = {
+  queued: 0,
+  accepted: 1,
+  scheduled: 2,
+  sending: 3,
+  retrying: 3,
+  unknown: 4,
+  sent: 5,
+  failed: 5,
+  expired: 5,
+  canceled: 5,
+  rejected: 5,
+  deduplicated: 5,
+  suppressed: 5,
+};
+const FINAL_RANK = 5;
 
 /** The mailer's final request statuses: once there, a request never changes status again. */
-const MAILER_FINAL = new Set(['sent', 'failed', 'expired']);
+const MAILER_FINAL = new Set(['sent', 'failed', 'expired', 'canceled', 'rejected', 'deduplicated', 'suppressed']);
 
 interface Seen {
   status: string;
@@ -101,7 +116,7 @@ export class StatusMonitor {
 function movedBackwards(before: Seen, after: Seen): boolean {
   if (before.status === after.status && before.attempt === after.attempt) return false;
   const [from, to] = [RANK[before.status] ?? -1, RANK[after.status] ?? -1];
-  if (from === 4) return true; // final statuses never change
+  if (from === FINAL_RANK) return true; // final statuses never change
   if (to !== from) return to < from;
   return after.attempt < before.attempt;
 }

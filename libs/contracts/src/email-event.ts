@@ -11,6 +11,16 @@ export const EMAIL_EVENT_TYPES = [
   'email.expired',
   /** An attempt may or may not have been delivered (crash during the SMTP hand-off); held for reconciliation. */
   'email.unknown',
+  /** Accepted with a `sendAt` in the future: waits for its time (`detail.sendAt`). */
+  'email.scheduled',
+  /** Cancelled (`DELETE /v1/emails/:id`) before it was handed to SMTP. */
+  'email.canceled',
+  /** Refused by one of the mailer's checks; `detail.code` says which (a stable code). */
+  'email.rejected',
+  /** The same recipient, template and data were sent within the dedup window: not sent again. */
+  'email.deduplicated',
+  /** A recipient is on the suppression list (bounced, unsubscribed): no SMTP attempt. */
+  'email.suppressed',
 ] as const;
 export type EmailEventType = (typeof EMAIL_EVENT_TYPES)[number];
 
@@ -23,6 +33,10 @@ export const emailEventDetailSchema = z.strictObject({
   /** Recipients the SMTP server refused while accepting the message for the others. */
   rejectedRecipients: z.array(z.string().max(254)).max(150).optional(),
   nextAttemptAt: z.iso.datetime({ offset: true }).optional(),
+  /** Why a check refused or ended the email, as a stable machine-readable code (e.g. `frequency_cap`). */
+  code: z.string().regex(/^[a-z][a-z0-9_]*$/).max(64).optional(),
+  /** When a scheduled email is due. */
+  sendAt: z.iso.datetime({ offset: true }).optional(),
 });
 export type EmailEventDetail = z.infer<typeof emailEventDetailSchema>;
 

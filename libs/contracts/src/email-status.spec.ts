@@ -16,6 +16,13 @@ describe('isForwardTransition', () => {
     [at('unknown', 2), at('sent', 2), true], // reconciled: it was delivered
     [at('unknown', 2), at('sent', 3), true], // reconciled: resent
     [at('unknown', 2), at('failed', 2), true],
+    [at('accepted'), at('scheduled'), true],
+    [at('scheduled'), at('sending', 1), true],
+    [at('scheduled'), at('canceled'), true],
+    [at('retrying', 1), at('canceled', 1), true],
+    [at('accepted'), at('rejected'), true],
+    [at('queued'), at('suppressed'), true],
+    [at('accepted'), at('deduplicated'), true],
   ])('%o → %o moves forward', (from, to, expected) => {
     expect(isForwardTransition(from, to)).toBe(expected);
   });
@@ -32,6 +39,11 @@ describe('isForwardTransition', () => {
     [at('unknown', 2), at('retrying', 2)],
     [at('unknown', 2), at('sending', 3)],
     [at('sent', 2), at('unknown', 2)],
+    [at('sending', 1), at('scheduled')],
+    [at('canceled'), at('sending', 1)],
+    [at('sent', 1), at('canceled')],
+    [at('rejected'), at('sent', 1)],
+    [at('suppressed'), at('failed', 1)],
   ])('%o → %o is ignored (late, repeated or after a final state)', (from, to) => {
     expect(isForwardTransition(from, to)).toBe(false);
   });

@@ -4,20 +4,27 @@ import type { EmailEventType } from './email-event.js';
 export const EMAIL_STATUSES = [
   'queued',
   'accepted',
+  'scheduled',
   'sending',
   'retrying',
   'sent',
   'failed',
   'expired',
   'unknown',
+  'canceled',
+  'rejected',
+  'deduplicated',
+  'suppressed',
 ] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
 /**
  * Statuses nothing can leave. `unknown` is not among them: reconciliation moves it on to `sent`
- * or `failed` (or a resend does).
+ * or `failed` (or a resend does). `canceled`, `rejected` (a check of the mailer refused it),
+ * `deduplicated` (the same mail was sent within the window) and `suppressed` (the address is on
+ * the suppression list) end an email without an SMTP attempt.
  */
-export const TERMINAL_STATUSES: ReadonlySet<EmailStatus> = new Set(['sent', 'failed', 'expired']);
+export const TERMINAL_STATUSES: ReadonlySet<EmailStatus> = new Set(['sent', 'failed', 'expired', 'canceled', 'rejected', 'deduplicated', 'suppressed']);
 
 /**
  * Progress order. An event applies only if it moves the email forward: a late or repeated event
@@ -26,12 +33,17 @@ export const TERMINAL_STATUSES: ReadonlySet<EmailStatus> = new Set(['sent', 'fai
 const RANK: Record<EmailStatus, number> = {
   queued: 0,
   accepted: 1,
-  sending: 2,
-  retrying: 2,
-  unknown: 3,
-  sent: 4,
-  failed: 4,
-  expired: 4,
+  scheduled: 2,
+  sending: 3,
+  retrying: 3,
+  unknown: 4,
+  sent: 5,
+  failed: 5,
+  expired: 5,
+  canceled: 5,
+  rejected: 5,
+  deduplicated: 5,
+  suppressed: 5,
 };
 
 export const STATUS_OF_EVENT: Record<EmailEventType, EmailStatus> = {
@@ -42,6 +54,11 @@ export const STATUS_OF_EVENT: Record<EmailEventType, EmailStatus> = {
   'email.failed': 'failed',
   'email.expired': 'expired',
   'email.unknown': 'unknown',
+  'email.scheduled': 'scheduled',
+  'email.canceled': 'canceled',
+  'email.rejected': 'rejected',
+  'email.deduplicated': 'deduplicated',
+  'email.suppressed': 'suppressed',
 };
 
 export interface StatusPosition {

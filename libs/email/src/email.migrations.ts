@@ -4,6 +4,7 @@ import { inboxMigrations } from '@app/inbox';
 import { outboxMigrations } from '@app/outbox';
 import { createEmailsMigration } from './email.migration.js';
 import { createEmailsRetentionIndexMigration } from './emails-retention-index.migration.js';
+import { createEmailsRetentionIndexV2Migration } from './emails-retention-index-v2.migration.js';
 import { DEFAULT_EMAIL_SCHEMA } from './email.options.js';
 
 /** A TypeORM migration class, as `DataSourceOptions.migrations` takes it. */
@@ -18,7 +19,13 @@ export type EmailMigration = new () => MigrationInterface;
  */
 export function emailMigrations(schema: string = DEFAULT_EMAIL_SCHEMA): EmailMigration[] {
   assertSqlSchema(schema);
-  return [...outboxMigrations(schema), ...inboxMigrations(schema), createEmailsMigration(schema), createEmailsRetentionIndexMigration(schema)];
+  return [
+    ...outboxMigrations(schema),
+    ...inboxMigrations(schema),
+    createEmailsMigration(schema),
+    createEmailsRetentionIndexMigration(schema),
+    createEmailsRetentionIndexV2Migration(schema),
+  ];
 }
 
 /** {@link emailMigrations} for the default schema ({@link DEFAULT_EMAIL_SCHEMA}). */

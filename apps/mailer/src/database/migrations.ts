@@ -4,6 +4,7 @@ import { CreateMailRequests1763900000200 } from './mailer.migration.js';
 import { MailAttemptLease1763900000230 } from './attempt-lease.migration.js';
 import { MailRequestsSweepIndex1763900000210 } from './mail-requests-sweep-index.migration.js';
 import { MailRequestsRetentionIndex1763900000220 } from './mail-requests-retention-index.migration.js';
+import { MailRequestsRetentionIndexV21763900000240 } from './mail-requests-retention-index-v2.migration.js';
 
 export const MAILER_MIGRATIONS = [
   ...OUTBOX_MIGRATIONS,
@@ -12,4 +13,5 @@ export const MAILER_MIGRATIONS = [
   MailRequestsSweepIndex1763900000210,
   MailRequestsRetentionIndex1763900000220,
   MailAttemptLease1763900000230,
+  MailRequestsRetentionIndexV21763900000240,
 ];

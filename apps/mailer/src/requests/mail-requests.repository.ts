@@ -4,10 +4,23 @@ import type { EmailRequestedMessage, Lane } from '@app/contracts';
 import type { OutboxInsert } from '@app/outbox';
 
 /**
- * `pending` → `sending` → `sent`, with `retrying`, `failed` and `expired` on the side, and
- * `unknown` for an attempt held for reconciliation (see `UNCONFIRMED_SEND_*`).
+ * `pending` (or `scheduled`) → `sending` → `sent`, with `retrying`, `failed` and `expired` on the
+ * side, `unknown` for an attempt held for reconciliation (see `UNCONFIRMED_SEND_*`), and the ends
+ * without an SMTP attempt: `canceled`, `rejected`, `deduplicated`, `suppressed`.
  */
-export type MailRequestStatus = 'pending' | 'sending' | 'retrying' | 'sent' | 'failed' | 'expired' | 'unknown';
+export type MailRequestStatus =
+  | 'pending'
+  | 'scheduled'
+  | 'sending'
+  | 'retrying'
+  | 'sent'
+  | 'failed'
+  | 'expired'
+  | 'unknown'
+  | 'canceled'
+  | 'rejected'
+  | 'deduplicated'
+  | 'suppressed';
 
 /**
  * Requests the sweeper keeps a job for. The partial index `mail_requests_open_email_idx`
@@ -21,7 +34,7 @@ export const OPEN_STATUSES: readonly MailRequestStatus[] = ['pending', 'sending'
  * them (it waits for reconciliation). The partial index `mail_requests_final_updated_idx`
  * (database/mail-requests-retention-index.migration.ts) repeats this list: change both together.
  */
-export const FINAL_STATUSES: readonly MailRequestStatus[] = ['sent', 'failed', 'expired'];
+export const FINAL_STATUSES: readonly MailRequestStatus[] = ['sent', 'failed', 'expired', 'canceled', 'rejected', 'deduplicated', 'suppressed'];
 
 export interface MailRequestRow {
   emailId: string;

@@ -13,6 +13,8 @@ export const Topics = {
   } satisfies Record<Lane, string>,
   /** Status events from mailer to business, key = email id. */
   events: 'mail.events',
+  /** Suppression-list changes from business to mailer (an unsubscribe), key = address. */
+  suppressions: 'mail.suppressions',
 } as const;
 
 /** Where a consumer puts a message it can never process. */
@@ -32,6 +34,6 @@ export const DeadLetterHeaders = {
 
 /** Every topic of the contract, with its dead-letter topic: what an app makes sure exists. */
 export function contractTopics(): string[] {
-  const base = [...Object.values(Topics.requests), Topics.events];
+  const base = [...Object.values(Topics.requests), Topics.events, Topics.suppressions];
   return [...base, ...base.map(deadLetterTopic)];
 }

@@ -23,6 +23,13 @@ describe('emailRequestSchema', () => {
     expect(result.error?.issues.map((i) => i.path[0])).toContain(field);
   });
 
+  it('takes a category and tags, and refuses malformed ones', () => {
+    const ok = emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi', text: 'x', category: 'newsletter', tags: ['welcome', 'campaign:2026-11'] });
+    expect(ok.success).toBe(true);
+    const bad = emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi', text: 'x', category: 'News Letter', tags: ['a b'] });
+    expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(expect.arrayContaining(['category', 'tags.0']));
+  });
+
   it('requires text or html', () => {
     expect(emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi' }).success).toBe(false);
     expect(emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi', html: '<p>x</p>' }).success).toBe(true);

@@ -26,6 +26,16 @@ const recipientListSchema = z
 /** `to`, `cc` and `bcc` accept one address or a list; they are always a list afterwards. */
 const recipientsSchema = z.preprocess((v) => (typeof v === 'string' ? [v] : v), recipientListSchema);
 
+/** A mail category (`category` of a request): suppressions and frequency caps can be per category. */
+export const categorySchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'lower-case letters, digits, `_`, `.` and `-`, at most 64');
+
+/** Free labels for the caller's reporting (`tags`), e.g. `welcome`, `campaign:2026-11`. */
+export const tagsSchema = z
+  .array(z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, `_`, `.`, `:` and `-`, at most 64'))
+  .max(10, 'at most 10 tags');
+
 export const metadataSchema = z
   .record(z.string().min(1).max(64), z.string().max(512))
   .refine((m) => Object.keys(m).length <= 20, 'at most 20 keys');
@@ -47,6 +57,9 @@ export const emailRequestSchema = z
     lane: z.enum(LANES).default('transactional'),
     metadata: metadataSchema.optional(),
     expiresAt: z.iso.datetime({ offset: true }).optional(),
+    /** What kind of mail this is (`newsletter`, `receipt`…): suppressions, unsubscribes and frequency caps can be per category. */
+    category: categorySchema.optional(),
+    tags: tagsSchema.optional(),
   })
   .refine((r) => r.text !== undefined || r.html !== undefined, {
     message: 'either text or html is required',
@@ -72,6 +85,8 @@ export const emailRequestedMessageSchema = z.strictObject({
   html: z.string().max(MAX_HTML_LENGTH).optional(),
   metadata: metadataSchema.optional(),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
+  category: categorySchema.optional(),
+  tags: tagsSchema.optional(),
 });
 
 export type EmailRequestedMessage = z.infer<typeof emailRequestedMessageSchema>;

@@ -1,14 +1,9 @@
 import { z } from 'zod';
-import { CONTRACT_VERSION, emailAddressSchema } from './email-request.js';
+import { CONTRACT_VERSION, categorySchema, emailAddressSchema } from './email-request.js';
 
 /** Why an address is on the suppression list. */
 export const SUPPRESSION_REASONS = ['hard_bounce', 'unsubscribed', 'complaint', 'manual'] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
-
-/** A mail category (`category` of a request): suppressions and frequency caps can be per category. */
-export const categorySchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'lower-case letters, digits, `_`, `.` and `-`, at most 64');
 
 /**
  * Kafka payload on `mail.suppressions`, business → mailer: a recipient opted out (or an operator

@@ -12,11 +12,13 @@ import { TemplateCompileError, TemplateDataError } from './template.errors.js';
 export interface CompiledTemplate {
   readonly name: string;
   readonly version: number;
+  /** The template's time to live, if it has one: the email's `expiresAt` when the request gives none. */
+  readonly ttlSeconds?: number;
   /** @throws TemplateDataError naming each missing variable, or what the rendered content breaks. */
   render(data: Record<string, unknown>): Promise<RenderedContent>;
 }
 
-type TemplateSource = Pick<TemplateDefinition, 'name' | 'engine' | 'subject' | 'html' | 'text' | 'variables'> & { version: number };
+type TemplateSource = Pick<TemplateDefinition, 'name' | 'engine' | 'subject' | 'html' | 'text' | 'variables' | 'ttlSeconds'> & { version: number };
 
 /**
  * Only Handlebars' own block helpers: no `log` (it would write request data to the server's
@@ -129,6 +131,7 @@ export class TemplateRenderer {
     return {
       name,
       version,
+      ...(template.ttlSeconds !== undefined && { ttlSeconds: template.ttlSeconds }),
       render: async (data) => {
         const missing = required.filter((variable) => data[variable] === undefined);
         if (missing.length > 0) {

@@ -22,7 +22,9 @@ export class CompiledTemplateCache {
     const compiled = compile();
     this.entries.set(key, compiled);
     // A failed compilation is not kept: the next call tries again.
-    compiled.catch(() => this.entries.delete(key));
+    compiled.catch(() => {
+      if (this.entries.get(key) === compiled) this.entries.delete(key);
+    });
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
     return compiled;
   }

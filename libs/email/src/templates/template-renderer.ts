@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import Handlebars from 'handlebars';
 import { compile as compileHtmlToText } from 'html-to-text';
-import mjml2html from 'mjml';
+import type mjml2htmlType from 'mjml';
 import { z } from 'zod';
 import { toFieldErrors, type FieldError } from '@app/common';
 import { MAX_HTML_LENGTH, MAX_SUBJECT_LENGTH, MAX_TEXT_LENGTH } from '@app/contracts';
@@ -78,6 +78,13 @@ const renderedContentSchema = z.object({
   html: z.string().max(MAX_HTML_LENGTH).optional(),
   text: z.string().max(MAX_TEXT_LENGTH),
 });
+
+/**
+ * `mjml` takes about two seconds to import: loaded on the first MJML template, so an app (or a
+ * host of the package) that never uses one does not pay for it at start-up.
+ */
+let mjmlLoading: Promise<typeof mjml2htmlType> | undefined;
+const loadMjml = (): Promise<typeof mjml2htmlType> => (mjmlLoading ??= import('mjml').then((module) => module.default));
 
 const MJML_OPTIONS = {
   // `mj-include` would read files from the server's disk.
@@ -180,6 +187,7 @@ function strictModeFieldError(error: unknown): FieldError {
 
 /** The MJML markup's errors in strict validation, or null when it is valid. */
 async function validateMjml(source: string): Promise<string | null> {
+  const mjml2html = await loadMjml();
   try {
     await mjml2html(source, { ...MJML_OPTIONS, validationLevel: 'strict' });
     return null;
@@ -193,6 +201,7 @@ async function validateMjml(source: string): Promise<string | null> {
 
 /** MJML after Handlebars: MJML drops text it does not expect (a `{{#each}}` between sections), so data goes in first. */
 async function renderMjml(markup: string, name: string, version: number): Promise<string> {
+  const mjml2html = await loadMjml();
   try {
     // `soft`: the markup was validated strictly at creation; data alone should not stop an email.
     const { html } = await mjml2html(markup, { ...MJML_OPTIONS, validationLevel: 'soft' });

@@ -271,6 +271,27 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
       expect(await emails.send({ to: 'a@example.test', template: 'welcome', data: { name: 'x' } }, { idempotencyKey: 'tpl-1' })).toMatchObject({ created: true });
     });
 
+    it('costs one indexed lookup more than literal content for the latest version, and nothing more for a pinned version once compiled', async () => {
+      const { dataSource: counted, statements } = await statementLoggingDataSource(url);
+      try {
+        const opts = options();
+        const templates = templatesOf(counted);
+        await templates.create(welcome);
+        const emails = new EmailClient(counted, new EmailRepository(), new OutboxWriter({ schema: DEFAULT_EMAIL_SCHEMA }), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), templates, opts);
+        const request = { to: 'count@example.test', template: 'welcome', data: { name: 'Ada' } };
+        await emails.send(request); // the first send loads and compiles version 1
+        statements.length = 0;
+        await emails.send(request);
+        expect(statements).toHaveLength(2); // the latest version's number, then the email with its outbox row
+        expect(statements[0]).toMatch(/SELECT version FROM/);
+        statements.length = 0;
+        await emails.send({ ...request, version: 1 });
+        expect(statements).toHaveLength(1);
+      } finally {
+        await counted.destroy();
+      }
+    });
+
     it('keys idempotency on the request as given: the same template and data again is the same email, other data a conflict', async () => {
       await templatesOf(dataSource).create(welcome);
       const emails = emailClient();

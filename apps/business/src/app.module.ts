@@ -6,6 +6,7 @@ import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes 
 import { daysToMs } from '@app/retention';
 import type { BusinessConfig } from './config.js';
 import { EmailsController } from './emails/emails.controller.js';
+import { TemplatesController } from './templates/templates.controller.js';
 import { WEBHOOK_MIGRATIONS, WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({})
@@ -50,7 +51,7 @@ export class AppModule {
         }),
         TerminusModule.forRoot({ logger: false }),
       ],
-      controllers: [EmailsController, HealthController],
+      controllers: [EmailsController, TemplatesController, HealthController],
       providers: dependencyProbes([DatabaseProbe, KafkaConsumersProbe]),
     };
   }

@@ -24,7 +24,8 @@ export interface FieldError {
 
 /** Input that can never be accepted as it is (a body, a Kafka payload, a config). */
 export class InvalidInputError extends DomainError {
-  readonly code = 'invalid_input';
+  // A subclass may name the reason more precisely (e.g. `template_not_found`); it is still a 400.
+  readonly code: string = 'invalid_input';
   readonly retriable = false;
 
   constructor(

@@ -35,6 +35,16 @@ describe('emailRequestSchema', () => {
     expect(emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi', html: '<p>x</p>' }).success).toBe(true);
   });
 
+  it('takes a template with its version and data instead of literal content, never both', () => {
+    const parsed = emailRequestSchema.parse({ to: 'a@example.com', template: 'welcome', version: 2, data: { name: 'Ada' } });
+    expect(parsed).toEqual({ to: ['a@example.com'], template: 'welcome', version: 2, data: { name: 'Ada' }, lane: 'transactional' });
+    const paths = (input: unknown) => emailRequestSchema.safeParse(input).error?.issues.map((i) => i.path.join('.'));
+    expect(paths({ to: 'a@example.com', template: 'welcome', subject: 'Hi', html: '<p>x</p>' })).toEqual(['subject', 'html']);
+    expect(paths({ to: 'a@example.com', subject: 'Hi', text: 'x', version: 1, data: {} })).toEqual(['version', 'data']);
+    expect(paths({ to: 'a@example.com', text: 'x' })).toEqual(['subject']);
+    expect(paths({ to: 'a@example.com', template: 'Welcome Mail', version: 0 })).toEqual(['template', 'version']);
+  });
+
   it('limits recipients and metadata', () => {
     const to = Array.from({ length: 51 }, (_, i) => `u${i}@example.com`);
     expect(emailRequestSchema.safeParse({ to, subject: 'Hi', text: 'x' }).success).toBe(false);
@@ -57,6 +67,11 @@ describe('emailRequestedMessageSchema', () => {
 
   it('accepts a well-formed message', () => {
     expect(emailRequestedMessageSchema.safeParse(valid).success).toBe(true);
+  });
+
+  it('carries the template the content was rendered from', () => {
+    expect(emailRequestedMessageSchema.safeParse({ ...valid, template: { name: 'welcome', version: 3 } }).success).toBe(true);
+    expect(emailRequestedMessageSchema.safeParse({ ...valid, template: { name: 'welcome' } }).success).toBe(false);
   });
 
   it('rejects unknown versions and unknown fields', () => {

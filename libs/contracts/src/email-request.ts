@@ -36,6 +36,17 @@ export const tagsSchema = z
   .array(z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, `_`, `.`, `:` and `-`, at most 64'))
   .max(10, 'at most 10 tags');
 
+/** A template's name (`POST /v1/templates`), as `template` of a request names it. */
+export const templateNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, 'lower-case letters, digits, `_`, `.` and `-`, at most 100');
+
+/** A template version: 1, 2, … in the order they were created. */
+export const templateVersionSchema = z.number().int().min(1).max(2_147_483_647);
+
+/** The values of a template's variables (`data` of a request or a preview): any JSON object. */
+export const templateDataSchema = z.record(z.string(), z.unknown());
+
 export const metadataSchema = z
   .record(z.string().min(1).max(64), z.string().max(512))
   .refine((m) => Object.keys(m).length <= 20, 'at most 20 keys');
@@ -51,7 +62,8 @@ export const emailRequestSchema = z
       .string()
       .min(1, 'must not be empty')
       .max(MAX_SUBJECT_LENGTH)
-      .refine(noLineBreaks, 'must not contain CR or LF'),
+      .refine(noLineBreaks, 'must not contain CR or LF')
+      .optional(),
     text: z.string().max(MAX_TEXT_LENGTH).optional(),
     html: z.string().max(MAX_HTML_LENGTH).optional(),
     lane: z.enum(LANES).default('transactional'),
@@ -60,10 +72,25 @@ export const emailRequestSchema = z
     /** What kind of mail this is (`newsletter`, `receipt`…): suppressions, unsubscribes and frequency caps can be per category. */
     category: categorySchema.optional(),
     tags: tagsSchema.optional(),
+    /** A stored template to render instead of literal `subject`/`text`/`html`, with its `data`. */
+    template: templateNameSchema.optional(),
+    /** The template's version; the latest when omitted. */
+    version: templateVersionSchema.optional(),
+    data: templateDataSchema.optional(),
   })
-  .refine((r) => r.text !== undefined || r.html !== undefined, {
-    message: 'either text or html is required',
-    path: ['text'],
+  .superRefine((r, ctx) => {
+    if (r.template !== undefined) {
+      // Either literal content or a template: mixing them would leave which one wins to guesswork.
+      for (const field of ['subject', 'text', 'html'] as const) {
+        if (r[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'give either literal content (subject, text, html) or a template, not both' });
+      }
+      return;
+    }
+    if (r.subject === undefined) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'is required (or give a template)' });
+    if (r.text === undefined && r.html === undefined) ctx.addIssue({ code: 'custom', path: ['text'], message: 'either text or html is required' });
+    for (const field of ['version', 'data'] as const) {
+      if (r[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'only with a template' });
+    }
   });
 
 export type EmailRequestInput = z.input<typeof emailRequestSchema>;
@@ -87,6 +114,8 @@ export const emailRequestedMessageSchema = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   category: categorySchema.optional(),
   tags: tagsSchema.optional(),
+  /** The template the content was rendered from, when the request named one (the content above is already rendered). */
+  template: z.strictObject({ name: templateNameSchema, version: templateVersionSchema }).optional(),
 });
 
 export type EmailRequestedMessage = z.infer<typeof emailRequestedMessageSchema>;

@@ -7,12 +7,24 @@ import { CONTRACT_VERSION, Topics } from '@app/contracts';
 import { KafkaClient, KafkaProducer, KafkaTopics } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxRelay, OutboxStatsReader, OutboxWriter } from '@app/outbox';
 import { createMigratedDatabase, dropMigratedDatabase, statementLoggingDataSource } from '@app/testing';
-import { DEFAULT_EMAIL_SCHEMA, EMAIL_MIGRATIONS, EmailTooLargeError, EmailTransactionRequiredError, type EmailModuleOptions } from './index.js';
+import {
+  DEFAULT_EMAIL_SCHEMA,
+  EMAIL_MIGRATIONS,
+  EmailTooLargeError,
+  EmailTransactionRequiredError,
+  TemplateDataError,
+  UnknownTemplateError,
+  type EmailModuleOptions,
+} from './index.js';
 import { EmailClient } from './email-client.js';
 import { EmailRepository } from './email.repository.js';
 import { kafkaRecordSize } from './request-size.js';
+import { TemplateRenderer } from './templates/template-renderer.js';
+import { TemplatesRepository } from './templates/templates.repository.js';
+import { TemplatesService } from './templates/templates.service.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const templatesOf = (dataSource: DataSource): TemplatesService => new TemplatesService(dataSource, new TemplatesRepository(), new TemplateRenderer());
 
 /**
  * `EmailClient.send()` against real PostgreSQL (and the real broker for the size limit): what it
@@ -31,7 +43,7 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
   });
   const emailClient = (maxMessageBytes?: number): EmailClient => {
     const opts = options(maxMessageBytes);
-    return new EmailClient(dataSource, new EmailRepository(), new OutboxWriter({ schema: DEFAULT_EMAIL_SCHEMA }), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), opts);
+    return new EmailClient(dataSource, new EmailRepository(), new OutboxWriter({ schema: DEFAULT_EMAIL_SCHEMA }), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), templatesOf(dataSource), opts);
   };
 
   async function rowCounts(): Promise<{ emails: number; outbox: number }> {
@@ -46,7 +58,7 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
   });
 
   beforeEach(async () => {
-    await dataSource.query(`TRUNCATE email_loop.email_events, email_loop.emails, email_loop.outbox`);
+    await dataSource.query(`TRUNCATE email_loop.email_events, email_loop.emails, email_loop.outbox, email_loop.email_templates`);
   });
 
   afterAll(async () => {
@@ -151,7 +163,7 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
       const { dataSource: counted, statements } = await statementLoggingDataSource(url);
       try {
         const opts = options();
-        const emails = new EmailClient(counted, new EmailRepository(), new OutboxWriter({ schema: DEFAULT_EMAIL_SCHEMA }), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), opts);
+        const emails = new EmailClient(counted, new EmailRepository(), new OutboxWriter({ schema: DEFAULT_EMAIL_SCHEMA }), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), templatesOf(counted), opts);
         const request = { to: 'one@example.test', subject: 'One statement', text: 'x' };
         const sent = await emails.send(request, { idempotencyKey: 'one-statement' });
         expect(sent).toMatchObject({ status: 'queued', created: true });
@@ -196,6 +208,99 @@ describe('EmailClient.send() (PostgreSQL, Kafka)', () => {
       const sent = await dataSource.transaction((manager) => emails.send(request, { manager, idempotencyKey: 'no-tx-1' }));
       expect(sent).toMatchObject({ status: 'queued', created: true });
       expect(await rowCounts()).toEqual({ emails: 1, outbox: 1 });
+    });
+  });
+
+  describe('templates', () => {
+    const welcome = {
+      name: 'welcome',
+      subject: 'Welcome, {{name}}',
+      html: '<p>Hello <b>{{name}}</b></p>',
+      variables: [{ name: 'name' }],
+      ttlSeconds: 3600,
+    };
+    const outboxPayload = async (): Promise<Record<string, unknown>> => {
+      const [row] = await dataSource.query(`SELECT payload FROM email_loop.outbox`);
+      return row.payload;
+    };
+
+    it('renders the template before writing: the message carries the content and { name, version }, the TTL becomes expiresAt', async () => {
+      const templates = templatesOf(dataSource);
+      await templates.create(welcome);
+      await templates.create({ ...welcome, subject: 'Hi again, {{name}}' });
+      const emails = emailClient();
+      const before = Date.now();
+      const { id } = await emails.send({ to: 'ada@example.test', template: 'welcome', data: { name: 'Ada <3' } });
+      const payload = await outboxPayload();
+      expect(payload).toMatchObject({
+        subject: 'Hi again, Ada <3',
+        html: '<p>Hello <b>Ada &lt;3</b></p>',
+        text: 'Hello Ada <3',
+        template: { name: 'welcome', version: 2 },
+      });
+      expect(payload).not.toHaveProperty('data');
+      const expiresAt = Date.parse(payload.expiresAt as string);
+      expect(expiresAt).toBeGreaterThanOrEqual(before + 3_600_000 - 1_000);
+      expect(expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000);
+      expect(await emails.get(id)).toMatchObject({ subject: 'Hi again, Ada <3', template: { name: 'welcome', version: 2 } });
+
+      await dataSource.query(`TRUNCATE email_loop.outbox`);
+      const explicitExpiry = '2030-01-01T00:00:00.000Z';
+      await emails.send({ to: 'ada@example.test', template: 'welcome', version: 1, data: { name: 'Ada' }, expiresAt: explicitExpiry });
+      expect(await outboxPayload()).toMatchObject({ subject: 'Welcome, Ada', template: { name: 'welcome', version: 1 }, expiresAt: explicitExpiry });
+    });
+
+    it('refuses an unknown template or version and a missing variable before writing anything', async () => {
+      await templatesOf(dataSource).create(welcome);
+      const emails = emailClient();
+      const refusal = (request: Parameters<EmailClient['send']>[0]) => emails.send(request, { idempotencyKey: 'tpl-1' }).catch((e: unknown) => e);
+
+      const unknown = await refusal({ to: 'a@example.test', template: 'nope', data: {} });
+      expect(unknown).toBeInstanceOf(UnknownTemplateError);
+      expect(unknown).toMatchObject({ code: 'template_not_found', fieldErrors: [{ path: 'template' }] });
+      expect(await refusal({ to: 'a@example.test', template: 'welcome', version: 9, data: { name: 'x' } })).toMatchObject({
+        code: 'template_not_found',
+        fieldErrors: [{ path: 'version' }],
+      });
+      const missing = await refusal({ to: 'a@example.test', template: 'welcome', data: {} });
+      expect(missing).toBeInstanceOf(TemplateDataError);
+      expect(missing).toMatchObject({ fieldErrors: [{ path: 'data.name', message: 'is required by the template' }] });
+      expect(await rowCounts()).toEqual({ emails: 0, outbox: 0 });
+
+      // The refused requests left the key free.
+      expect(await emails.send({ to: 'a@example.test', template: 'welcome', data: { name: 'x' } }, { idempotencyKey: 'tpl-1' })).toMatchObject({ created: true });
+    });
+
+    it('costs one indexed lookup more than literal content for the latest version, and nothing more for a pinned version once compiled', async () => {
+      const { dataSource: counted, statements } = await statementLoggingDataSource(url);
+      try {
+        const opts = options();
+        const templates = templatesOf(counted);
+        await templates.create(welcome);
+        const emails = new EmailClient(counted, new EmailRepository(), new OutboxWriter({ schema: DEFAULT_EMAIL_SCHEMA }), new KafkaTopics(opts.kafka), new IdGenerator(), new Clock(), templates, opts);
+        const request = { to: 'count@example.test', template: 'welcome', data: { name: 'Ada' } };
+        await emails.send(request); // the first send loads and compiles version 1
+        statements.length = 0;
+        await emails.send(request);
+        expect(statements).toHaveLength(2); // the latest version's number, then the email with its outbox row
+        expect(statements[0]).toMatch(/SELECT version FROM/);
+        statements.length = 0;
+        await emails.send({ ...request, version: 1 });
+        expect(statements).toHaveLength(1);
+      } finally {
+        await counted.destroy();
+      }
+    });
+
+    it('keys idempotency on the request as given: the same template and data again is the same email, other data a conflict', async () => {
+      await templatesOf(dataSource).create(welcome);
+      const emails = emailClient();
+      const request = { to: 'a@example.test', template: 'welcome', data: { name: 'Ada' } };
+      const first = await emails.send(request, { idempotencyKey: 'tpl-key' });
+      expect(await emails.send(request, { idempotencyKey: 'tpl-key' })).toEqual({ ...first, created: false });
+      await expect(emails.send({ ...request, data: { name: 'Bob' } }, { idempotencyKey: 'tpl-key' })).rejects.toMatchObject({
+        code: 'idempotency_key_conflict',
+      });
     });
   });
 });

@@ -24,6 +24,7 @@ import {
 import { DEFAULT_MAX_MESSAGE_BYTES, EMAIL_OPTIONS, type EmailModuleOptions } from './email.options.js';
 import { requestHash } from './request-hash.js';
 import { KAFKA_RECORD_ALLOWANCE_BYTES, kafkaRecordSize } from './request-size.js';
+import { TemplatesService } from './templates/templates.service.js';
 
 export interface SendOptions {
   /**
@@ -54,6 +55,8 @@ export interface EmailView {
   cc?: string[];
   bcc?: string[];
   subject: string;
+  /** The template the email was rendered from, when it was sent with one. */
+  template?: { name: string; version: number };
   metadata: Record<string, string> | null;
   attempt: number;
   createdAt: string;
@@ -79,6 +82,7 @@ export class EmailClient {
     private readonly topics: KafkaTopics,
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
+    private readonly templates: TemplatesService,
     @Inject(EMAIL_OPTIONS) options: EmailModuleOptions,
   ) {
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -94,21 +98,35 @@ export class EmailClient {
    * @throws EmailTooLargeError when the Kafka message for it would exceed `maxMessageBytes`.
    * @throws EmailTransactionRequiredError when `options.manager` is not in a transaction.
    * @throws IdempotencyKeyConflictError when the key was used before with another request.
+   * @throws UnknownTemplateError when `template` (or its `version`) does not exist.
+   * @throws TemplateDataError naming each variable the template needs and `data` lacks.
    */
   async send(input: EmailRequestInput, options: SendOptions = {}): Promise<SendResult> {
     const request = parseOrThrow(emailRequestSchema, input, 'email request');
     // Outside a transaction the email insert would auto-commit before the outbox writer refuses:
     // an email that is never sent, and its idempotency key used up.
     if (options.manager && !options.manager.queryRunner?.isTransactionActive) throw new EmailTransactionRequiredError();
+    const { template, version, data, ...fields } = request;
+    const now = this.clock.now();
     // The exact message the relay will publish, measured before any write: the schema limits
     // characters, the broker limits bytes, and multibyte text is up to 4 bytes a character.
     const message: EmailRequestedMessage = {
       version: CONTRACT_VERSION,
       type: 'email.requested',
       emailId: this.ids.uuid(),
-      requestedAt: this.clock.now().toISOString(),
-      ...request,
+      requestedAt: now.toISOString(),
+      ...fields,
+      // The schema lets `subject` be absent only with a template, which replaces it below.
+      subject: fields.subject as string,
     };
+    if (template !== undefined) {
+      // Rendered before anything is written: the message carries the content, the mailer never sees a template.
+      const rendered = await this.templates.render(options.manager ?? this.dataSource.manager, template, version, data ?? {});
+      Object.assign(message, rendered.content, { template: rendered.template });
+      if (message.expiresAt === undefined && rendered.ttlSeconds !== undefined) {
+        message.expiresAt = new Date(now.getTime() + rendered.ttlSeconds * 1000).toISOString();
+      }
+    }
     const size = kafkaRecordSize(message);
     if (size > this.maxMessageBytes) throw new EmailTooLargeError(size, this.maxMessageBytes);
     const hash = requestHash(request);
@@ -140,6 +158,7 @@ export class EmailClient {
       subject: message.subject,
       metadata: message.metadata ?? null,
       expiresAt: message.expiresAt ?? null,
+      template: message.template ?? null,
     }, this.outbox.insert([{ topic: this.topics.name(Topics.requests[message.lane]), key: id, payload: message }]));
     if (!inserted) {
       // Only an existing idempotency key makes the insert a no-op (ids are fresh UUIDs).
@@ -161,6 +180,7 @@ function toView(email: EmailRow, events: { type: EmailEventType; occurredAt: Dat
     smtpResponse: email.smtpResponse,
     ...email.recipients,
     subject: email.subject,
+    ...(email.template && { template: email.template }),
     metadata: email.metadata,
     attempt: email.attempt,
     createdAt: email.createdAt.toISOString(),

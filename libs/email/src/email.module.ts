@@ -10,6 +10,9 @@ import { EmailEventsController } from './email-events.controller.js';
 import { EmailRepository } from './email.repository.js';
 import { EmailStatusService } from './email-status.service.js';
 import { EmailRetentionService } from './email-retention.service.js';
+import { TemplateRenderer } from './templates/template-renderer.js';
+import { TemplatesRepository } from './templates/templates.repository.js';
+import { TemplatesService } from './templates/templates.service.js';
 import { EMAIL_OPTIONS, resolveEmailModuleOptions, type EmailModuleOptions, type ResolvedEmailModuleOptions } from './email.options.js';
 
 const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN: RAW_EMAIL_OPTIONS } = new ConfigurableModuleBuilder<EmailModuleOptions>({ moduleName: 'Email' }).setClassMethodName('forRoot').build();
@@ -31,7 +34,7 @@ class EmailOptionsModule {}
  *
  * Needs a default TypeORM `DataSource` (`TypeOrmModule.forRoot`) on `databaseUrl` whose
  * migrations include `emailMigrations(schema)`. Registers nothing globally: it exports
- * `EmailClient`, plus the outbox and Kafka modules it runs for health checks (their classes are
+ * `EmailClient` and `TemplatesService`, plus the outbox and Kafka modules it runs for health checks (their classes are
  * not part of the package's public entry).
  */
 @Module({})
@@ -86,8 +89,11 @@ export class EmailModule extends ConfigurableModuleClass {
         EmailStatusService,
         EmailEventHandlers,
         EmailRetentionService,
+        TemplateRenderer,
+        TemplatesRepository,
+        TemplatesService,
       ],
-      exports: [EmailClient, outbox, kafka],
+      exports: [EmailClient, TemplatesService, outbox, kafka],
     };
   }
 }

@@ -14,6 +14,8 @@ export interface NewEmailRow {
   subject: string;
   metadata: Record<string, string> | null;
   expiresAt: string | null;
+  /** The template the content was rendered from, if any. */
+  template?: { name: string; version: number } | null;
 }
 
 export interface EmailRow {
@@ -22,6 +24,7 @@ export interface EmailRow {
   lane: Lane;
   recipients: { to: string[]; cc?: string[]; bcc?: string[] };
   subject: string;
+  template: { name: string; version: number } | null;
   metadata: Record<string, string> | null;
   status: EmailStatus;
   attempt: number;
@@ -37,7 +40,7 @@ export interface EmailEventRow {
   detail: EmailEventDetail;
 }
 
-const EMAIL_COLUMNS = `id, request_hash AS "requestHash", lane, recipients, subject, metadata, status, attempt,
+const EMAIL_COLUMNS = `id, request_hash AS "requestHash", lane, recipients, subject, template, metadata, status, attempt,
   message_id AS "messageId", smtp_response AS "smtpResponse", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 /** Statements built from their parameters, so that tests EXPLAIN exactly what the repository runs. */
@@ -89,12 +92,13 @@ export class EmailRepository {
       email.subject,
       email.metadata === null ? null : JSON.stringify(email.metadata),
       email.expiresAt,
+      email.template ? JSON.stringify(email.template) : null,
     ];
     const then = outbox?.(values.length + 1, 'EXISTS (SELECT 1 FROM inserted)');
     const rows: unknown[] = await manager.query(
       `WITH inserted AS (
-         INSERT INTO ${this.emails} (id, idempotency_key, request_hash, lane, recipients, subject, metadata, expires_at, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued')
+         INSERT INTO ${this.emails} (id, idempotency_key, request_hash, lane, recipients, subject, metadata, expires_at, template, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued')
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING 1
        )${then ? `, outbox AS (${then.sql})` : ''}

@@ -26,6 +26,25 @@ export { KafkaEventsTransport } from '@app/kafka';
 
 /** Queue an email inside your transaction (`send`) and read what happened to it (`get`). */
 export { EmailClient, type EmailView, type SendOptions, type SendResult } from './email-client.js';
+/**
+ * Named, versioned templates (`TemplatesService`: create, read, preview); `send()` renders one
+ * given `template` (+ `version`) and `data`. Its errors: `TemplateNotFoundError` (the template
+ * API's 404), `UnknownTemplateError` (a request naming a missing template, a 400),
+ * `TemplateCompileError`, `TemplateDataError`.
+ */
+export {
+  TemplatesService,
+  type RenderedTemplate,
+  type TemplatePreviewInput,
+  type TemplateView,
+} from './templates/templates.service.js';
+export {
+  TEMPLATE_ENGINES,
+  type TemplateDefinitionInput,
+  type TemplateEngine,
+  type TemplateVariable,
+} from './templates/template-definition.js';
+export { TemplateCompileError, TemplateDataError, TemplateNotFoundError, UnknownTemplateError } from './templates/template.errors.js';
 /** `send()`'s argument, before validation (`to` may be one address, `lane` may be omitted). */
 export type { EmailRequestInput } from '@app/contracts';
 /** Vocabulary of the results and events: lanes, statuses, event types and their details. */

@@ -1,0 +1,48 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { z } from 'zod';
+import { parseOrThrow } from '@app/common';
+import { templateNameSchema, templateVersionSchema } from '@app/contracts';
+import { TemplatesService, type RenderedTemplate, type TemplateView } from '@app/email';
+
+const versionQuerySchema = z.strictObject({ version: z.coerce.number().pipe(templateVersionSchema).optional() });
+
+/**
+ * `/v1/templates`: create a template (or its next version), read, list, preview. Validation and
+ * compilation live in `TemplatesService`; this only reads the path and the query.
+ */
+@Controller('v1/templates')
+export class TemplatesController {
+  constructor(private readonly templates: TemplatesService) {}
+
+  @Post()
+  create(@Body() body: unknown): Promise<TemplateView> {
+    return this.templates.create(body as never);
+  }
+
+  @Get()
+  async list(): Promise<{ data: TemplateView[] }> {
+    return { data: await this.templates.list() };
+  }
+
+  @Get(':name')
+  get(@Param('name') name: string, @Query() query: unknown): Promise<TemplateView> {
+    const { version } = parseOrThrow(versionQuerySchema, query, 'query');
+    return this.templates.get(templateName(name), version);
+  }
+
+  @Get(':name/versions')
+  async versions(@Param('name') name: string): Promise<{ data: TemplateView[] }> {
+    return { data: await this.templates.versions(templateName(name)) };
+  }
+
+  /** Renders without sending or storing anything: `200`, not `201`. */
+  @Post(':name/preview')
+  @HttpCode(HttpStatus.OK)
+  preview(@Param('name') name: string, @Body() body: unknown): Promise<RenderedTemplate> {
+    return this.templates.preview(templateName(name), (body ?? {}) as never);
+  }
+}
+
+function templateName(name: string): string {
+  return parseOrThrow(templateNameSchema, name, 'template name');
+}

@@ -11,6 +11,7 @@ import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { MailEvents } from '../events/mail-events.js';
 import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
 import { AttemptInProgressError } from './attempt.errors.js';
+import { SuppressionsRepository } from '../suppressions/suppressions.repository.js';
 import { MailSender } from './mail-sender.service.js';
 import { SmtpTransport } from './smtp.transport.js';
 
@@ -43,7 +44,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     const clock = new Clock();
     const events = new MailEvents(new OutboxWriter({ schema: 'public' }), new KafkaTopics({ brokers: [], clientId: 'mail-sender-int', topicPrefix: '' }), new IdGenerator(), clock);
     smtp = new SmtpTransport(config);
-    sender = new MailSender(senderDataSource, repository, events, smtp, clock, config);
+    sender = new MailSender(senderDataSource, repository, events, smtp, clock, config, new SuppressionsRepository());
   });
 
   afterAll(async () => {

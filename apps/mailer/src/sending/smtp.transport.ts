@@ -90,8 +90,9 @@ export function classifySmtpError(error: unknown): SmtpRejectedError | SmtpDefer
   if (typeof e.responseCode === 'number') {
     // nodemailer sets `permanent` from the reply class (5xx except 503); fall back to the code.
     const permanent = e.permanent ?? (e.responseCode >= 500 && e.responseCode !== 503);
+    const refused = (e.rejectedErrors ?? []).map((r) => ({ recipient: String(r.recipient ?? ''), smtpCode: r.responseCode, response: r.response }));
     return permanent
-      ? new SmtpRejectedError(message, e.responseCode, e.response)
+      ? new SmtpRejectedError(message, e.responseCode, e.response, refused)
       : new SmtpDeferredError(message, e.responseCode, e.response, { cause: error });
   }
   // No SMTP reply at all: connection refused, timeout, TLS failure. The server may be back later.

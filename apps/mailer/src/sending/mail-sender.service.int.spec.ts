@@ -58,14 +58,14 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     statements.length = 0;
   });
 
-  async function newRequest(overrides: { lane?: Lane; expiresAt?: string } = {}): Promise<string> {
+  async function newRequest(overrides: { lane?: Lane; expiresAt?: string; to?: string[] } = {}): Promise<string> {
     const request: EmailRequestedMessage = {
       version: CONTRACT_VERSION,
       type: 'email.requested',
       emailId: randomUUID(),
       requestedAt: new Date().toISOString(),
       lane: overrides.lane ?? 'transactional',
-      to: [`${randomUUID()}@example.com`],
+      to: overrides.to ?? [`${randomUUID()}@example.com`],
       subject: 'hello',
       text: 'x',
       ...(overrides.expiresAt && { expiresAt: overrides.expiresAt }),
@@ -174,5 +174,31 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
       { attempt: 2, finished: false, outcome: null },
     ]);
     expect(await events(emailId)).toEqual([]);
+  });
+  it('puts a recipient refused with 5.1.x on the suppression list, in the transaction that records the failure; other refusals do not', async () => {
+    const unknownUser = `Gone-${randomUUID()}@example.com`;
+    const spam = `spam-${randomUUID()}@example.com`;
+    smtpServer.refuseRecipients((address) => {
+      if (address === unknownUser) return { code: 550, message: '5.1.1 user unknown' };
+      if (address === spam) return { code: 550, message: '5.7.1 refused by policy' };
+      return null;
+    });
+    try {
+      const bounced = await newRequest({ to: [unknownUser] });
+      const refused = await newRequest({ to: [spam] });
+      expect(await sender.send(bounced, { lastTry: false })).toBe('processed');
+      expect(await sender.send(refused, { lastTry: false })).toBe('processed');
+      expect(await find(bounced)).toMatchObject({ status: 'failed' });
+      expect(await find(refused)).toMatchObject({ status: 'failed' });
+      expect((await events(bounced))[0]).toMatchObject({ type: 'email.failed', detail: { smtpCode: 550 } });
+      const listed: { address: string; category: string | null; reason: string; sourceEmailId: string }[] = await dataSource.query(
+        `SELECT address, category, reason, source_email_id AS "sourceEmailId" FROM suppressions WHERE address = ANY($1)`,
+        [[unknownUser.toLowerCase(), spam]],
+      );
+      expect(listed).toEqual([{ address: unknownUser.toLowerCase(), category: null, reason: 'hard_bounce', sourceEmailId: bounced }]);
+      expect(transactionStatements()).toEqual(['START TRANSACTION', 'COMMIT']);
+    } finally {
+      smtpServer.refuseRecipients(() => null);
+    }
   });
 });

@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import { CONTRACT_VERSION, Topics, type SuppressionChangedMessage } from '@app/contracts';
 import { waitFor } from '@app/testing';
-import { EmailLoopStack } from './stack.js';
+import { EmailLoopStack, KAFKA_BROKERS } from './stack.js';
 
 interface EmailView {
   id: string;
@@ -12,7 +15,8 @@ interface EmailView {
  * The mailer's checks end to end through `POST /v1/emails`: a hard bounce puts the address on the
  * suppression list and the next email to it ends `suppressed` with no SMTP attempt; the mailer's
  * suppressions API adds, lists and removes; a duplicate within its window ends `deduplicated`;
- * the (N+1)th email of a capped category ends `rejected` with `frequency_cap`. Every outcome is
+ * the (N+1)th email of a capped category ends `rejected` with `frequency_cap`; an unsubscribe
+ * published on `mail.suppressions` reaches the list. Every outcome is
  * read from the business side's `GET /v1/emails/:id`, events included.
  */
 describe('the mailer checks, end to end', () => {
@@ -117,5 +121,35 @@ describe('the mailer checks, end to end', () => {
     expect(rejected.events.map((e) => e.type)).toEqual(['email.rejected']);
     expect(rejected.events[0]!.detail).toMatchObject({ code: 'frequency_cap', reason: expect.stringContaining('newsletter') });
     expect(stack.smtp.countByRecipient().get(to)).toBe(2);
+  });
+  it('applies suppression.added and suppression.removed from mail.suppressions (the business side\'s unsubscribes)', async () => {
+    const to = `unsubscribed-${stack.id}@example.test`;
+    const kafka = new Kafka({ clientId: 'e2e-suppressions', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    await producer.connect();
+    const publish = async (type: SuppressionChangedMessage['type']): Promise<void> => {
+      const change: SuppressionChangedMessage = {
+        version: CONTRACT_VERSION,
+        eventId: randomUUID(),
+        type,
+        address: to,
+        category: 'newsletter',
+        reason: 'unsubscribed',
+        occurredAt: new Date().toISOString(),
+      };
+      await producer.send({ topic: `${stack.topicPrefix}${Topics.suppressions}`, messages: [{ key: to, value: JSON.stringify(change) }] });
+    };
+    const listed = async (): Promise<unknown[]> => (await mailer('GET', `/v1/suppressions?address=${to}`)).body.suppressions;
+    try {
+      await publish('suppression.added');
+      await waitFor(async () => (await listed()).length === 1 || undefined, { timeoutMs: 30_000, description: 'the unsubscribe on the list' });
+      expect(await listed()).toEqual([expect.objectContaining({ address: to, category: 'newsletter', reason: 'unsubscribed' })]);
+      expect((await settled(await send({ to, category: 'newsletter', lane: 'bulk', subject: 'Weekly' }))).status).toBe('suppressed');
+
+      await publish('suppression.removed');
+      await waitFor(async () => (await listed()).length === 0 || undefined, { timeoutMs: 30_000, description: 'the entry removed' });
+    } finally {
+      await producer.disconnect();
+    }
   });
 });

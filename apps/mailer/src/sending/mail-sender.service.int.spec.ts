@@ -201,4 +201,21 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
       smtpServer.refuseRecipients(() => null);
     }
   });
+  it('suppresses a 5.1.x recipient also when the server took the message for the others, in the transaction that records the send', async () => {
+    const gone = `gone-${randomUUID()}@example.com`;
+    const fine = `fine-${randomUUID()}@example.com`;
+    smtpServer.refuseRecipients((address) => (address === gone ? { code: 550, message: '5.1.1 user unknown' } : null));
+    try {
+      const emailId = await newRequest({ to: [fine, gone] });
+      expect(await sender.send(emailId, { lastTry: false })).toBe('processed');
+      expect(await find(emailId)).toMatchObject({ status: 'sent' });
+      expect((await events(emailId))[0]).toMatchObject({ type: 'email.sent', detail: { rejectedRecipients: [gone] } });
+      expect(mailsTo(emailId)[0]?.recipients).toEqual([fine]);
+      const listed = await dataSource.query(`SELECT address, reason FROM suppressions WHERE address = ANY($1)`, [[gone, fine]]);
+      expect(listed).toEqual([{ address: gone, reason: 'hard_bounce' }]);
+      expect(transactionStatements()).toEqual(['START TRANSACTION', 'COMMIT']);
+    } finally {
+      smtpServer.refuseRecipients(() => null);
+    }
+  });
 });

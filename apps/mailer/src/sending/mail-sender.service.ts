@@ -7,7 +7,7 @@ import { MAILER_CONFIG, type MailerConfig, messageIdOf, unconfirmedSendPolicy } 
 import { MailEvents } from '../events/mail-events.js';
 import { MailRequestsRepository, OPEN_STATUSES, type MailRequestRow, type MailRequestStatus } from '../requests/mail-requests.repository.js';
 import { LANES, type EmailEventDetail, type EmailEventType } from '@app/contracts';
-import { isHardBounce } from '../suppressions/hard-bounce.js';
+import { isHardBounce, type RecipientRefusal } from '../suppressions/hard-bounce.js';
 import { SuppressionsRepository } from '../suppressions/suppressions.repository.js';
 import { AttemptInProgressError } from './attempt.errors.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
@@ -90,6 +90,7 @@ export class MailSender {
           smtpResponse: receipt.response.slice(0, 2_000),
           ...(receipt.rejected.length > 0 && { rejectedRecipients: receipt.rejected }),
         },
+        this.suppressHardBounces(emailId, receipt.refused),
       );
       return recorded ? 'processed' : 'skipped';
     } catch (error) {
@@ -166,19 +167,12 @@ export class MailSender {
 
   /**
    * Records a final failure; false when a later attempt superseded this one. A recipient refused
-   * for good (`5.1.x`, {@link isHardBounce}) goes on the suppression list in the same transaction.
+   * for good (`5.1.x`, {@link isHardBounce}) goes on the suppression list in the same transaction
+   * (also when the others accepted the message: see `send`).
    */
   private async fail(emailId: string, attempt: number, error: SmtpRejectedError | SmtpDeferredError): Promise<boolean> {
     this.logger.warn(`email ${emailId} failed on attempt ${attempt}: ${error.message}`);
-    const bounced = error instanceof SmtpRejectedError ? error.refusedRecipients.filter(isHardBounce) : [];
-    const suppress =
-      bounced.length === 0
-        ? undefined
-        : (manager: EntityManager) =>
-            this.suppressions.addMany(
-              manager,
-              bounced.map(({ recipient }) => ({ address: recipient, category: null, reason: 'hard_bounce' as const, sourceEmailId: emailId })),
-            );
+    const suppress = error instanceof SmtpRejectedError ? this.suppressHardBounces(emailId, error.refusedRecipients) : undefined;
     return this.finish(
       emailId,
       attempt,
@@ -198,6 +192,20 @@ export class MailSender {
       },
       suppress,
     );
+  }
+
+  /**
+   * The write that puts the recipients the server refused for good (`5.1.x`) on the suppression
+   * list, for {@link finish} to run with the outcome; undefined (the common case) when there are none.
+   */
+  private suppressHardBounces(emailId: string, refused: readonly RecipientRefusal[]): ((manager: EntityManager) => Promise<unknown>) | undefined {
+    const bounced = refused.filter(isHardBounce);
+    if (bounced.length === 0) return undefined;
+    return (manager) =>
+      this.suppressions.addMany(
+        manager,
+        bounced.map(({ recipient }) => ({ address: recipient, category: null, reason: 'hard_bounce', sourceEmailId: emailId })),
+      );
   }
 
   /** Records a temporary failure before the queue retries; false when a later attempt superseded this one. */

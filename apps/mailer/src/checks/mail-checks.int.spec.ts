@@ -244,6 +244,19 @@ describe('the mailer checks (PostgreSQL)', () => {
     expect(await outcomes([tomorrow])).toEqual([accepted]);
   });
 
+  it('leaves no dedup key and no count behind when the batch rolls back, so its redelivery is checked afresh', async () => {
+    const service = build();
+    const newsletter = request({ lane: 'bulk', to: ['again@example.com'], category: 'newsletter', subject: 'n' });
+    vi.spyOn(MailEvents.prototype, 'recordMany').mockRejectedValueOnce(new Error('outbox unavailable'));
+    await expect(service.acceptBatch([newsletter])).rejects.toThrow('outbox unavailable');
+    expect(await dataSource.query(`SELECT count(*)::int AS n FROM mail_dedup_keys`)).toEqual([{ n: 0 }]);
+    expect(await dataSource.query(`SELECT count(*)::int AS n FROM mail_frequency_counts`)).toEqual([{ n: 0 }]);
+
+    expect(await service.acceptBatch([newsletter])).toEqual(['processed']);
+    expect(await outcomes([newsletter])).toEqual([accepted]);
+    expect(await dataSource.query(`SELECT count FROM mail_frequency_counts`)).toEqual([{ count: 1 }]);
+  });
+
   it('never lets concurrent batches of two instances exceed the cap or send one email twice', async () => {
     const dbs = await Promise.all([0, 1].map(() => statementLoggingDataSource(url)));
     try {

@@ -48,7 +48,7 @@ export interface MailRequestRow {
   leaseActive: boolean;
 }
 
-/** A request to record, with the status it starts in (`pending`, or `expired` when it came too late). */
+/** A request to record, with the status it starts in (`MailRequestsService` records `pending`, then ends what its checks refuse). */
 export interface NewMailRequest {
   request: EmailRequestedMessage;
   status: MailRequestStatus;

@@ -84,7 +84,7 @@ export class MailRequestsService {
   }
 
   /**
-   * The send jobs to ensure: new requests that did not arrive expired, and known ones the
+   * The send jobs to ensure: new requests no check ended, and known ones the
    * database still holds open (their job may have been lost before the redelivery).
    */
   private async openJobs(rows: readonly NewMailRequest[], inserted: ReadonlySet<string>): Promise<SendJobItem[]> {

@@ -80,7 +80,8 @@ const mailerConfigSchema = z
     RETENTION_INTERVAL_MS: configFields.retentionIntervalMs(),
     /** The mailer's checks (README "Sending platform"): limits of a request, in bytes and addresses. */
     MAIL_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1_024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
-    MAIL_MAX_RECIPIENTS: z.coerce.number().int().min(1).max(150).default(50),
+    /** Default: the three lists full (the API allows 50 each), so no email the API accepted is refused unless configured. */
+    MAIL_MAX_RECIPIENTS: z.coerce.number().int().min(1).max(150).default(150),
     /**
      * Dedup: the same recipients and content within the window are sent once. Per category
      * (`DEDUP_CATEGORIES=newsletter:86400`, seconds, any lane); `DEDUP_WINDOW_SECONDS` is the

@@ -6,6 +6,7 @@ import { KafkaModule } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxModule } from '@app/outbox';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
+import { MAIL_CHECK_PROVIDERS } from './checks/mail-checks.providers.js';
 import { MAILER_CONFIG, type MailerConfig } from './config.js';
 import { MAILER_MIGRATIONS } from './database/migrations.js';
 import { MailEvents } from './events/mail-events.js';
@@ -22,6 +23,10 @@ import { SendWorkers } from './sending/send-workers.js';
 import { SmtpTransport } from './sending/smtp.transport.js';
 import { RedisProbe } from './sending/redis.probe.js';
 import { SmtpProbe } from './sending/smtp.probe.js';
+import { SuppressionChangesController } from './suppressions/suppression-changes.controller.js';
+import { SuppressionsController } from './suppressions/suppressions.controller.js';
+import { SuppressionsRepository } from './suppressions/suppressions.repository.js';
+import { SuppressionsService } from './suppressions/suppressions.service.js';
 
 @Module({})
 export class AppModule {
@@ -53,7 +58,7 @@ export class AppModule {
         TerminusModule.forRoot({ logger: false }),
         InboxModule.forRoot({}),
       ],
-      controllers: [HealthController, ReconciliationController, MailRequestsController],
+      controllers: [HealthController, ReconciliationController, MailRequestsController, SuppressionsController, SuppressionChangesController],
       providers: [
         { provide: MAILER_CONFIG, useValue: config },
         Clock,
@@ -68,6 +73,9 @@ export class AppModule {
         SendJobSweeper,
         SendWorkers,
         SmtpTransport,
+        SuppressionsRepository,
+        SuppressionsService,
+        ...MAIL_CHECK_PROVIDERS,
         ...dependencyProbes([DatabaseProbe, KafkaConsumersProbe, RedisProbe, SmtpProbe]),
       ],
     };

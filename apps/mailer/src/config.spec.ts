@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadMailerConfig, smtpPoolSize, unconfirmedSendPolicy } from './config.js';
+import { dedupWindowSeconds, frequencyCap, loadMailerConfig, smtpPoolSize, unconfirmedSendPolicy } from './config.js';
 
 const valid = {
   MAILER_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/mailer',
@@ -60,5 +60,21 @@ describe('loadMailerConfig', () => {
     expect(() => loadMailerConfig({ ...valid, MAIL_REQUEST_RETENTION_DAYS: '7', INBOX_RETENTION_DAYS: '13' })).toThrow(
       /MAIL_REQUEST_RETENTION_DAYS: 0 \(keep forever\) or at least 14 days[\s\S]*INBOX_RETENTION_DAYS/,
     );
+  });
+  it('reads dedup windows and frequency caps per category: off by default, bulk-only default window, listed categories on any lane', () => {
+    const off = loadMailerConfig(valid);
+    expect(dedupWindowSeconds(off, 'bulk', undefined)).toBe(0);
+    expect(frequencyCap(off, 'newsletter')).toBeUndefined();
+    const config = loadMailerConfig({ ...valid, DEDUP_WINDOW_SECONDS: '3600', DEDUP_CATEGORIES: 'newsletter:86400, receipt:60', FREQUENCY_CAP: 'newsletter:3' });
+    expect(dedupWindowSeconds(config, 'bulk', undefined)).toBe(3600);
+    expect(dedupWindowSeconds(config, 'transactional', undefined)).toBe(0);
+    expect(dedupWindowSeconds(config, 'transactional', 'receipt')).toBe(60);
+    expect(dedupWindowSeconds(config, 'bulk', 'newsletter')).toBe(86400);
+    expect(frequencyCap(config, 'newsletter')).toBe(3);
+    expect(frequencyCap(config, undefined)).toBeUndefined();
+  });
+
+  it.each([['newsletter'], ['newsletter:0'], ['News:3'], ['a:1,a:2'], ['x:1;y:2']])('refuses FREQUENCY_CAP=%s and DEDUP_CATEGORIES=%s', (value) => {
+    expect(() => loadMailerConfig({ ...valid, FREQUENCY_CAP: value, DEDUP_CATEGORIES: value })).toThrow(/DEDUP_CATEGORIES[\s\S]*FREQUENCY_CAP/);
   });
 });

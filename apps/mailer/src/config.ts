@@ -1,9 +1,32 @@
 import { z } from 'zod';
 import { configFields, loadConfig } from '@app/common';
-import type { Lane } from '@app/contracts';
+import { categorySchema, type Lane } from '@app/contracts';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 
 const poolSize = z.coerce.number().int().min(1).max(100);
+
+/**
+ * `category:number` pairs separated by commas (`newsletter:86400,digest:3600`), into a map from
+ * category to number. Empty (the default) is an empty map; a category given twice is an error.
+ */
+const perCategory = (max: number) =>
+  z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const map = new Map<string, number>();
+      for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+        const match = /^([^:\s]+):(\d+)$/.exec(pair);
+        const category = match && categorySchema.safeParse(match[1]).success ? match[1]! : undefined;
+        const amount = match ? Number(match[2]) : NaN;
+        if (category === undefined || !(amount >= 1 && amount <= max) || map.has(category)) {
+          ctx.addIssue({ code: 'custom', message: `"${pair}": expected category:number (1..${max}), each category once` });
+          return z.NEVER;
+        }
+        map.set(category, amount);
+      }
+      return map as ReadonlyMap<string, number>;
+    });
 
 const mailerConfigSchema = z
   .object({
@@ -55,6 +78,20 @@ const mailerConfigSchema = z
     MAIL_REQUEST_RETENTION_DAYS: configFields.retentionDays(30, TOPIC_MESSAGE_MAX_AGE_DAYS),
     INBOX_RETENTION_DAYS: configFields.retentionDays(14, TOPIC_MESSAGE_MAX_AGE_DAYS),
     RETENTION_INTERVAL_MS: configFields.retentionIntervalMs(),
+    /** The mailer's checks (README "Sending platform"): limits of a request, in bytes and addresses. */
+    MAIL_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1_024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
+    /** Default: the three lists full (the API allows 50 each), so no email the API accepted is refused unless configured. */
+    MAIL_MAX_RECIPIENTS: z.coerce.number().int().min(1).max(150).default(150),
+    /**
+     * Dedup: the same recipients and content within the window are sent once. Per category
+     * (`DEDUP_CATEGORIES=newsletter:86400`, seconds, any lane); `DEDUP_WINDOW_SECONDS` is the
+     * window of every other bulk email (0, the default: off). Transactional mail is deduplicated
+     * only when its category is listed.
+     */
+    DEDUP_WINDOW_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(0),
+    DEDUP_CATEGORIES: perCategory(30 * 86_400),
+    /** At most N emails per recipient per category per UTC day (`FREQUENCY_CAP=newsletter:3`); none by default. */
+    FREQUENCY_CAP: perCategory(1_000_000),
   })
   .transform((c, ctx) => {
     const fromDomain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(c.MAIL_FROM)?.[1];
@@ -95,6 +132,17 @@ export function smtpPoolSize(config: MailerConfig, lane: Lane): number {
  */
 export function messageIdOf(config: MailerConfig, emailId: string): string {
   return `<${emailId}@${config.MESSAGE_ID_DOMAIN}>`;
+}
+
+/** The dedup window of a request of `lane` and `category`, in seconds; 0 when it is not deduplicated. */
+export function dedupWindowSeconds(config: MailerConfig, lane: Lane, category: string | undefined): number {
+  const perCategory = category === undefined ? undefined : config.DEDUP_CATEGORIES.get(category);
+  return perCategory ?? (lane === 'bulk' ? config.DEDUP_WINDOW_SECONDS : 0);
+}
+
+/** How many emails of `category` one recipient may get per UTC day; undefined when not capped. */
+export function frequencyCap(config: MailerConfig, category: string | undefined): number | undefined {
+  return category === undefined ? undefined : config.FREQUENCY_CAP.get(category);
 }
 
 export const MAILER_CONFIG = Symbol('MAILER_CONFIG');

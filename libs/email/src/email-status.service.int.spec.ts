@@ -276,6 +276,25 @@ describe('EmailStatusService.applyBatch (PostgreSQL)', () => {
     await expect(statuses.apply(events[1]!)).rejects.toBeInstanceOf(UnknownEmailEventError);
   });
 
+  it.each(['email.rejected', 'email.suppressed', 'email.deduplicated'] as const)(
+    'applies %s (a mailer check) to a queued email as final, with its code, and no later event moves it',
+    async (type) => {
+      const cast = new Cast();
+      await newEmails(cast, 'R');
+      const ended = cast.message({ key: 'e1', email: 'R', type, detail: { code: 'some_check', reason: 'why' } });
+      const late = [
+        cast.message({ key: 'e2', email: 'R', type: 'email.accepted' }),
+        cast.message({ key: 'e3', email: 'R', type: 'email.sent', detail: { attempt: 1 } }),
+      ];
+      expect(await statuses.applyBatch([ended])).toEqual(['processed']);
+      expect(await statuses.applyBatch(late)).toEqual(['skipped', 'skipped']);
+      const row = await new EmailRepository().findById(dataSource.manager, cast.emailId('R'));
+      expect(row?.status).toBe(type.slice('email.'.length));
+      const history = await new EmailRepository().listEvents(dataSource.manager, cast.emailId('R'));
+      expect(history[0]).toMatchObject({ type, detail: { code: 'some_check', reason: 'why' } });
+    },
+  );
+
   it('returns no outcome for an empty batch', async () => {
     expect(await statuses.applyBatch([])).toEqual([]);
   });

@@ -48,7 +48,7 @@ export interface MailRequestRow {
   leaseActive: boolean;
 }
 
-/** A request to record, with the status it starts in (`pending`, or `expired` when it came too late). */
+/** A request to record, with the status it starts in (`MailRequestsService` records `pending`, then ends what its checks refuse). */
 export interface NewMailRequest {
   request: EmailRequestedMessage;
   status: MailRequestStatus;
@@ -130,6 +130,20 @@ export class MailRequestsRepository {
       [JSON.stringify(rows)],
     );
     return new Set(inserted.map((row) => byId.get(uuidKey(row.emailId))!.request.emailId));
+  }
+
+  /**
+   * Ends the given requests, just recorded, in the final status a check decided, with its reason
+   * as `last_error`; one statement, none when there are none.
+   */
+  async endMany(manager: EntityManager, ended: readonly { emailId: string; status: MailRequestStatus; reason: string }[]): Promise<void> {
+    if (ended.length === 0) return;
+    await manager.query(
+      `UPDATE mail_requests m SET status = e.status, last_error = e.reason, updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS e(email_id uuid, status text, reason text)
+       WHERE m.email_id = e.email_id`,
+      [JSON.stringify(ended.map((e) => ({ email_id: e.emailId, status: e.status, reason: e.reason })))],
+    );
   }
 
   async find(manager: EntityManager, emailId: string, options: { lock?: boolean } = {}): Promise<MailRequestRow | null> {

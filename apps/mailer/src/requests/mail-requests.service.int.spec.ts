@@ -15,6 +15,8 @@ import { SendJobSweeper } from '../sending/send-job-sweeper.js';
 import { SendQueue, sendQueueName } from '../sending/send-queue.js';
 import { MailRequestsRepository } from './mail-requests.repository.js';
 import { MailRequestsService } from './mail-requests.service.js';
+import { MailCheckChain } from '../checks/mail-check-chain.service.js';
+import { ExpiryCheck } from '../checks/expiry.check.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Nothing listens on port 1: Redis is unreachable, and BullMQ waits for it until the queue's deadline. */
@@ -52,7 +54,7 @@ describe('MailRequestsService.acceptBatch (PostgreSQL, Redis)', () => {
     const sweeper = new SendJobSweeper(dataSource, repository, queue, mailerConfig);
     vi.spyOn(sweeper, 'sweepSoon').mockImplementation(() => undefined);
     const events = new MailEvents(options.outbox ?? new OutboxWriter(), new KafkaTopics({ brokers: [], clientId: 'test' }), new IdGenerator(), new Clock());
-    return { service: new MailRequestsService(dataSource, repository, events, queue, sweeper, new Clock()), sweeper };
+    return { service: new MailRequestsService(dataSource, repository, events, queue, sweeper, new Clock(), new MailCheckChain([new ExpiryCheck()])), sweeper };
   }
 
   const request = (overrides: Partial<EmailRequestedMessage> = {}): EmailRequestedMessage => ({

@@ -3,6 +3,8 @@ import { DataSource } from 'typeorm';
 import { Clock, describeError } from '@app/common';
 import type { EmailRequestedMessage } from '@app/contracts';
 import type { HandlerOutcome } from '@app/kafka';
+import { MailCheckChain } from '../checks/mail-check-chain.service.js';
+import type { CheckVerdict } from '../checks/mail-check.js';
 import { MailEvents, type MailEvent } from '../events/mail-events.js';
 import { SendQueue, type SendJobItem } from '../sending/send-queue.js';
 import { SendJobSweeper } from '../sending/send-job-sweeper.js';
@@ -11,8 +13,14 @@ import { MailRequestsRepository, OPEN_STATUSES, uuidKey, type NewMailRequest } f
 /**
  * Accepts email requests from Kafka, a batch at a time. Invariants:
  *
- * - Each email id is recorded once (unique on email id), with exactly one `accepted` (or
- *   `expired`) event, in the same transaction: a batch is recorded whole or not at all.
+ * - Each email id is recorded once (unique on email id), with exactly one event, in the same
+ *   transaction: a batch is recorded whole or not at all. The event is `accepted`, or, when one
+ *   of the checks (`MailCheckChain`) ended the request, the event of its final status
+ *   (`expired`, `rejected`, `suppressed`, `deduplicated`) with the check's `code` and reason.
+ * - Only new requests are checked, inside the transaction (what a check writes commits with the
+ *   batch); a request a check ended gets no send job. A batch every check passes costs no
+ *   statement beyond the checks' own (one each at most, and none for checks of features the
+ *   batch does not use).
  * - Outcomes come back one per request, in order: `processed` for the request that recorded its
  *   email, `duplicate` for one already known (from the database, or earlier in the same batch).
  * - Every email still open after the transaction gets its send job ensured, also a redelivered
@@ -35,6 +43,7 @@ export class MailRequestsService {
     private readonly queue: SendQueue,
     private readonly sweeper: SendJobSweeper,
     private readonly clock: Clock,
+    private readonly checks: MailCheckChain,
   ) {}
 
   async accept(request: EmailRequestedMessage): Promise<HandlerOutcome> {
@@ -45,12 +54,29 @@ export class MailRequestsService {
   /** Records the batch in one transaction, then ensures the send jobs of its open emails with one bulk enqueue. */
   async acceptBatch(requests: readonly EmailRequestedMessage[]): Promise<HandlerOutcome[]> {
     if (requests.length === 0) return [];
-    const now = this.clock.now().getTime();
+    const now = this.clock.now();
     // A redelivery can bring one email twice in a batch: the first copy is the one recorded.
-    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => ({ request, status: isExpired(request, now) ? 'expired' : 'pending' }));
+    // Recorded `pending` first: only the insert knows which requests are new, and only those are checked.
+    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => ({ request, status: 'pending' }));
     const inserted = await this.dataSource.transaction(async (manager) => {
       const isNew = await this.requests.insertMany(manager, rows);
-      await this.events.recordMany(manager, rows.filter((row) => isNew.has(row.request.emailId)).map(eventOf));
+      const fresh = rows.filter((row) => isNew.has(row.request.emailId));
+      const verdicts = await this.checks.run(
+        fresh.map((row) => row.request),
+        manager,
+        now,
+      );
+      const ended = fresh.flatMap((row, i) => {
+        const verdict = verdicts[i];
+        if (!verdict) return [];
+        row.status = verdict.status;
+        return [{ emailId: row.request.emailId, status: verdict.status, reason: verdict.reason }];
+      });
+      await this.requests.endMany(manager, ended);
+      await this.events.recordMany(
+        manager,
+        fresh.map((row, i) => eventOf(row.request.emailId, verdicts[i] ?? null)),
+      );
       return isNew;
     });
     await this.enqueueOrDefer(await this.openJobs(rows, inserted));
@@ -58,7 +84,7 @@ export class MailRequestsService {
   }
 
   /**
-   * The send jobs to ensure: new requests that did not arrive expired, and known ones the
+   * The send jobs to ensure: new requests no check ended, and known ones the
    * database still holds open (their job may have been lost before the redelivery).
    */
   private async openJobs(rows: readonly NewMailRequest[], inserted: ReadonlySet<string>): Promise<SendJobItem[]> {
@@ -96,14 +122,9 @@ function firstOfEach(requests: readonly EmailRequestedMessage[]): EmailRequested
   return [...byEmailId.values()];
 }
 
-function isExpired(request: EmailRequestedMessage, now: number): boolean {
-  return request.expiresAt !== undefined && Date.parse(request.expiresAt) <= now;
-}
-
-function eventOf({ request, status }: NewMailRequest): MailEvent {
-  return status === 'expired'
-    ? { emailId: request.emailId, type: 'email.expired', detail: { reason: 'expired before it was accepted' } }
-    : { emailId: request.emailId, type: 'email.accepted' };
+/** `email.accepted`, or the event of the final status a check ended the request in, with its code and reason. */
+function eventOf(emailId: string, verdict: CheckVerdict | null): MailEvent {
+  return verdict ? { emailId, type: `email.${verdict.status}`, detail: { code: verdict.code, reason: verdict.reason } } : { emailId, type: 'email.accepted' };
 }
 
 /** `processed` for the first request of each email the batch recorded; `duplicate` for every other. */

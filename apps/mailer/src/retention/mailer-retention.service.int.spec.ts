@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
 import { InboxStore } from '@app/inbox';
 import { createMigratedDatabase, dropMigratedDatabase, explainWithoutSeqScan } from '@app/testing';
+import { SendLimitsRepository } from '../checks/send-limits.repository.js';
 import { loadMailerConfig } from '../config.js';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { FINAL_STATUSES, MailRequestsRepository, mailRequestQueries, type MailRequestStatus } from '../requests/mail-requests.repository.js';
@@ -23,6 +24,7 @@ describe('MailerRetentionService (PostgreSQL)', () => {
       dataSource,
       new MailRequestsRepository(),
       new InboxStore(),
+      new SendLimitsRepository(),
       loadMailerConfig({
         MAILER_DATABASE_URL: url,
         KAFKA_BROKERS: '127.0.0.1:9092',
@@ -34,7 +36,7 @@ describe('MailerRetentionService (PostgreSQL)', () => {
 
   /** 1,001 requests per (status, age), named `<status>-<age>-<n>`, each with two attempts. */
   async function seed(): Promise<void> {
-    await dataSource.query(`TRUNCATE mail_requests, mail_attempts, inbox`);
+    await dataSource.query(`TRUNCATE mail_requests, mail_attempts, inbox, mail_dedup_keys, mail_frequency_counts`);
     const ages = { old: '31 days', recent: '29 days', fresh: '1 minute' };
     for (const status of STATUSES) {
       for (const [age, interval] of Object.entries(ages)) {
@@ -55,10 +57,26 @@ describe('MailerRetentionService (PostgreSQL)', () => {
       `INSERT INTO inbox (consumer, message_id, processed_at) VALUES
          ('c', 'old', now() - interval '15 days'), ('c', 'recent', now() - interval '13 days')`,
     );
+    await dataSource.query(
+      `INSERT INTO mail_dedup_keys (key, email_id, expires_at) VALUES
+         ('ended', gen_random_uuid(), now() - interval '1 second'), ('open', gen_random_uuid(), now() + interval '1 hour')`,
+    );
+    await dataSource.query(
+      `INSERT INTO mail_frequency_counts (recipient, category, day, count) VALUES
+         ('a', 'news', (now() AT TIME ZONE 'UTC')::date - 2, 1), ('a', 'news', (now() AT TIME ZONE 'UTC')::date - 1, 1),
+         ('a', 'news', (now() AT TIME ZONE 'UTC')::date, 1)`,
+    );
   }
 
   /** Requests left per `<status>-<age>`, and how many attempts they still have. */
-  async function remaining(): Promise<{ requests: Record<string, number>; attempts: number; orphanAttempts: number; inbox: string[] }> {
+  async function remaining(): Promise<{
+    requests: Record<string, number>;
+    attempts: number;
+    orphanAttempts: number;
+    inbox: string[];
+    dedupKeys: string[];
+    counterDays: number;
+  }> {
     const rows: { k: string; n: number }[] = await dataSource.query(
       `SELECT regexp_replace(payload->>'key', '-[0-9]+$', '') AS k, count(*)::int AS n FROM mail_requests GROUP BY 1`,
     );
@@ -67,7 +85,16 @@ describe('MailerRetentionService (PostgreSQL)', () => {
        FROM mail_attempts a LEFT JOIN mail_requests r USING (email_id)`,
     );
     const inbox: { m: string }[] = await dataSource.query(`SELECT message_id AS m FROM inbox ORDER BY 1`);
-    return { requests: Object.fromEntries(rows.map((r) => [r.k, r.n])), attempts, orphanAttempts: orphans, inbox: inbox.map((r) => r.m) };
+    const dedupKeys: { key: string }[] = await dataSource.query(`SELECT key FROM mail_dedup_keys ORDER BY 1`);
+    const [{ days }] = await dataSource.query(`SELECT count(*)::int AS days FROM mail_frequency_counts`);
+    return {
+      requests: Object.fromEntries(rows.map((r) => [r.k, r.n])),
+      attempts,
+      orphanAttempts: orphans,
+      inbox: inbox.map((r) => r.m),
+      dedupKeys: dedupKeys.map((r) => r.key),
+      counterDays: days,
+    };
   }
 
   beforeAll(async () => {
@@ -78,11 +105,12 @@ describe('MailerRetentionService (PostgreSQL)', () => {
     await dropMigratedDatabase(dataSource, url);
   });
 
-  it('deletes exactly the final requests past their age, with their attempts, in batches, and the old inbox rows', async () => {
+  it('deletes exactly the final requests past their age, with their attempts, in batches, the old inbox rows, ended dedup keys and old counters', async () => {
     await seed();
     const deleted = await service({ MAIL_REQUEST_RETENTION_DAYS: '30', INBOX_RETENTION_DAYS: '14' }).prune();
 
-    expect(deleted).toEqual({ mail_requests: 3 * 1001, inbox: 1 }); // more than one batch of 1,000
+    // more than one batch of 1,000
+    expect(deleted).toEqual({ mail_requests: 3 * 1001, inbox: 1, mail_dedup_keys: 1, mail_frequency_counts: 1 });
     const after = await remaining();
     const expected: Record<string, number> = {};
     for (const status of STATUSES) {
@@ -94,13 +122,15 @@ describe('MailerRetentionService (PostgreSQL)', () => {
     expect(after.orphanAttempts).toBe(0);
     expect(after.attempts).toBe(Object.keys(expected).length * 1001 * 2);
     expect(after.inbox).toEqual(['recent']);
+    expect(after.dedupKeys).toEqual(['open']);
+    expect(after.counterDays).toBe(2); // today's and yesterday's
   });
 
-  it('keeps every table whose age is 0', async () => {
+  it('keeps every table whose age is 0 (dedup keys and counters carry their own end, and always go)', async () => {
     await seed();
     const before = await remaining();
-    expect(await service({ MAIL_REQUEST_RETENTION_DAYS: '0', INBOX_RETENTION_DAYS: '0' }).prune()).toEqual({});
-    expect(await remaining()).toEqual(before);
+    expect(await service({ MAIL_REQUEST_RETENTION_DAYS: '0', INBOX_RETENTION_DAYS: '0' }).prune()).toEqual({ mail_dedup_keys: 1, mail_frequency_counts: 1 });
+    expect(await remaining()).toEqual({ ...before, dedupKeys: ['open'], counterDays: 2 });
   });
 
   it('finds the final requests that are due through their partial index, and their attempts by email id', async () => {

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { InboxStore } from '@app/inbox';
 import { RetentionJob, RetentionService, daysToMs, type RetentionPolicy } from '@app/retention';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { SendLimitsRepository } from '../checks/send-limits.repository.js';
 import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
 
 /** Rows per delete statement. */
@@ -18,6 +19,8 @@ const BATCH_SIZE = 1_000;
  *   `TOPIC_MESSAGE_MAX_AGE_DAYS`; with longer topic retention, configure longer ages.
  * - `inbox`: `INBOX_RETENTION_DAYS` after processing, by the same rule. (The mailer deduplicates
  *   requests on `mail_requests`; its migrations also create an inbox, kept bounded here.)
+ * - `mail_dedup_keys` once their window ended, `mail_frequency_counts` of days before yesterday
+ *   (UTC): neither is read again after that, so they go whatever the retention ages are.
  * Every instance prunes; concurrent passes skip each other's rows (`SKIP LOCKED`).
  */
 @Injectable()
@@ -26,6 +29,7 @@ export class MailerRetentionService extends RetentionService {
     dataSource: DataSource,
     requests: MailRequestsRepository,
     inbox: InboxStore,
+    limits: SendLimitsRepository,
     @Inject(MAILER_CONFIG) config: MailerConfig,
   ) {
     const requestsMs = daysToMs(config.MAIL_REQUEST_RETENTION_DAYS);
@@ -33,6 +37,9 @@ export class MailerRetentionService extends RetentionService {
     const policies: RetentionPolicy[] = [
       { table: 'mail_requests', ageMs: requestsMs, deleteBatch: (limit) => requests.deleteFinalBefore(dataSource.manager, requestsMs, limit) },
       { table: 'inbox', ageMs: inboxMs, deleteBatch: (limit) => inbox.deleteProcessedBefore(dataSource.manager, inboxMs, limit) },
+      // Their age is in the rows (a window's end, a day): `ageMs` only has to be positive to be pruned.
+      { table: 'mail_dedup_keys', ageMs: 1, deleteBatch: (limit) => limits.deleteExpiredDedupKeys(dataSource.manager, limit) },
+      { table: 'mail_frequency_counts', ageMs: 1, deleteBatch: (limit) => limits.deleteOldCounters(dataSource.manager, limit) },
     ];
     super(new RetentionJob(MailerRetentionService.name, policies, { intervalMs: config.RETENTION_INTERVAL_MS, batchSize: BATCH_SIZE }));
   }

@@ -11,6 +11,7 @@ import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { MailEvents } from '../events/mail-events.js';
 import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
 import { AttemptInProgressError } from './attempt.errors.js';
+import { SuppressionsRepository } from '../suppressions/suppressions.repository.js';
 import { MailSender } from './mail-sender.service.js';
 import { SmtpTransport } from './smtp.transport.js';
 
@@ -43,7 +44,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     const clock = new Clock();
     const events = new MailEvents(new OutboxWriter({ schema: 'public' }), new KafkaTopics({ brokers: [], clientId: 'mail-sender-int', topicPrefix: '' }), new IdGenerator(), clock);
     smtp = new SmtpTransport(config);
-    sender = new MailSender(senderDataSource, repository, events, smtp, clock, config);
+    sender = new MailSender(senderDataSource, repository, events, smtp, clock, config, new SuppressionsRepository());
   });
 
   afterAll(async () => {
@@ -57,14 +58,14 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     statements.length = 0;
   });
 
-  async function newRequest(overrides: { lane?: Lane; expiresAt?: string } = {}): Promise<string> {
+  async function newRequest(overrides: { lane?: Lane; expiresAt?: string; to?: string[] } = {}): Promise<string> {
     const request: EmailRequestedMessage = {
       version: CONTRACT_VERSION,
       type: 'email.requested',
       emailId: randomUUID(),
       requestedAt: new Date().toISOString(),
       lane: overrides.lane ?? 'transactional',
-      to: [`${randomUUID()}@example.com`],
+      to: overrides.to ?? [`${randomUUID()}@example.com`],
       subject: 'hello',
       text: 'x',
       ...(overrides.expiresAt && { expiresAt: overrides.expiresAt }),
@@ -173,5 +174,48 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
       { attempt: 2, finished: false, outcome: null },
     ]);
     expect(await events(emailId)).toEqual([]);
+  });
+  it('puts a recipient refused with 5.1.x on the suppression list, in the transaction that records the failure; other refusals do not', async () => {
+    const unknownUser = `Gone-${randomUUID()}@example.com`;
+    const spam = `spam-${randomUUID()}@example.com`;
+    smtpServer.refuseRecipients((address) => {
+      if (address === unknownUser) return { code: 550, message: '5.1.1 user unknown' };
+      if (address === spam) return { code: 550, message: '5.7.1 refused by policy' };
+      return null;
+    });
+    try {
+      const bounced = await newRequest({ to: [unknownUser] });
+      const refused = await newRequest({ to: [spam] });
+      expect(await sender.send(bounced, { lastTry: false })).toBe('processed');
+      expect(await sender.send(refused, { lastTry: false })).toBe('processed');
+      expect(await find(bounced)).toMatchObject({ status: 'failed' });
+      expect(await find(refused)).toMatchObject({ status: 'failed' });
+      expect((await events(bounced))[0]).toMatchObject({ type: 'email.failed', detail: { smtpCode: 550 } });
+      const listed: { address: string; category: string | null; reason: string; sourceEmailId: string }[] = await dataSource.query(
+        `SELECT address, category, reason, source_email_id AS "sourceEmailId" FROM suppressions WHERE address = ANY($1)`,
+        [[unknownUser.toLowerCase(), spam]],
+      );
+      expect(listed).toEqual([{ address: unknownUser.toLowerCase(), category: null, reason: 'hard_bounce', sourceEmailId: bounced }]);
+      expect(transactionStatements()).toEqual(['START TRANSACTION', 'COMMIT']);
+    } finally {
+      smtpServer.refuseRecipients(() => null);
+    }
+  });
+  it('suppresses a 5.1.x recipient also when the server took the message for the others, in the transaction that records the send', async () => {
+    const gone = `gone-${randomUUID()}@example.com`;
+    const fine = `fine-${randomUUID()}@example.com`;
+    smtpServer.refuseRecipients((address) => (address === gone ? { code: 550, message: '5.1.1 user unknown' } : null));
+    try {
+      const emailId = await newRequest({ to: [fine, gone] });
+      expect(await sender.send(emailId, { lastTry: false })).toBe('processed');
+      expect(await find(emailId)).toMatchObject({ status: 'sent' });
+      expect((await events(emailId))[0]).toMatchObject({ type: 'email.sent', detail: { rejectedRecipients: [gone] } });
+      expect(mailsTo(emailId)[0]?.recipients).toEqual([fine]);
+      const listed = await dataSource.query(`SELECT address, reason FROM suppressions WHERE address = ANY($1)`, [[gone, fine]]);
+      expect(listed).toEqual([{ address: gone, reason: 'hard_bounce' }]);
+      expect(transactionStatements()).toEqual(['START TRANSACTION', 'COMMIT']);
+    } finally {
+      smtpServer.refuseRecipients(() => null);
+    }
   });
 });

@@ -7,6 +7,8 @@ import { MAILER_CONFIG, type MailerConfig, messageIdOf, unconfirmedSendPolicy } 
 import { MailEvents } from '../events/mail-events.js';
 import { MailRequestsRepository, OPEN_STATUSES, type MailRequestRow, type MailRequestStatus } from '../requests/mail-requests.repository.js';
 import { LANES, type EmailEventDetail, type EmailEventType } from '@app/contracts';
+import { isHardBounce, type RecipientRefusal } from '../suppressions/hard-bounce.js';
+import { SuppressionsRepository } from '../suppressions/suppressions.repository.js';
 import { AttemptInProgressError } from './attempt.errors.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 import { SmtpTransport } from './smtp.transport.js';
@@ -52,6 +54,7 @@ export class MailSender {
     private readonly smtp: SmtpTransport,
     private readonly clock: Clock,
     @Inject(MAILER_CONFIG) private readonly config: MailerConfig,
+    private readonly suppressions: SuppressionsRepository,
   ) {}
 
   async send(emailId: string, context: SendAttemptContext): Promise<HandlerOutcome> {
@@ -87,6 +90,7 @@ export class MailSender {
           smtpResponse: receipt.response.slice(0, 2_000),
           ...(receipt.rejected.length > 0 && { rejectedRecipients: receipt.rejected }),
         },
+        this.suppressHardBounces(emailId, receipt.refused),
       );
       return recorded ? 'processed' : 'skipped';
     } catch (error) {
@@ -161,9 +165,14 @@ export class MailSender {
     this.events.written(manager);
   }
 
-  /** Records a final failure; false when a later attempt superseded this one. */
+  /**
+   * Records a final failure; false when a later attempt superseded this one. A recipient refused
+   * for good (`5.1.x`, {@link isHardBounce}) goes on the suppression list in the same transaction
+   * (also when the others accepted the message: see `send`).
+   */
   private async fail(emailId: string, attempt: number, error: SmtpRejectedError | SmtpDeferredError): Promise<boolean> {
     this.logger.warn(`email ${emailId} failed on attempt ${attempt}: ${error.message}`);
+    const suppress = error instanceof SmtpRejectedError ? this.suppressHardBounces(emailId, error.refusedRecipients) : undefined;
     return this.finish(
       emailId,
       attempt,
@@ -181,7 +190,22 @@ export class MailSender {
         ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
         ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse.slice(0, 2_000) }),
       },
+      suppress,
     );
+  }
+
+  /**
+   * The write that puts the recipients the server refused for good (`5.1.x`) on the suppression
+   * list, for {@link finish} to run with the outcome; undefined (the common case) when there are none.
+   */
+  private suppressHardBounces(emailId: string, refused: readonly RecipientRefusal[]): ((manager: EntityManager) => Promise<unknown>) | undefined {
+    const bounced = refused.filter(isHardBounce);
+    if (bounced.length === 0) return undefined;
+    return (manager) =>
+      this.suppressions.addMany(
+        manager,
+        bounced.map(({ recipient }) => ({ address: recipient, category: null, reason: 'hard_bounce', sourceEmailId: emailId })),
+      );
   }
 
   /** Records a temporary failure before the queue retries; false when a later attempt superseded this one. */
@@ -203,7 +227,9 @@ export class MailSender {
 
   /**
    * Step 4: the attempt's result and its status event, in one statement, only if this attempt is
-   * still the current one. Returns false (nothing written) when it was superseded.
+   * still the current one. Returns false (nothing written) when it was superseded. With `also`
+   * (rare: a hard bounce), that statement and `also` run in one transaction, `also` only if the
+   * result was recorded.
    */
   private async finish(
     emailId: string,
@@ -211,10 +237,18 @@ export class MailSender {
     result: Parameters<MailRequestsRepository['finishAttempt']>[3] & { status: MailRequestStatus },
     event: EmailEventType,
     detail: EmailEventDetail,
+    also?: (manager: EntityManager) => Promise<unknown>,
   ): Promise<boolean> {
     const statusEvent = this.events.insert(emailId, event, detail);
+    const write = (manager: EntityManager) => this.requests.finishAttempt(manager, emailId, attempt, result, 'sending', statusEvent);
     const recorded = await this.recordOutcome(emailId, () =>
-      this.requests.finishAttempt(this.dataSource.manager, emailId, attempt, result, 'sending', statusEvent),
+      also
+        ? this.dataSource.transaction(async (manager) => {
+            const done = await write(manager);
+            if (done) await also(manager);
+            return done;
+          })
+        : write(this.dataSource.manager),
     );
     if (recorded) this.events.written(this.dataSource.manager);
     else this.logger.warn(`email ${emailId}: attempt ${attempt} ended (${result.status}) after a later attempt took over; not recorded`);

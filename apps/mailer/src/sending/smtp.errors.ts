@@ -1,4 +1,5 @@
 import { DomainError } from '@app/common';
+import type { RecipientRefusal } from '../suppressions/hard-bounce.js';
 
 /** The SMTP server refused the message for good (5xx): retrying cannot help. */
 export class SmtpRejectedError extends DomainError {
@@ -9,6 +10,8 @@ export class SmtpRejectedError extends DomainError {
     message: string,
     readonly smtpCode: number | undefined,
     readonly smtpResponse: string | undefined,
+    /** Each recipient the server refused at RCPT TO, with its own reply (a hard bounce suppresses the address). */
+    readonly refusedRecipients: readonly RecipientRefusal[] = [],
   ) {
     super(message);
   }

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
 import { LANES, type Lane } from '@app/contracts';
 import { MAILER_CONFIG, type MailerConfig, smtpPoolSize } from '../config.js';
+import type { RecipientRefusal } from '../suppressions/hard-bounce.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 
 export interface OutgoingMail {
@@ -23,6 +24,8 @@ export interface SmtpReceipt {
   /** The server's final reply, e.g. `250 2.0.0 Ok: queued as 4F3A1`. */
   response: string;
   rejected: string[];
+  /** The server's reply to each refused recipient (a hard bounce suppresses the address). */
+  refused: RecipientRefusal[];
 }
 
 /**
@@ -66,6 +69,7 @@ export class SmtpTransport implements OnApplicationShutdown {
         messageId: String(info.messageId ?? mail.messageId),
         response: String(info.response ?? ''),
         rejected: (info.rejected ?? []).map(String),
+        refused: refusalsOf(info.rejectedErrors),
       };
     } catch (error) {
       throw classifySmtpError(error);
@@ -75,6 +79,11 @@ export class SmtpTransport implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     for (const lane of LANES) this.pools[lane].close();
   }
+}
+
+/** nodemailer's per-recipient RCPT TO errors, as our refusals. */
+function refusalsOf(errors: readonly Partial<NodemailerError>[] | undefined): RecipientRefusal[] {
+  return (errors ?? []).map((r) => ({ recipient: String(r.recipient ?? ''), smtpCode: r.responseCode, response: r.response }));
 }
 
 const CONNECTION_ERROR_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EAUTH', 'ENOAUTH', 'EPROXY']);
@@ -91,7 +100,7 @@ export function classifySmtpError(error: unknown): SmtpRejectedError | SmtpDefer
     // nodemailer sets `permanent` from the reply class (5xx except 503); fall back to the code.
     const permanent = e.permanent ?? (e.responseCode >= 500 && e.responseCode !== 503);
     return permanent
-      ? new SmtpRejectedError(message, e.responseCode, e.response)
+      ? new SmtpRejectedError(message, e.responseCode, e.response, refusalsOf(e.rejectedErrors))
       : new SmtpDeferredError(message, e.responseCode, e.response, { cause: error });
   }
   // No SMTP reply at all: connection refused, timeout, TLS failure. The server may be back later.

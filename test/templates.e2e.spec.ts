@@ -156,5 +156,8 @@ describe('templates, end to end on Kafka, PostgreSQL, Redis and SMTP', () => {
     expect((await stack.get(`/v1/templates/${name}?version=9`)).body.error.code).toBe('template_not_found');
     expect((await stack.get(`/v1/templates/${name}?version=zero`)).status).toBe(400);
     expect((await stack.post('/v1/templates/nope/preview', { data: {} })).status).toBe(404);
+    const badName = await stack.get('/v1/templates/Bad%20Name');
+    expect(badName.status).toBe(400);
+    expect(badName.body.error.fields).toEqual([{ path: 'name', message: expect.any(String) }]);
   });
 });

@@ -4,6 +4,7 @@ import { parseOrThrow } from '@app/common';
 import { templateNameSchema, templateVersionSchema } from '@app/contracts';
 import { TemplatesService, type RenderedTemplate, type TemplateView } from '@app/email';
 
+const pathSchema = z.object({ name: templateNameSchema });
 const versionQuerySchema = z.strictObject({ version: z.coerce.number().pipe(templateVersionSchema).optional() });
 
 /**
@@ -43,6 +44,7 @@ export class TemplatesController {
   }
 }
 
+/** The `:name` of the path, refused as `400` (field `name`) when no template could have it. */
 function templateName(name: string): string {
-  return parseOrThrow(templateNameSchema, name, 'template name');
+  return parseOrThrow(pathSchema, { name }, 'path').name;
 }

@@ -39,6 +39,8 @@ export type TemplatePreviewInput = z.input<typeof previewSchema>;
  *
  * Invariant: a (name, version) never changes once created, so it is compiled once per process
  * and kept in a bounded cache; only "which version is the latest" is asked of the database.
+ * `create()` commits on its own, never in a caller's transaction: a version that a cache may have
+ * compiled can never be rolled back and its number given to other content.
  */
 @Injectable()
 export class TemplatesService {

@@ -67,6 +67,16 @@ export const emailRequestSchema = z
   });
 
 export type EmailRequestInput = z.input<typeof emailRequestSchema>;
+
+/**
+ * The one-click unsubscribe URL (RFC 8058) of a bulk email, signed by the business side and put
+ * by the mailer into `List-Unsubscribe: <url>`: http(s), and nothing that could end the angle
+ * brackets or the header (no whitespace, `<`, `>`, `"`).
+ */
+export const unsubscribeUrlSchema = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+  .max(2000)
+  .regex(/^[^\s<>"]+$/, 'must not contain whitespace, <, > or "');
 export type EmailRequest = z.output<typeof emailRequestSchema>;
 
 /** Kafka payload on `mail.requests.<lane>`: a request the business side has committed. */
@@ -87,6 +97,8 @@ export const emailRequestedMessageSchema = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   category: categorySchema.optional(),
   tags: tagsSchema.optional(),
+  /** Bulk lane only: where the recipient unsubscribes in one click (`List-Unsubscribe`, RFC 8058). */
+  unsubscribeUrl: unsubscribeUrlSchema.optional(),
 });
 
 export type EmailRequestedMessage = z.infer<typeof emailRequestedMessageSchema>;

@@ -6,6 +6,7 @@ import { createEmailsMigration } from './email.migration.js';
 import { createEmailsRetentionIndexMigration } from './emails-retention-index.migration.js';
 import { createEmailsRetentionIndexV2Migration } from './emails-retention-index-v2.migration.js';
 import { DEFAULT_EMAIL_SCHEMA } from './email.options.js';
+import { createUnsubscribesMigration } from './unsubscribe/unsubscribes.migration.js';
 
 /** A TypeORM migration class, as `DataSourceOptions.migrations` takes it. */
 export type EmailMigration = new () => MigrationInterface;
@@ -25,6 +26,7 @@ export function emailMigrations(schema: string = DEFAULT_EMAIL_SCHEMA): EmailMig
     createEmailsMigration(schema),
     createEmailsRetentionIndexMigration(schema),
     createEmailsRetentionIndexV2Migration(schema),
+    createUnsubscribesMigration(schema),
   ];
 }
 

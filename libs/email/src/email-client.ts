@@ -24,6 +24,7 @@ import {
 import { DEFAULT_MAX_MESSAGE_BYTES, EMAIL_OPTIONS, type EmailModuleOptions } from './email.options.js';
 import { requestHash } from './request-hash.js';
 import { KAFKA_RECORD_ALLOWANCE_BYTES, kafkaRecordSize } from './request-size.js';
+import { UnsubscribeLinks } from './unsubscribe/unsubscribe-links.js';
 
 export interface SendOptions {
   /**
@@ -71,6 +72,8 @@ export interface EmailView {
 @Injectable()
 export class EmailClient {
   private readonly maxMessageBytes: number;
+  /** Signs the one-click unsubscribe link of bulk mail; null when the module has no `unsubscribe` options. */
+  private readonly unsubscribeLinks: UnsubscribeLinks | null;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -85,6 +88,7 @@ export class EmailClient {
     if (!Number.isSafeInteger(this.maxMessageBytes) || this.maxMessageBytes <= KAFKA_RECORD_ALLOWANCE_BYTES) {
       throw new Error(`EmailModule: maxMessageBytes (${this.maxMessageBytes}) must be an integer above ${KAFKA_RECORD_ALLOWANCE_BYTES}`);
     }
+    this.unsubscribeLinks = options.unsubscribe ? new UnsubscribeLinks(options.unsubscribe) : null;
   }
 
   /**
@@ -109,6 +113,8 @@ export class EmailClient {
       requestedAt: this.clock.now().toISOString(),
       ...request,
     };
+    // Bulk mail only (one HMAC, before the size is measured: the link is part of the message).
+    if (message.lane === 'bulk' && this.unsubscribeLinks) message.unsubscribeUrl = this.unsubscribeLinks.urlFor(message);
     const size = kafkaRecordSize(message);
     if (size > this.maxMessageBytes) throw new EmailTooLargeError(size, this.maxMessageBytes);
     const hash = requestHash(request);

@@ -10,6 +10,9 @@ import { EmailEventsController } from './email-events.controller.js';
 import { EmailRepository } from './email.repository.js';
 import { EmailStatusService } from './email-status.service.js';
 import { EmailRetentionService } from './email-retention.service.js';
+import { UnsubscribeHandlers } from './unsubscribe/unsubscribe-handlers.js';
+import { UnsubscribeService } from './unsubscribe/unsubscribe.service.js';
+import { UnsubscribesRepository } from './unsubscribe/unsubscribes.repository.js';
 import { EMAIL_OPTIONS, resolveEmailModuleOptions, type EmailModuleOptions, type ResolvedEmailModuleOptions } from './email.options.js';
 
 const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN: RAW_EMAIL_OPTIONS } = new ConfigurableModuleBuilder<EmailModuleOptions>({ moduleName: 'Email' }).setClassMethodName('forRoot').build();
@@ -86,8 +89,11 @@ export class EmailModule extends ConfigurableModuleClass {
         EmailStatusService,
         EmailEventHandlers,
         EmailRetentionService,
+        UnsubscribesRepository,
+        UnsubscribeHandlers,
+        UnsubscribeService,
       ],
-      exports: [EmailClient, outbox, kafka],
+      exports: [EmailClient, UnsubscribeService, outbox, kafka],
     };
   }
 }

@@ -142,6 +142,7 @@ const emailModuleOptionsSchema = z.object({
     .strictObject({
       urlPrefix: z
         .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+        .max(1000)
         .regex(/^[^\s<>"]+\/$/, 'must end with / and contain no whitespace, <, > or "'),
       secret: z.string().min(MIN_UNSUBSCRIBE_SECRET_LENGTH, `at least ${MIN_UNSUBSCRIBE_SECRET_LENGTH} characters`),
       previousSecrets: z.array(z.string().min(MIN_UNSUBSCRIBE_SECRET_LENGTH, `at least ${MIN_UNSUBSCRIBE_SECRET_LENGTH} characters`)).optional(),

@@ -8,6 +8,7 @@ import { MailEvents } from '../events/mail-events.js';
 import { MailRequestsRepository, OPEN_STATUSES, type MailRequestRow, type MailRequestStatus } from '../requests/mail-requests.repository.js';
 import { LANES, type EmailEventDetail, type EmailEventType } from '@app/contracts';
 import { AttemptInProgressError } from './attempt.errors.js';
+import { listUnsubscribeHeaders } from './list-unsubscribe.headers.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 import { SmtpTransport } from './smtp.transport.js';
 
@@ -72,7 +73,7 @@ export class MailSender {
           subject: request.payload.subject,
           ...(request.payload.text !== undefined && { text: request.payload.text }),
           ...(request.payload.html !== undefined && { html: request.payload.html }),
-          headers: { 'X-Email-Id': emailId },
+          headers: { 'X-Email-Id': emailId, ...listUnsubscribeHeaders(request.payload) },
         },
         request.lane,
       );

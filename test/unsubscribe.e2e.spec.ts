@@ -1,9 +1,11 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { Topics, suppressionChangedMessageSchema } from '@app/contracts';
 import { TopicReaders, waitFor, type CapturedMail } from '@app/testing';
-import { EmailLoopStack, KAFKA_BROKERS } from './stack.js';
+import { verifyWebhook } from '@app/webhooks';
+import { EmailLoopStack, KAFKA_BROKERS, freePort } from './stack.js';
 
 /** Where the links point: the public name of the business app, as a reverse proxy would serve it. */
 const UNSUBSCRIBE_BASE_URL = 'https://mail.example.test';
@@ -19,10 +21,29 @@ describe('one-click unsubscribe (RFC 8058), end to end', () => {
   const stack = new EmailLoopStack();
   const kafka = new Kafka({ clientId: 'e2e-unsubscribe', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
   const readers = new TopicReaders(kafka);
+  /** A webhook receiver on loopback: records every request and answers 204. */
+  const webhooks: { headers: IncomingHttpHeaders; body: string }[] = [];
+  let receiver: Server;
+  let receiverUrl = '';
 
   beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        webhooks.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(204).end();
+      });
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => receiver.listen(port, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${port}/hooks`;
     await stack.start({
-      businessEnv: { UNSUBSCRIBE_BASE_URL, UNSUBSCRIBE_SECRET: 'e2e-unsubscribe-secret-0123456789abcdef' },
+      businessEnv: {
+        UNSUBSCRIBE_BASE_URL,
+        UNSUBSCRIBE_SECRET: 'e2e-unsubscribe-secret-0123456789abcdef',
+        WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8',
+      },
     });
   });
 
@@ -31,6 +52,8 @@ describe('one-click unsubscribe (RFC 8058), end to end', () => {
   });
 
   afterAll(async () => {
+    receiver?.closeAllConnections();
+    await new Promise((resolve) => receiver?.close(resolve));
     const codes = await stack.stop();
     expect(codes).toEqual({ business: 0, mailer: 0 });
   });
@@ -78,6 +101,10 @@ describe('one-click unsubscribe (RFC 8058), end to end', () => {
     expect(await page.text()).toMatch(/<form method="post">[\s\S]*<button type="submit">Unsubscribe<\/button>/);
     expect(await unsubscribes()).toEqual([]);
 
+    // The host's systems hear of it through a webhook.
+    const endpoint = await stack.post('/v1/webhooks', { url: receiverUrl, events: ['recipient.unsubscribed'] });
+    expect(endpoint.status).toBe(201);
+
     // What a mailbox provider sends (RFC 8058 §3.2), twice: a retry must change nothing.
     const oneClick = (): Promise<Response> =>
       fetch(onBusiness(link), {
@@ -103,11 +130,19 @@ describe('one-click unsubscribe (RFC 8058), end to end', () => {
       emailId: bulk.emailId,
     });
 
+    const [delivery] = await waitFor(() => (webhooks.length > 0 ? webhooks : undefined), { timeoutMs: 20_000, description: 'the recipient.unsubscribed webhook' });
+    const event = verifyWebhook(delivery?.body ?? '', delivery?.headers ?? {}, endpoint.body.secret);
+    expect(event).toMatchObject({
+      type: 'recipient.unsubscribed',
+      data: { emailId: bulk.emailId, status: 'unsubscribed', address: 'ada@example.test', category: 'newsletter', eventId: JSON.parse(published?.value ?? '').eventId },
+    });
+
     // A browser that posts the page's form gets a page back.
     const confirmed = await fetch(onBusiness(link), { method: 'POST', headers: { accept: 'text/html' } });
     expect(confirmed.status).toBe(200);
     expect(await confirmed.text()).toContain('You are unsubscribed');
     expect(await suppressionFacts()).toBe(1);
+    expect(webhooks).toHaveLength(1);
   });
 
   it('refuses a tampered or forged link with 404 and records nothing', async () => {

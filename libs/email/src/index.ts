@@ -42,7 +42,7 @@ export { OnEmailEvent, OnEmailEvents, type EmailEventContext, type EmailStatusEv
  */
 export { UnsubscribeService, type UnsubscribeResult } from './unsubscribe/unsubscribe.service.js';
 export { OnUnsubscribe, type RecipientUnsubscribedEvent, type UnsubscribeContext } from './unsubscribe/unsubscribe-handlers.js';
-export type { UnsubscribeLink } from './unsubscribe/unsubscribe-tokens.js';
+export { MIN_UNSUBSCRIBE_SECRET_LENGTH, type UnsubscribeLink } from './unsubscribe/unsubscribe-tokens.js';
 export { InvalidUnsubscribeLinkError, UnsubscribeLinkExpiredError } from './unsubscribe/unsubscribe.errors.js';
 
 /** What `send()` throws (all before anything is written), and `get()`'s not-found error. */

@@ -157,7 +157,10 @@ describe('one-click unsubscribe (RFC 8058), end to end', () => {
       const res = await fetch(`${stack.businessUrl}/v1/unsubscribe/${bad}`, { method: 'POST', body: 'List-Unsubscribe=One-Click' });
       expect(res.status, bad).toBe(404);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unsubscribe_link_invalid');
-      expect((await fetch(`${stack.businessUrl}/v1/unsubscribe/${bad}`)).status).toBe(404);
+      const page = await fetch(`${stack.businessUrl}/v1/unsubscribe/${bad}`);
+      expect(page.status).toBe(404);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await page.text()).toContain('This unsubscribe link is not valid');
     }
     expect({ unsubscribes: await unsubscribes(), facts: await suppressionFacts() }).toEqual(before);
   });

@@ -47,3 +47,10 @@ export function confirmationPage(link: UnsubscribeLink): string {
 export function unsubscribedPage(link: Pick<UnsubscribeLink, 'address' | 'category'>): string {
   return page('You are unsubscribed', `<p>${who(link)} will no longer receive ${which(link)}.</p>`);
 }
+
+export function invalidLinkPage(): string {
+  return page(
+    'This unsubscribe link is not valid',
+    '<p>It may have been cut off or changed. Use the unsubscribe link of the email as it arrived, or the unsubscribe button of your mail app.</p>',
+  );
+}

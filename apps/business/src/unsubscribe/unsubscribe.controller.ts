@@ -1,6 +1,7 @@
-import { Controller, Get, Header, Headers, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
+import { Controller, Get, Header, Headers, HttpCode, HttpStatus, Param, Post, Res, UseFilters } from '@nestjs/common';
 import type { Response } from 'express';
 import { UnsubscribeService } from '@app/email';
+import { UnsubscribePageFilter } from './unsubscribe-page.filter.js';
 import { confirmationPage, unsubscribedPage } from './unsubscribe-pages.js';
 
 /**
@@ -13,7 +14,8 @@ import { confirmationPage, unsubscribedPage } from './unsubscribe-pages.js';
  * - `GET /v1/unsubscribe/:token` (the link opened in a browser) only shows a page with a confirm
  *   button: scanners and previews follow GETs, so a GET never unsubscribes.
  *
- * A token that does not verify is a `404 unsubscribe_link_invalid` and records nothing. The token
+ * A token that does not verify is a `404` and records nothing (`unsubscribe_link_invalid` as JSON
+ * on the POST, a page saying so on the GET). The token
  * travels in the URL, so the pages are never cached and never send a referrer.
  */
 @Controller('v1/unsubscribe')
@@ -26,6 +28,7 @@ export class UnsubscribeController {
   @Header('Referrer-Policy', 'no-referrer')
   @Header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
   @Header('X-Robots-Tag', 'noindex')
+  @UseFilters(UnsubscribePageFilter)
   confirm(@Param('token') token: string): string {
     return confirmationPage(this.unsubscribes.check(token));
   }

@@ -1,24 +1,34 @@
 import { Catch, HttpStatus, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
-import { InvalidUnsubscribeLinkError } from '@app/email';
+import type { Request, Response } from 'express';
+import { ApiExceptionFilter } from '@app/common';
+import { InvalidUnsubscribeLinkError, UnsubscribeLinkExpiredError } from '@app/email';
 import { invalidLinkPage } from './unsubscribe-pages.js';
 
+type UnsubscribeLinkError = InvalidUnsubscribeLinkError | UnsubscribeLinkExpiredError;
+
 /**
- * The confirmation page is opened by a person in a browser: a link that does not verify gets a
- * page saying so (still `404`, as `ApiExceptionFilter` maps `NotFoundError`), not a JSON error.
- * Every other error goes to the app's `ApiExceptionFilter`.
+ * A person in a browser (the confirmation page, or its form's POST) whose link does not work gets
+ * a page saying so, with the `404` that `ApiExceptionFilter` gives `NotFoundError`s; an API client
+ * or a mailbox provider gets that filter's JSON error, from the filter itself.
  */
-@Catch(InvalidUnsubscribeLinkError)
+@Catch(InvalidUnsubscribeLinkError, UnsubscribeLinkExpiredError)
 export class UnsubscribePageFilter implements ExceptionFilter {
-  catch(_error: InvalidUnsubscribeLinkError, host: ArgumentsHost): void {
-    host
-      .switchToHttp()
+  private readonly api = new ApiExceptionFilter();
+
+  catch(error: UnsubscribeLinkError, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<Request>();
+    if (request.method !== 'GET' && !request.headers.accept?.includes('text/html')) {
+      this.api.catch(error, host);
+      return;
+    }
+    http
       .getResponse<Response>()
       .status(HttpStatus.NOT_FOUND)
       .type('html')
       .setHeader('Cache-Control', 'no-store')
       .setHeader('Referrer-Policy', 'no-referrer')
       .setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-      .send(invalidLinkPage());
+      .send(invalidLinkPage(error instanceof UnsubscribeLinkExpiredError));
   }
 }

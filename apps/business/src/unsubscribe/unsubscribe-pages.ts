@@ -48,9 +48,15 @@ export function unsubscribedPage(link: Pick<UnsubscribeLink, 'address' | 'catego
   return page('You are unsubscribed', `<p>${who(link)} will no longer receive ${which(link)}.</p>`);
 }
 
-export function invalidLinkPage(): string {
-  return page(
-    'This unsubscribe link is not valid',
-    '<p>It may have been cut off or changed. Use the unsubscribe link of the email as it arrived, or the unsubscribe button of your mail app.</p>',
-  );
+/** A link that does not verify, or (`expired`) whose email, and so whose recipients, is no longer kept. */
+export function invalidLinkPage(expired = false): string {
+  return expired
+    ? page(
+        'This unsubscribe link has expired',
+        '<p>Its email is no longer kept, so we cannot tell whom it was for. Use the unsubscribe link of a recent email, or the unsubscribe button of your mail app.</p>',
+      )
+    : page(
+        'This unsubscribe link is not valid',
+        '<p>It may have been cut off or changed. Use the unsubscribe link of the email as it arrived, or the unsubscribe button of your mail app.</p>',
+      );
 }

@@ -104,5 +104,11 @@ describe('POST/GET /v1/unsubscribe/:token (HTTP, PostgreSQL, EmailModule)', () =
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: 'unsubscribe_link_invalid', message: expect.stringContaining('not valid') } });
     expect(await counts()).toEqual(before);
+
+    // A browser (the confirmation page's form) gets a page instead.
+    const page = await fetch(`${base}${tampered}`, { method: 'POST', headers: { accept: 'text/html' } });
+    expect(page.status).toBe(404);
+    expect(await page.text()).toContain('This unsubscribe link is not valid');
+    expect(await counts()).toEqual(before);
   });
 });

@@ -14,11 +14,12 @@ import { confirmationPage, unsubscribedPage } from './unsubscribe-pages.js';
  * - `GET /v1/unsubscribe/:token` (the link opened in a browser) only shows a page with a confirm
  *   button: scanners and previews follow GETs, so a GET never unsubscribes.
  *
- * A token that does not verify is a `404` and records nothing (`unsubscribe_link_invalid` as JSON
- * on the POST, a page saying so on the GET). The token
+ * A token that does not verify is a `404` and records nothing (`unsubscribe_link_invalid` as JSON,
+ * or a page saying so for a browser: `UnsubscribePageFilter`). The token
  * travels in the URL, so the pages are never cached and never send a referrer.
  */
 @Controller('v1/unsubscribe')
+@UseFilters(UnsubscribePageFilter)
 export class UnsubscribeController {
   constructor(private readonly unsubscribes: UnsubscribeService) {}
 
@@ -28,7 +29,6 @@ export class UnsubscribeController {
   @Header('Referrer-Policy', 'no-referrer')
   @Header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
   @Header('X-Robots-Tag', 'noindex')
-  @UseFilters(UnsubscribePageFilter)
   confirm(@Param('token') token: string): string {
     return confirmationPage(this.unsubscribes.check(token));
   }

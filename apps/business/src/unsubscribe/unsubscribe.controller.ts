@@ -15,8 +15,8 @@ import { confirmationPage, unsubscribedPage } from './unsubscribe-pages.js';
  *   button: scanners and previews follow GETs, so a GET never unsubscribes.
  *
  * A token that does not verify is a `404` and records nothing (`unsubscribe_link_invalid` as JSON,
- * or a page saying so for a browser: `UnsubscribePageFilter`). The token
- * travels in the URL, so the pages are never cached and never send a referrer.
+ * or a page saying so for a browser: `UnsubscribePageFilter`). The token travels in the URL, so
+ * the pages are never cached and never send a referrer.
  */
 @Controller('v1/unsubscribe')
 @UseFilters(UnsubscribePageFilter)

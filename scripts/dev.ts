@@ -28,6 +28,9 @@ const env = {
   MAILER_PORT: String(MAILER_PORT),
   // The demo receiver listens on loopback, which the SSRF guard refuses unless allowed.
   WEBHOOK_ALLOWED_NETWORKS: process.env.WEBHOOK_ALLOWED_NETWORKS ?? '127.0.0.0/8',
+  // Bulk mail carries a one-click unsubscribe link to this app (a fixed secret: development only).
+  UNSUBSCRIBE_BASE_URL: process.env.UNSUBSCRIBE_BASE_URL ?? `http://127.0.0.1:${BUSINESS_PORT}`,
+  UNSUBSCRIBE_SECRET: process.env.UNSUBSCRIBE_SECRET ?? 'development-only-unsubscribe-secret-change-me',
 };
 
 const children: ChildProcess[] = [];

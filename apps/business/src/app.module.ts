@@ -7,6 +7,7 @@ import { daysToMs } from '@app/retention';
 import type { BusinessConfig } from './config.js';
 import { EmailsController } from './emails/emails.controller.js';
 import { TemplatesController } from './templates/templates.controller.js';
+import { UnsubscribeController } from './unsubscribe/unsubscribe.controller.js';
 import { WEBHOOK_MIGRATIONS, WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({})
@@ -35,6 +36,14 @@ export class AppModule {
             inboxMs: daysToMs(config.INBOX_RETENTION_DAYS),
             intervalMs: config.RETENTION_INTERVAL_MS,
           },
+          ...(config.UNSUBSCRIBE_BASE_URL !== undefined &&
+            config.UNSUBSCRIBE_SECRET !== undefined && {
+              unsubscribe: {
+                urlPrefix: `${config.UNSUBSCRIBE_BASE_URL}/v1/unsubscribe/`,
+                secret: config.UNSUBSCRIBE_SECRET,
+                previousSecrets: config.UNSUBSCRIBE_PREVIOUS_SECRETS,
+              },
+            }),
         }),
         WebhooksModule.forRoot({
           redisUrl: config.REDIS_URL,
@@ -51,7 +60,7 @@ export class AppModule {
         }),
         TerminusModule.forRoot({ logger: false }),
       ],
-      controllers: [EmailsController, TemplatesController, HealthController],
+      controllers: [EmailsController, TemplatesController, UnsubscribeController, HealthController],
       providers: dependencyProbes([DatabaseProbe, KafkaConsumersProbe]),
     };
   }

@@ -59,4 +59,19 @@ describe('loadBusinessConfig', () => {
     );
     expect(() => loadBusinessConfig({ ...valid, REDIS_URL: undefined })).toThrow(/REDIS_URL/);
   });
+
+  it('signs unsubscribe links only with both a base URL and a long enough secret', () => {
+    const off = loadBusinessConfig(valid);
+    expect([off.UNSUBSCRIBE_BASE_URL, off.UNSUBSCRIBE_SECRET, off.UNSUBSCRIBE_PREVIOUS_SECRETS]).toEqual([undefined, undefined, []]);
+    const secret = 's'.repeat(32);
+    const old = 'o'.repeat(32);
+    expect(
+      loadBusinessConfig({ ...valid, UNSUBSCRIBE_BASE_URL: 'https://api.example.test/', UNSUBSCRIBE_SECRET: secret, UNSUBSCRIBE_PREVIOUS_SECRETS: `${old}, ${old}x` }),
+    ).toMatchObject({ UNSUBSCRIBE_BASE_URL: 'https://api.example.test', UNSUBSCRIBE_SECRET: secret, UNSUBSCRIBE_PREVIOUS_SECRETS: [old, `${old}x`] });
+    expect(() => loadBusinessConfig({ ...valid, UNSUBSCRIBE_BASE_URL: 'https://api.example.test' })).toThrow(/UNSUBSCRIBE_SECRET: required with the other/);
+    expect(() => loadBusinessConfig({ ...valid, UNSUBSCRIBE_SECRET: secret })).toThrow(/UNSUBSCRIBE_BASE_URL: required with the other/);
+    expect(() =>
+      loadBusinessConfig({ ...valid, UNSUBSCRIBE_BASE_URL: 'ftp://x.test', UNSUBSCRIBE_SECRET: 'short', UNSUBSCRIBE_PREVIOUS_SECRETS: 'also-short' }),
+    ).toThrow(/UNSUBSCRIBE_BASE_URL[\s\S]*UNSUBSCRIBE_SECRET: must be at least 32[\s\S]*UNSUBSCRIBE_PREVIOUS_SECRETS/);
+  });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SQL_SCHEMA_PATTERN, configFields, loadConfig } from '@app/common';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '@app/email';
+import { DEFAULT_MAX_MESSAGE_BYTES, MIN_UNSUBSCRIBE_SECRET_LENGTH } from '@app/email';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import { WEBHOOK_RETRY_JITTER, parseAllowedNetworks, parseRetrySchedule } from '@app/webhooks';
 
@@ -46,7 +46,26 @@ const businessConfigSchema = z.object({
   WEBHOOK_DISABLE_AFTER_MS: z.coerce.number().int().min(1_000).default(5 * 86_400_000),
   WEBHOOK_RETENTION_DAYS: configFields.retentionDays(30, 1),
   WEBHOOK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  // One-click unsubscribe of bulk mail (README "Sending platform"): both or neither. The base URL is
+  // where mailbox providers reach this app from the internet; links are <base>/v1/unsubscribe/<token>.
+  UNSUBSCRIBE_BASE_URL: z
+    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+    .max(900)
+    .regex(/^[^\s<>"?#]+$/, 'must not contain whitespace, <, >, ", ? or #')
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional(),
+  UNSUBSCRIBE_SECRET: z.string().min(MIN_UNSUBSCRIBE_SECRET_LENGTH, `must be at least ${MIN_UNSUBSCRIBE_SECRET_LENGTH} characters`).optional(),
+  // Secrets used before a rotation, comma-separated: links signed with them keep working.
+  UNSUBSCRIBE_PREVIOUS_SECRETS: z
+    .string()
+    .optional()
+    .transform((s) => (s ?? '').split(',').map((v) => v.trim()).filter(Boolean))
+    .pipe(z.array(z.string().min(MIN_UNSUBSCRIBE_SECRET_LENGTH, `each must be at least ${MIN_UNSUBSCRIBE_SECRET_LENGTH} characters`))),
 }).superRefine((c, ctx) => {
+  if ((c.UNSUBSCRIBE_BASE_URL === undefined) !== (c.UNSUBSCRIBE_SECRET === undefined)) {
+    const missing = c.UNSUBSCRIBE_BASE_URL === undefined ? 'UNSUBSCRIBE_BASE_URL' : 'UNSUBSCRIBE_SECRET';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'required with the other UNSUBSCRIBE_ variable (unsubscribe links need both)' });
+  }
   // The longest a delivery's retries can take, jitter included.
   const span = Math.ceil(c.WEBHOOK_RETRY_SCHEDULE_MS.reduce((sum, ms) => sum + ms, 0) * (1 + WEBHOOK_RETRY_JITTER));
   if (c.WEBHOOK_DISABLE_AFTER_MS <= span) {

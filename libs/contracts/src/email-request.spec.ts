@@ -74,6 +74,14 @@ describe('emailRequestedMessageSchema', () => {
     expect(emailRequestedMessageSchema.safeParse({ ...valid, template: { name: 'welcome' } }).success).toBe(false);
   });
 
+  it('carries an http(s) unsubscribe URL and refuses one that could break out of its header', () => {
+    const url = 'https://mail.example.test/v1/unsubscribe/abc.def';
+    expect(emailRequestedMessageSchema.safeParse({ ...valid, unsubscribeUrl: url }).success).toBe(true);
+    for (const bad of ['javascript:alert(1)', `${url}>, <https://evil.test/x`, `${url}\r\nBcc: x@example.test`, 'not a url']) {
+      expect(emailRequestedMessageSchema.safeParse({ ...valid, unsubscribeUrl: bad }).success, bad).toBe(false);
+    }
+  });
+
   it('rejects unknown versions and unknown fields', () => {
     expect(emailRequestedMessageSchema.safeParse({ ...valid, version: 2 }).success).toBe(false);
     expect(emailRequestedMessageSchema.safeParse({ ...valid, extra: true }).success).toBe(false);

@@ -94,6 +94,16 @@ export const emailRequestSchema = z
   });
 
 export type EmailRequestInput = z.input<typeof emailRequestSchema>;
+
+/**
+ * The one-click unsubscribe URL (RFC 8058) of a bulk email, signed by the business side and put
+ * by the mailer into `List-Unsubscribe: <url>`: http(s), and nothing that could end the angle
+ * brackets or the header (no whitespace, `<`, `>`, `"`).
+ */
+export const unsubscribeUrlSchema = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+  .max(2000)
+  .regex(/^[^\s<>"]+$/, 'must not contain whitespace, <, > or "');
 export type EmailRequest = z.output<typeof emailRequestSchema>;
 
 /** Kafka payload on `mail.requests.<lane>`: a request the business side has committed. */
@@ -116,6 +126,8 @@ export const emailRequestedMessageSchema = z.strictObject({
   tags: tagsSchema.optional(),
   /** The template the content was rendered from, when the request named one (the content above is already rendered). */
   template: z.strictObject({ name: templateNameSchema, version: templateVersionSchema }).optional(),
+  /** Bulk lane only: where the recipient unsubscribes in one click (`List-Unsubscribe`, RFC 8058). */
+  unsubscribeUrl: unsubscribeUrlSchema.optional(),
 });
 
 export type EmailRequestedMessage = z.infer<typeof emailRequestedMessageSchema>;

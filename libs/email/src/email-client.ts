@@ -25,6 +25,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, EMAIL_OPTIONS, type EmailModuleOptions } fro
 import { requestHash } from './request-hash.js';
 import { KAFKA_RECORD_ALLOWANCE_BYTES, kafkaRecordSize } from './request-size.js';
 import { TemplatesService } from './templates/templates.service.js';
+import { UnsubscribeLinks } from './unsubscribe/unsubscribe-links.js';
 
 export interface SendOptions {
   /**
@@ -74,6 +75,8 @@ export interface EmailView {
 @Injectable()
 export class EmailClient {
   private readonly maxMessageBytes: number;
+  /** Signs the one-click unsubscribe link of bulk mail; null when the module has no `unsubscribe` options. */
+  private readonly unsubscribeLinks: UnsubscribeLinks | null;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -89,6 +92,7 @@ export class EmailClient {
     if (!Number.isSafeInteger(this.maxMessageBytes) || this.maxMessageBytes <= KAFKA_RECORD_ALLOWANCE_BYTES) {
       throw new Error(`EmailModule: maxMessageBytes (${this.maxMessageBytes}) must be an integer above ${KAFKA_RECORD_ALLOWANCE_BYTES}`);
     }
+    this.unsubscribeLinks = options.unsubscribe ? new UnsubscribeLinks(options.unsubscribe) : null;
   }
 
   /**
@@ -127,6 +131,8 @@ export class EmailClient {
         message.expiresAt = new Date(now.getTime() + rendered.ttlSeconds * 1000).toISOString();
       }
     }
+    // Bulk mail only (one HMAC, before the size is measured: the link is part of the message).
+    if (message.lane === 'bulk' && this.unsubscribeLinks) message.unsubscribeUrl = this.unsubscribeLinks.urlFor(message);
     const size = kafkaRecordSize(message);
     if (size > this.maxMessageBytes) throw new EmailTooLargeError(size, this.maxMessageBytes);
     const hash = requestHash(request);

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
 import type { EmailEventDetail, EmailEventType, EmailStatus, Lane } from '@app/contracts';
+import { providerMethods } from './provider-methods.js';
 
 /** One status event about one of your emails, as your `@OnEmailEvent()` handlers receive it. */
 export interface EmailStatusEvent<T extends EmailEventType = EmailEventType> {
@@ -132,40 +133,26 @@ export class EmailEventHandlers implements OnModuleInit {
 
   onModuleInit(): void {
     const found: RegisteredHandler[] = [];
-    const seen = new Set<object>();
-    for (const wrapper of this.discovery.getProviders()) {
-      const instance: unknown = wrapper.instance;
-      // Request-scoped providers have no single instance to call; their handlers cannot be used.
-      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
-      // One instance reached twice (a `useExisting` alias, a provider exported under two tokens)
-      // must not have its handlers called twice per event.
-      if (wrapper.isAlias || seen.has(instance)) continue;
-      seen.add(instance);
-      const prototype = Object.getPrototypeOf(instance) as object;
-      for (const method of this.scanner.getAllMethodNames(prototype)) {
-        const fn = (instance as Record<string, unknown>)[method];
-        if (typeof fn !== 'function') continue;
-        const name = `${instance.constructor.name}.${method}`;
-        const types = Reflect.getMetadata(ON_EMAIL_EVENT, fn) as EmailEventType[] | undefined;
-        if (types) {
-          found.push({
-            name,
-            types: new Set(types),
-            call: async (events, context) => {
-              for (const event of events) await (fn as EmailEventHandlerMethod<EmailEventType>).call(instance, event, context);
-            },
-          });
-        }
-        const batchTypes = Reflect.getMetadata(ON_EMAIL_EVENTS, fn) as EmailEventType[] | undefined;
-        if (batchTypes) {
-          found.push({
-            name,
-            types: new Set(batchTypes),
-            call: async (events, context) => {
-              await (fn as EmailEventsHandlerMethod<EmailEventType>).call(instance, events, context);
-            },
-          });
-        }
+    for (const { name, instance, fn } of providerMethods(this.discovery, this.scanner)) {
+      const types = Reflect.getMetadata(ON_EMAIL_EVENT, fn) as EmailEventType[] | undefined;
+      if (types) {
+        found.push({
+          name,
+          types: new Set(types),
+          call: async (events, context) => {
+            for (const event of events) await (fn as EmailEventHandlerMethod<EmailEventType>).call(instance, event, context);
+          },
+        });
+      }
+      const batchTypes = Reflect.getMetadata(ON_EMAIL_EVENTS, fn) as EmailEventType[] | undefined;
+      if (batchTypes) {
+        found.push({
+          name,
+          types: new Set(batchTypes),
+          call: async (events, context) => {
+            await (fn as EmailEventsHandlerMethod<EmailEventType>).call(instance, events, context);
+          },
+        });
       }
     }
     this.handlers = found;

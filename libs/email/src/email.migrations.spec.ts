@@ -16,14 +16,15 @@ describe('emailMigrations()', () => {
       'EmailsRetentionIndex1763900000110',
       'EmailsRetentionIndexV21763900000120',
       'CreateEmailTemplates1763900000130',
+      'CreateUnsubscribes1763900000160',
     ]);
   });
 
   it('names the migrations of another schema after it, so two schemas in one database migrate independently', () => {
     const names = migrationNames('shop_mail');
-    expect(names).toHaveLength(9);
+    expect(names).toHaveLength(10);
     expect(names.every((name) => name.includes('_shop_mail_'))).toBe(true);
-    expect(new Set([...names, ...migrationNames('public')]).size).toBe(18);
+    expect(new Set([...names, ...migrationNames('public')]).size).toBe(20);
   });
 
   it('refuses a schema name that needs quoting or would make the outbox channel name too long', () => {

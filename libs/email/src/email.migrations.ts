@@ -7,6 +7,7 @@ import { createEmailsRetentionIndexMigration } from './emails-retention-index.mi
 import { createEmailsRetentionIndexV2Migration } from './emails-retention-index-v2.migration.js';
 import { DEFAULT_EMAIL_SCHEMA } from './email.options.js';
 import { createEmailTemplatesMigration } from './templates/templates.migration.js';
+import { createUnsubscribesMigration } from './unsubscribe/unsubscribes.migration.js';
 
 /** A TypeORM migration class, as `DataSourceOptions.migrations` takes it. */
 export type EmailMigration = new () => MigrationInterface;
@@ -27,6 +28,7 @@ export function emailMigrations(schema: string = DEFAULT_EMAIL_SCHEMA): EmailMig
     createEmailsRetentionIndexMigration(schema),
     createEmailsRetentionIndexV2Migration(schema),
     createEmailTemplatesMigration(schema),
+    createUnsubscribesMigration(schema),
   ];
 }
 

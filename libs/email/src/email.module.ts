@@ -13,6 +13,9 @@ import { EmailRetentionService } from './email-retention.service.js';
 import { TemplateRenderer } from './templates/template-renderer.js';
 import { TemplatesRepository } from './templates/templates.repository.js';
 import { TemplatesService } from './templates/templates.service.js';
+import { UnsubscribeHandlers } from './unsubscribe/unsubscribe-handlers.js';
+import { UnsubscribeService } from './unsubscribe/unsubscribe.service.js';
+import { UnsubscribesRepository } from './unsubscribe/unsubscribes.repository.js';
 import { EMAIL_OPTIONS, resolveEmailModuleOptions, type EmailModuleOptions, type ResolvedEmailModuleOptions } from './email.options.js';
 
 const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN: RAW_EMAIL_OPTIONS } = new ConfigurableModuleBuilder<EmailModuleOptions>({ moduleName: 'Email' }).setClassMethodName('forRoot').build();
@@ -92,8 +95,11 @@ export class EmailModule extends ConfigurableModuleClass {
         TemplateRenderer,
         TemplatesRepository,
         TemplatesService,
+        UnsubscribesRepository,
+        UnsubscribeHandlers,
+        UnsubscribeService,
       ],
-      exports: [EmailClient, TemplatesService, outbox, kafka],
+      exports: [EmailClient, TemplatesService, UnsubscribeService, outbox, kafka],
     };
   }
 }

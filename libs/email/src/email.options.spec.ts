@@ -44,6 +44,15 @@ describe('resolveEmailModuleOptions', () => {
     expect(() => resolveEmailModuleOptions(bad)).toThrow(/EmailModule: invalid options\n {2}appName: .*\n {2}databaseUrl: .*\n {2}schema: .*\n {2}kafka.brokers: /);
   });
 
+  it('takes unsubscribe links with a URL prefix and a long enough secret, and names what is wrong', () => {
+    const unsubscribe = { urlPrefix: 'https://api.example.test/v1/unsubscribe/', secret: 's'.repeat(32) };
+    expect(resolveEmailModuleOptions({ ...base, unsubscribe }).unsubscribe).toEqual(unsubscribe);
+    const bad = { urlPrefix: 'ftp://api.example.test/u', secret: 'short', previousSecrets: ['also short'] };
+    expect(() => resolveEmailModuleOptions({ ...base, unsubscribe: bad })).toThrow(
+      /unsubscribe.urlPrefix: .*\n {2}unsubscribe.urlPrefix: must end with \/.*\n {2}unsubscribe.secret: at least 32 characters\n {2}unsubscribe.previousSecrets.0: /,
+    );
+  });
+
   it('refuses retention that would let a redelivered event apply twice', () => {
     expect(() => resolveEmailModuleOptions({ ...base, retention: { inboxMs: DAY } })).toThrow(/inboxMs must be 0/);
   });

@@ -3,6 +3,7 @@ import { SQL_SCHEMA_PATTERN, toFieldErrors } from '@app/common';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import type { OutboxRelayOptions } from '@app/outbox';
 import { daysToMs } from '@app/retention';
+import { MIN_UNSUBSCRIBE_SECRET_LENGTH } from './unsubscribe/unsubscribe-tokens.js';
 
 /**
  * How long the module keeps its rows (`EmailRetentionService`). An age of 0 keeps a table forever;
@@ -47,6 +48,25 @@ export interface EmailKafkaOptions {
 }
 
 /**
+ * One-click unsubscribe (RFC 8058) for bulk mail: with these options every `bulk`-lane email
+ * carries a signed link, which the mailer puts in `List-Unsubscribe` with
+ * `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. The host serves the link: a `POST` to it
+ * calls `EmailUnsubscribes.unsubscribe(token)` (the business app's `/v1/unsubscribe/:token`).
+ */
+export interface EmailUnsubscribeOptions {
+  /**
+   * The link is this prefix followed by the token, e.g. `https://api.example.com/v1/unsubscribe/`
+   * (http or https, ending with `/`). It must reach the host's unsubscribe endpoint from the
+   * internet: mailbox providers post to it.
+   */
+  urlPrefix: string;
+  /** Signs the links (HMAC-SHA256), at least 32 characters. Keep it secret: it is what makes a link unforgeable. */
+  secret: string;
+  /** Earlier secrets, still accepted when a link is used, so that a rotation keeps the links already sent working. */
+  previousSecrets?: string[];
+}
+
+/**
  * Options of `EmailModule.forRoot()` (or the result of `forRootAsync()`'s factory), validated at
  * start-up: an invalid value stops the app with every bad field listed.
  */
@@ -87,6 +107,8 @@ export interface EmailModuleOptions {
    */
   maxMessageBytes?: number;
   retention?: Partial<EmailRetentionOptions>;
+  /** Signed one-click unsubscribe links on bulk mail. Without it, bulk mail carries no `List-Unsubscribe`. */
+  unsubscribe?: EmailUnsubscribeOptions;
 }
 
 /** The options with their defaults filled in: what the module's providers receive. */
@@ -116,6 +138,16 @@ const emailModuleOptionsSchema = z.object({
   relay: z.record(z.string(), z.number()).optional(),
   maxMessageBytes: positiveInt.optional(),
   retention: z.record(z.string(), z.number()).optional(),
+  unsubscribe: z
+    .strictObject({
+      urlPrefix: z
+        .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+        .max(1000)
+        .regex(/^[^\s<>"]+\/$/, 'must end with / and contain no whitespace, <, > or "'),
+      secret: z.string().min(MIN_UNSUBSCRIBE_SECRET_LENGTH, `at least ${MIN_UNSUBSCRIBE_SECRET_LENGTH} characters`),
+      previousSecrets: z.array(z.string().min(MIN_UNSUBSCRIBE_SECRET_LENGTH, `at least ${MIN_UNSUBSCRIBE_SECRET_LENGTH} characters`)).optional(),
+    })
+    .optional(),
 });
 
 /**

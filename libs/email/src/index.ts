@@ -12,6 +12,7 @@ export {
   type EmailKafkaOptions,
   type EmailModuleOptions,
   type EmailRetentionOptions,
+  type EmailUnsubscribeOptions,
 } from './email.options.js';
 /** Relay tuning accepted by `EmailModuleOptions.relay`. */
 export type { OutboxRelayOptions as EmailRelayOptions } from '@app/outbox';
@@ -52,6 +53,16 @@ export type { EmailEventDetail, EmailEventType, EmailStatus, Lane } from '@app/c
 
 /** React to outcomes: `@OnEmailEvent('email.sent')` methods (`@OnEmailEvents()` for a whole batch) run inside the transaction that applies the event. */
 export { OnEmailEvent, OnEmailEvents, type EmailEventContext, type EmailStatusEvent } from './email-event-handlers.js';
+
+/**
+ * One-click unsubscribe (RFC 8058) of bulk mail: serve `UnsubscribeService.check()` (a page, GET)
+ * and `.unsubscribe()` (the one-click POST) at the module's `unsubscribe.urlPrefix`; learn of
+ * each new opt-out in an `@OnUnsubscribe()` method, inside the transaction that records it.
+ */
+export { UnsubscribeService, type UnsubscribeResult } from './unsubscribe/unsubscribe.service.js';
+export { OnUnsubscribe, type RecipientUnsubscribedEvent, type UnsubscribeContext } from './unsubscribe/unsubscribe-handlers.js';
+export { MIN_UNSUBSCRIBE_SECRET_LENGTH, type UnsubscribeLink } from './unsubscribe/unsubscribe-tokens.js';
+export { InvalidUnsubscribeLinkError, UnsubscribeLinkExpiredError } from './unsubscribe/unsubscribe.errors.js';
 
 /** What `send()` throws (all before anything is written), and `get()`'s not-found error. */
 export {

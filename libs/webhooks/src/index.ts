@@ -1,4 +1,4 @@
-export { type WebhookEvent, type WebhookEventData, webhookEventSchema } from './webhook-event.js';
+export { WEBHOOK_EVENT_TYPES, type WebhookEvent, type WebhookEventData, type WebhookEventType, webhookEventSchema } from './webhook-event.js';
 export {
   generateWebhookSecret,
   signWebhook,

@@ -11,4 +11,4 @@
  * ```
  */
 export { verifyWebhook, WebhookVerificationError, MAX_WEBHOOK_TOLERANCE_SECONDS, type IncomingWebhookHeaders } from './webhook-signature.js';
-export type { WebhookEvent, WebhookEventData } from './webhook-event.js';
+export type { WebhookEvent, WebhookEventData, WebhookEventType } from './webhook-event.js';

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { EMAIL_EVENT_TYPES, emailEventDetailSchema, metadataSchema, type EmailEventType } from '@app/contracts';
+import { EMAIL_EVENT_TYPES, categorySchema, emailAddressSchema, emailEventDetailSchema, metadataSchema } from '@app/contracts';
+
+/**
+ * The event types an endpoint can subscribe to: every email status event, and
+ * `recipient.unsubscribed` (a recipient used the one-click unsubscribe link of a bulk email).
+ */
+export const WEBHOOK_EVENT_TYPES = [...EMAIL_EVENT_TYPES, 'recipient.unsubscribed'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /**
  * What a webhook says about one email: the status it reached and the facts of the event that
@@ -20,11 +27,15 @@ export interface WebhookEventData {
   nextAttemptAt?: string;
   /** The `metadata` of the email request, echoed unchanged so a receiver can correlate. */
   metadata?: Record<string, string>;
+  /** `recipient.unsubscribed`: who opted out (lower-case); `status` is then `unsubscribed`. */
+  address?: string;
+  /** `recipient.unsubscribed`: the category opted out of; absent: every category. */
+  category?: string;
 }
 
 /** The JSON body of every webhook request. `timestamp` is when the event occurred (ISO 8601). */
 export interface WebhookEvent {
-  type: EmailEventType;
+  type: WebhookEventType;
   timestamp: string;
   data: WebhookEventData;
 }
@@ -36,7 +47,7 @@ const detail = emailEventDetailSchema.shape;
  * refused: a sender that adds a field must not break receivers built against an older version.
  */
 export const webhookEventSchema = z.looseObject({
-  type: z.enum(EMAIL_EVENT_TYPES),
+  type: z.enum(WEBHOOK_EVENT_TYPES),
   timestamp: z.iso.datetime({ offset: true }),
   data: z.looseObject({
     emailId: z.string().min(1),
@@ -50,5 +61,7 @@ export const webhookEventSchema = z.looseObject({
     rejectedRecipients: detail.rejectedRecipients,
     nextAttemptAt: detail.nextAttemptAt,
     metadata: metadataSchema.optional(),
+    address: emailAddressSchema.optional(),
+    category: categorySchema.optional(),
   }),
 });

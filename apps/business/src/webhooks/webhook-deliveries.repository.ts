@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { EmailEventType } from '@app/contracts';
+import type { WebhookEventType } from '@app/webhooks';
 import { updatedRows } from './webhook-endpoints.repository.js';
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
@@ -11,7 +11,7 @@ export interface WebhookDeliveryRow {
   endpointId: string;
   eventId: string;
   emailId: string;
-  eventType: EmailEventType;
+  eventType: WebhookEventType;
   status: DeliveryStatus;
   attempts: number;
   nextAttemptAt: Date | null;
@@ -53,7 +53,7 @@ export interface DueDelivery {
 export interface NewEventDeliveries {
   eventId: string;
   emailId: string;
-  type: EmailEventType;
+  type: WebhookEventType;
   payload: string;
 }
 

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { EmailEventType } from '@app/contracts';
+import type { WebhookEventType } from '@app/webhooks';
 
 /** One row of `webhook_endpoints`, secrets included: never hand it to a client as it is. */
 export interface WebhookEndpointRow {
   id: string;
   url: string;
-  events: EmailEventType[];
+  events: WebhookEventType[];
   description: string | null;
   enabled: boolean;
   disabledReason: string | null;
@@ -21,7 +21,7 @@ export interface WebhookEndpointRow {
 
 export interface WebhookEndpointChange {
   url?: string;
-  events?: EmailEventType[];
+  events?: WebhookEventType[];
   /** `null` clears it. */
   description?: string | null;
   enabled?: boolean;
@@ -44,7 +44,7 @@ export function updatedRows<T>(result: unknown): T[] {
 export class WebhookEndpointsRepository {
   async insert(
     manager: EntityManager,
-    endpoint: { id: string; url: string; events: EmailEventType[]; description: string | null; secret: string },
+    endpoint: { id: string; url: string; events: WebhookEventType[]; description: string | null; secret: string },
   ): Promise<WebhookEndpointRow> {
     const [row] = (await manager.query(
       `INSERT INTO webhook_endpoints (id, url, events, description, secret) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,

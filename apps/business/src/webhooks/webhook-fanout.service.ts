@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { DataSource, type EntitySubscriberInterface, type QueryRunner, type TransactionCommitEvent, type TransactionRollbackEvent } from 'typeorm';
+import { DataSource, type EntityManager, type EntitySubscriberInterface, type QueryRunner, type TransactionCommitEvent, type TransactionRollbackEvent } from 'typeorm';
 import { STATUS_OF_EVENT } from '@app/contracts';
-import { OnEmailEvents, type EmailEventContext, type EmailStatusEvent } from '@app/email';
+import { OnEmailEvents, OnUnsubscribe, type EmailEventContext, type EmailStatusEvent, type RecipientUnsubscribedEvent, type UnsubscribeContext } from '@app/email';
 import type { WebhookEvent } from '@app/webhooks';
 import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js';
 import { WebhookJobSweeper } from './webhook-job-sweeper.js';
@@ -29,6 +29,22 @@ export function webhookPayloadOf(event: EmailStatusEvent): string {
     },
   };
   return JSON.stringify(body); // undefined fields are left out
+}
+
+/** The webhook body of a recorded opt-out (`recipient.unsubscribed`). */
+export function unsubscribePayloadOf(event: RecipientUnsubscribedEvent): string {
+  const body: WebhookEvent = {
+    type: 'recipient.unsubscribed',
+    timestamp: event.occurredAt,
+    data: {
+      emailId: event.emailId,
+      status: 'unsubscribed',
+      eventId: event.eventId,
+      address: event.address,
+      category: event.category ?? undefined,
+    },
+  };
+  return JSON.stringify(body);
 }
 
 /**
@@ -65,6 +81,20 @@ export class WebhookFanoutService implements OnModuleInit, EntitySubscriberInter
       manager,
       events.map((event) => ({ eventId: event.eventId, emailId: event.emailId, type: event.type, payload: webhookPayloadOf(event) })),
     );
+    this.afterCommit(manager, created);
+  }
+
+  /** An opt-out, the same way: its deliveries commit with it (`recipient.unsubscribed`). */
+  @OnUnsubscribe()
+  async onUnsubscribe(event: RecipientUnsubscribedEvent, { manager }: UnsubscribeContext): Promise<void> {
+    const created = await this.deliveries.createForEvents(manager, [
+      { eventId: event.eventId, emailId: event.emailId, type: 'recipient.unsubscribed', payload: unsubscribePayloadOf(event) },
+    ]);
+    this.afterCommit(manager, created);
+  }
+
+  /** Enqueues the deliveries' jobs once the transaction that created them committed. */
+  private afterCommit(manager: EntityManager, created: string[]): void {
     const runner = manager.queryRunner;
     if (created.length === 0) return;
     if (!runner) {

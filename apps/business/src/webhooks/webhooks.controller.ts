@@ -1,13 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { parseOrThrow } from '@app/common';
-import { EMAIL_EVENT_TYPES } from '@app/contracts';
+import { WEBHOOK_EVENT_TYPES } from '@app/webhooks';
 import { DELIVERY_STATUSES } from './webhook-deliveries.repository.js';
 import { WebhooksService, type WebhookDeliveryDetailView, type WebhookDeliveryView, type WebhookEndpointView } from './webhooks.service.js';
 
 /** A non-empty list of event types, each once. No wildcard: a type added later is never sent unasked. */
 const eventsSchema = z
-  .array(z.enum(EMAIL_EVENT_TYPES))
+  .array(z.enum(WEBHOOK_EVENT_TYPES))
   .min(1)
   .transform((events) => [...new Set(events)]);
 /** PostgreSQL text cannot hold U+0000: refused here as bad input, not found out by the database as a 500. */

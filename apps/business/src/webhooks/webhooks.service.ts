@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { IdGenerator, InvalidInputError, describeError } from '@app/common';
-import type { EmailEventType } from '@app/contracts';
-import { checkWebhookUrl, generateWebhookSecret } from '@app/webhooks';
+import { checkWebhookUrl, generateWebhookSecret, type WebhookEventType } from '@app/webhooks';
 import { WebhookDeliveriesRepository, type DeliveryStatus, type WebhookAttemptRow, type WebhookDeliveryRow } from './webhook-deliveries.repository.js';
 import { webhookIdOf } from './webhook-delivery.service.js';
 import { WebhookEndpointsRepository, type WebhookEndpointChange, type WebhookEndpointRow } from './webhook-endpoints.repository.js';
@@ -15,7 +14,7 @@ import { WEBHOOKS_OPTIONS, type WebhooksOptions } from './webhooks.options.js';
 export interface WebhookEndpointView {
   id: string;
   url: string;
-  events: EmailEventType[];
+  events: WebhookEventType[];
   description: string | null;
   enabled: boolean;
   disabledReason: string | null;
@@ -32,7 +31,7 @@ export interface WebhookDeliveryView {
   endpointId: string;
   eventId: string;
   emailId: string;
-  eventType: EmailEventType;
+  eventType: WebhookEventType;
   status: DeliveryStatus;
   attempts: number;
   nextAttemptAt: string | null;
@@ -96,7 +95,7 @@ export class WebhooksService {
     @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
   ) {}
 
-  async create(input: { url: string; events: EmailEventType[]; description?: string }): Promise<WebhookEndpointView & { secret: string }> {
+  async create(input: { url: string; events: WebhookEventType[]; description?: string }): Promise<WebhookEndpointView & { secret: string }> {
     const row = await this.endpoints.insert(this.dataSource.manager, {
       id: this.ids.uuid(),
       url: this.checkedUrl(input.url),

@@ -10,6 +10,7 @@ import { LANES, type EmailEventDetail, type EmailEventType } from '@app/contract
 import { isHardBounce, type RecipientRefusal } from '../suppressions/hard-bounce.js';
 import { SuppressionsRepository } from '../suppressions/suppressions.repository.js';
 import { AttemptInProgressError } from './attempt.errors.js';
+import { listUnsubscribeHeaders } from './list-unsubscribe.headers.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 import { SmtpTransport } from './smtp.transport.js';
 
@@ -75,7 +76,7 @@ export class MailSender {
           subject: request.payload.subject,
           ...(request.payload.text !== undefined && { text: request.payload.text }),
           ...(request.payload.html !== undefined && { html: request.payload.html }),
-          headers: { 'X-Email-Id': emailId },
+          headers: { 'X-Email-Id': emailId, ...listUnsubscribeHeaders(request.payload) },
         },
         request.lane,
       );

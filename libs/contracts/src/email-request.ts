@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LANES } from './topics.js';
+import { attachmentsSchema, customHeadersSchema } from './message-content.js';
 
 /** Version of the payloads below; a consumer rejects versions it does not know. */
 export const CONTRACT_VERSION = 1;
@@ -26,6 +27,46 @@ const recipientListSchema = z
 /** `to`, `cc` and `bcc` accept one address or a list; they are always a list afterwards. */
 const recipientsSchema = z.preprocess((v) => (typeof v === 'string' ? [v] : v), recipientListSchema);
 
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/** A sender as the Kafka message carries it: the address, and the display name if any. */
+export const senderSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(128)
+    .refine((name) => !CONTROL_CHARACTERS.test(name), 'must not contain CR, LF or other control characters')
+    .optional(),
+  address: emailAddressSchema,
+});
+export type Sender = z.infer<typeof senderSchema>;
+export type SenderInput = string | { name?: string; address: string };
+
+/** `"Shop" <news@shop.example>`, `Shop <news@shop.example>` or `news@shop.example`. */
+const SENDER_STRING = /^\s*(?:"([^"\r\n]*)"|([^<>"\r\n]*?))\s*<([^<>\s]*)>\s*$/;
+
+/**
+ * `from` of a request: an address, `"Name" <address>`, or `{ name, address }`; always
+ * `{ name?, address }` afterwards, so that no one downstream parses it again. Whether its domain
+ * may be used is the sender's configuration (`senderDomains`, `MAIL_SENDER_DOMAINS`), not the schema's.
+ */
+export const senderInputSchema = z
+  .custom<SenderInput>(() => true)
+  .transform((value): unknown => {
+    if (typeof value !== 'string') return value;
+    const match = SENDER_STRING.exec(value);
+    if (!match) return { address: value.trim() };
+    const name = (match[1] ?? match[2] ?? '').trim();
+    return { ...(name !== '' && { name }), address: match[3] };
+  })
+  .pipe(senderSchema);
+
+/** The domain of an address, lower-cased: what sender domains are matched against. */
+export function addressDomain(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
 /** A mail category (`category` of a request): suppressions and frequency caps can be per category. */
 export const categorySchema = z
   .string()
@@ -47,6 +88,8 @@ export const emailRequestSchema = z
     cc: recipientsSchema.optional(),
     bcc: recipientsSchema.optional(),
     replyTo: emailAddressSchema.optional(),
+    /** The sender, when not the mailer's default (`MAIL_FROM`); its domain must be one of the configured sender domains. */
+    from: senderInputSchema.optional(),
     subject: z
       .string()
       .min(1, 'must not be empty')
@@ -60,6 +103,10 @@ export const emailRequestSchema = z
     /** What kind of mail this is (`newsletter`, `receipt`…): suppressions, unsubscribes and frequency caps can be per category. */
     category: categorySchema.optional(),
     tags: tagsSchema.optional(),
+    /** Files sent with the mail; their decoded total is limited by `maxAttachmentBytes`. */
+    attachments: attachmentsSchema.optional(),
+    /** Extra header fields: `X-*` and a few standard ones (see `ALLOWED_STANDARD_HEADERS`). */
+    headers: customHeadersSchema.optional(),
   })
   .refine((r) => r.text !== undefined || r.html !== undefined, {
     message: 'either text or html is required',
@@ -80,6 +127,7 @@ export const emailRequestedMessageSchema = z.strictObject({
   cc: recipientListSchema.optional(),
   bcc: recipientListSchema.optional(),
   replyTo: emailAddressSchema.optional(),
+  from: senderSchema.optional(),
   subject: z.string().min(1).max(MAX_SUBJECT_LENGTH).refine(noLineBreaks, 'must not contain CR or LF'),
   text: z.string().max(MAX_TEXT_LENGTH).optional(),
   html: z.string().max(MAX_HTML_LENGTH).optional(),
@@ -87,6 +135,8 @@ export const emailRequestedMessageSchema = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   category: categorySchema.optional(),
   tags: tagsSchema.optional(),
+  attachments: attachmentsSchema.optional(),
+  headers: customHeadersSchema.optional(),
 });
 
 export type EmailRequestedMessage = z.infer<typeof emailRequestedMessageSchema>;

@@ -6,6 +6,7 @@ import { KafkaModule } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxModule } from '@app/outbox';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
+import { SenderAllowedCheck } from './checks/sender-allowed.check.js';
 import { MAILER_CONFIG, type MailerConfig } from './config.js';
 import { MAILER_MIGRATIONS } from './database/migrations.js';
 import { MailEvents } from './events/mail-events.js';
@@ -67,6 +68,7 @@ export class AppModule {
         SendQueue,
         SendJobSweeper,
         SendWorkers,
+        SenderAllowedCheck,
         SmtpTransport,
         ...dependencyProbes([DatabaseProbe, KafkaConsumersProbe, RedisProbe, SmtpProbe]),
       ],

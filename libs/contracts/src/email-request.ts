@@ -67,6 +67,25 @@ export function addressDomain(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
+/** A domain a deployment sends from (`senderDomains`, `MAIL_SENDER_DOMAINS`), lower-cased. */
+export const senderDomainSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/, 'must be a domain name such as shop.example');
+
+/** `MAIL_SENDER_DOMAINS`: a comma-separated list of sender domains; unset or empty is none. */
+export const senderDomainListSchema = z
+  .string()
+  .optional()
+  .transform((csv) => (csv ?? '').split(',').map((d) => d.trim()).filter(Boolean))
+  .pipe(z.array(senderDomainSchema));
+
+/** Whether `address` is in one of `domains` (exactly: a subdomain is a domain of its own). */
+export function isSenderDomainAllowed(address: string, domains: readonly string[]): boolean {
+  return domains.includes(addressDomain(address));
+}
+
 /** A mail category (`category` of a request): suppressions and frequency caps can be per category. */
 export const categorySchema = z
   .string()

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { Clock, describeError } from '@app/common';
 import type { EmailRequestedMessage } from '@app/contracts';
 import type { HandlerOutcome } from '@app/kafka';
+import { SenderAllowedCheck, type CheckRefusal } from '../checks/sender-allowed.check.js';
 import { MailEvents, type MailEvent } from '../events/mail-events.js';
 import { SendQueue, type SendJobItem } from '../sending/send-queue.js';
 import { SendJobSweeper } from '../sending/send-job-sweeper.js';
@@ -35,6 +36,7 @@ export class MailRequestsService {
     private readonly queue: SendQueue,
     private readonly sweeper: SendJobSweeper,
     private readonly clock: Clock,
+    private readonly senderAllowed: SenderAllowedCheck,
   ) {}
 
   async accept(request: EmailRequestedMessage): Promise<HandlerOutcome> {
@@ -47,10 +49,18 @@ export class MailRequestsService {
     if (requests.length === 0) return [];
     const now = this.clock.now().getTime();
     // A redelivery can bring one email twice in a batch: the first copy is the one recorded.
-    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => ({ request, status: isExpired(request, now) ? 'expired' : 'pending' }));
+    // Refused requests are recorded `rejected` with their reason, never sent: an in-memory check, no query.
+    const refusals = new Map<string, CheckRefusal>();
+    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => {
+      if (isExpired(request, now)) return { request, status: 'expired' };
+      const refusal = this.senderAllowed.check(request);
+      if (!refusal) return { request, status: 'pending' };
+      refusals.set(request.emailId, refusal);
+      return { request, status: 'rejected' };
+    });
     const inserted = await this.dataSource.transaction(async (manager) => {
       const isNew = await this.requests.insertMany(manager, rows);
-      await this.events.recordMany(manager, rows.filter((row) => isNew.has(row.request.emailId)).map(eventOf));
+      await this.events.recordMany(manager, rows.filter((row) => isNew.has(row.request.emailId)).map((row) => eventOf(row, refusals)));
       return isNew;
     });
     await this.enqueueOrDefer(await this.openJobs(rows, inserted));
@@ -100,10 +110,11 @@ function isExpired(request: EmailRequestedMessage, now: number): boolean {
   return request.expiresAt !== undefined && Date.parse(request.expiresAt) <= now;
 }
 
-function eventOf({ request, status }: NewMailRequest): MailEvent {
-  return status === 'expired'
-    ? { emailId: request.emailId, type: 'email.expired', detail: { reason: 'expired before it was accepted' } }
-    : { emailId: request.emailId, type: 'email.accepted' };
+function eventOf({ request, status }: NewMailRequest, refusals: ReadonlyMap<string, CheckRefusal>): MailEvent {
+  if (status === 'expired') return { emailId: request.emailId, type: 'email.expired', detail: { reason: 'expired before it was accepted' } };
+  const refusal = refusals.get(request.emailId);
+  if (status === 'rejected' && refusal) return { emailId: request.emailId, type: 'email.rejected', detail: { code: refusal.code, reason: refusal.reason } };
+  return { emailId: request.emailId, type: 'email.accepted' };
 }
 
 /** `processed` for the first request of each email the batch recorded; `duplicate` for every other. */

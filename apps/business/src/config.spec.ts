@@ -59,4 +59,15 @@ describe('loadBusinessConfig', () => {
     );
     expect(() => loadBusinessConfig({ ...valid, REDIS_URL: undefined })).toThrow(/REDIS_URL/);
   });
+
+  it('reads the sender domains (none by default) and the attachment limit (512 KiB by default)', () => {
+    expect(loadBusinessConfig(valid)).toMatchObject({ MAIL_SENDER_DOMAINS: [], MAIL_MAX_ATTACHMENT_BYTES: 524_288 });
+    expect(loadBusinessConfig({ ...valid, MAIL_SENDER_DOMAINS: 'shop.example, News.Shop.Example', MAIL_MAX_ATTACHMENT_BYTES: '1000' })).toMatchObject({
+      MAIL_SENDER_DOMAINS: ['shop.example', 'news.shop.example'],
+      MAIL_MAX_ATTACHMENT_BYTES: 1_000,
+    });
+    expect(() => loadBusinessConfig({ ...valid, MAIL_SENDER_DOMAINS: 'shop.example,@evil', MAIL_MAX_ATTACHMENT_BYTES: 'lots' })).toThrow(
+      /MAIL_SENDER_DOMAINS[\s\S]*MAIL_MAX_ATTACHMENT_BYTES/,
+    );
+  });
 });

@@ -44,6 +44,11 @@ describe('resolveEmailModuleOptions', () => {
     expect(() => resolveEmailModuleOptions(bad)).toThrow(/EmailModule: invalid options\n {2}appName: .*\n {2}databaseUrl: .*\n {2}schema: .*\n {2}kafka.brokers: /);
   });
 
+  it('refuses a sender domain that is not a domain and a negative attachment limit', () => {
+    const bad = { appName: 'orders', databaseUrl: 'postgres://x/y', kafka: { brokers: ['b:9092'] }, senderDomains: ['shop.example', 'not a domain'], maxAttachmentBytes: -1 };
+    expect(() => resolveEmailModuleOptions(bad)).toThrow(/senderDomains.1: must be a domain name[\s\S]*maxAttachmentBytes/);
+  });
+
   it('refuses retention that would let a redelivered event apply twice', () => {
     expect(() => resolveEmailModuleOptions({ ...base, retention: { inboxMs: DAY } })).toThrow(/inboxMs must be 0/);
   });

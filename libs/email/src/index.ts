@@ -13,6 +13,8 @@ export {
   type EmailModuleOptions,
   type EmailRetentionOptions,
 } from './email.options.js';
+/** Default of `EmailModuleOptions.maxAttachmentBytes`. */
+export { DEFAULT_MAX_ATTACHMENT_BYTES } from '@app/contracts';
 /** Relay tuning accepted by `EmailModuleOptions.relay`. */
 export type { OutboxRelayOptions as EmailRelayOptions } from '@app/outbox';
 
@@ -27,7 +29,7 @@ export { KafkaEventsTransport } from '@app/kafka';
 /** Queue an email inside your transaction (`send`) and read what happened to it (`get`). */
 export { EmailClient, type EmailView, type SendOptions, type SendResult } from './email-client.js';
 /** `send()`'s argument, before validation (`to` may be one address, `lane` may be omitted). */
-export type { EmailRequestInput } from '@app/contracts';
+export type { Attachment, CustomHeaders, EmailRequestInput, SenderInput } from '@app/contracts';
 /** Vocabulary of the results and events: lanes, statuses, event types and their details. */
 export type { EmailEventDetail, EmailEventType, EmailStatus, Lane } from '@app/contracts';
 

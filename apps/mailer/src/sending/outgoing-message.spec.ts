@@ -49,5 +49,6 @@ describe('outgoingMessage', () => {
 
   it('never lets a header replace X-Email-Id', () => {
     expect(outgoingMessage({ ...base, headers: { 'X-Email-Id': 'forged' } }, defaults).headers).toEqual({ 'X-Email-Id': base.emailId });
+    expect(outgoingMessage({ ...base, headers: { 'x-email-id': 'forged', 'X-A': 'b' } }, defaults).headers).toEqual({ 'X-A': 'b', 'X-Email-Id': base.emailId });
   });
 });

@@ -16,7 +16,8 @@ export interface MessageDefaults {
  * Attachments are passed as base64 strings for nodemailer to decode, only by value: the message
  * never names a file or URL (`path`, `href`), and `SmtpTransport` switches file and URL access
  * off as well, so no request can make the mailer read a local file or fetch an address.
- * `X-Email-Id` is set last, so no custom header can replace it (the schema refuses it as well).
+ * `X-Email-Id` is the mailer's: a custom header of that name, in any case, is dropped (the schema
+ * refuses it as well).
  */
 export function outgoingMessage(request: EmailRequestedMessage, defaults: MessageDefaults): OutgoingMail {
   return {
@@ -38,6 +39,11 @@ export function outgoingMessage(request: EmailRequestedMessage, defaults: Messag
         ...(a.contentId !== undefined && { cid: a.contentId }),
       })),
     }),
-    headers: { ...request.headers, 'X-Email-Id': request.emailId },
+    headers: { ...(request.headers && withoutEmailId(request.headers)), 'X-Email-Id': request.emailId },
   };
+}
+
+/** The custom headers without any spelling of `X-Email-Id`, which would go out as a second field. */
+function withoutEmailId(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'x-email-id'));
 }

@@ -117,7 +117,8 @@ describe('the email loop, end to end on Kafka, PostgreSQL, Redis and SMTP', () =
     ['an oversized subject', { to: 'a@example.test', subject: 'x'.repeat(1_000), text: 'x' }, 'invalid_input', 'subject'],
     ['no body at all', { to: 'a@example.test', subject: 'Hi' }, 'invalid_input', 'text'],
     ['an unknown lane', { to: 'a@example.test', subject: 'Hi', text: 'x', lane: 'urgent' }, 'invalid_input', 'lane'],
-    ['an unknown field', { to: 'a@example.test', subject: 'Hi', text: 'x', from: 'x@example.test' }, 'invalid_input', '(root)'],
+    ['an unknown field', { to: 'a@example.test', subject: 'Hi', text: 'x', sender: 'x@example.test' }, 'invalid_input', '(root)'],
+    ['a from while no sender domain is configured', { to: 'a@example.test', subject: 'Hi', text: 'x', from: 'x@example.test' }, 'invalid_input', 'from'],
   ])('rejects %s with 400, a field list, and writes nothing', async (_name, body, code, field) => {
     const before = await countEmails();
     const res = await stack.post('/v1/emails', body);

@@ -30,6 +30,8 @@ export class AppModule {
           databaseUrl: config.BUSINESS_DATABASE_URL,
           kafka: { brokers: config.KAFKA_BROKERS, topicPrefix: config.KAFKA_TOPIC_PREFIX, partitions: config.KAFKA_TOPIC_PARTITIONS },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
+          senderDomains: config.MAIL_SENDER_DOMAINS,
+          maxAttachmentBytes: config.MAIL_MAX_ATTACHMENT_BYTES,
           relay: { pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS },
           retention: {
             emailsMs: daysToMs(config.EMAIL_RETENTION_DAYS),

@@ -74,4 +74,15 @@ describe('loadBusinessConfig', () => {
       loadBusinessConfig({ ...valid, UNSUBSCRIBE_BASE_URL: 'ftp://x.test', UNSUBSCRIBE_SECRET: 'short', UNSUBSCRIBE_PREVIOUS_SECRETS: 'also-short' }),
     ).toThrow(/UNSUBSCRIBE_BASE_URL[\s\S]*UNSUBSCRIBE_SECRET: must be at least 32[\s\S]*UNSUBSCRIBE_PREVIOUS_SECRETS/);
   });
+
+  it('reads the sender domains (none by default) and the attachment limit (512 KiB by default)', () => {
+    expect(loadBusinessConfig(valid)).toMatchObject({ MAIL_SENDER_DOMAINS: [], MAIL_MAX_ATTACHMENT_BYTES: 524_288 });
+    expect(loadBusinessConfig({ ...valid, MAIL_SENDER_DOMAINS: 'shop.example, News.Shop.Example', MAIL_MAX_ATTACHMENT_BYTES: '1000' })).toMatchObject({
+      MAIL_SENDER_DOMAINS: ['shop.example', 'news.shop.example'],
+      MAIL_MAX_ATTACHMENT_BYTES: 1_000,
+    });
+    expect(() => loadBusinessConfig({ ...valid, MAIL_SENDER_DOMAINS: 'shop.example,@evil', MAIL_MAX_ATTACHMENT_BYTES: 'lots' })).toThrow(
+      /MAIL_SENDER_DOMAINS[\s\S]*MAIL_MAX_ATTACHMENT_BYTES/,
+    );
+  });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SQL_SCHEMA_PATTERN, configFields, loadConfig } from '@app/common';
-import { DEFAULT_MAX_MESSAGE_BYTES, MIN_UNSUBSCRIBE_SECRET_LENGTH } from '@app/email';
+import { senderDomainListSchema } from '@app/contracts';
+import { DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MIN_UNSUBSCRIBE_SECRET_LENGTH } from '@app/email';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import { WEBHOOK_RETRY_JITTER, parseAllowedNetworks, parseRetrySchedule } from '@app/webhooks';
 
@@ -30,6 +31,10 @@ const businessConfigSchema = z.object({
   EMAIL_SCHEMA: z.string().regex(SQL_SCHEMA_PATTERN, 'must be a lower-case identifier of at most 47 characters').default('public'),
   // Largest email accepted, as the bytes of its Kafka message; at most the broker's message.max.bytes.
   KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().min(16_384).default(DEFAULT_MAX_MESSAGE_BYTES),
+  // Domains a request's `from` may use (comma-separated); unset: no `from`, the mailer's MAIL_FROM only.
+  MAIL_SENDER_DOMAINS: senderDomainListSchema,
+  // Largest total of a request's attachments, in decoded bytes (KAFKA_MAX_MESSAGE_BYTES still applies).
+  MAIL_MAX_ATTACHMENT_BYTES: z.coerce.number().int().min(0).default(DEFAULT_MAX_ATTACHMENT_BYTES),
   // Retention (README "Retention"): the inbox must outlive what Kafka can still redeliver.
   INBOX_RETENTION_DAYS: configFields.retentionDays(14, TOPIC_MESSAGE_MAX_AGE_DAYS),
   EMAIL_RETENTION_DAYS: configFields.retentionDays(90, TOPIC_MESSAGE_MAX_AGE_DAYS),

@@ -16,8 +16,9 @@ runMain('business', async () => {
     forceCloseConnections: true,
     return503OnClosing: true,
   });
-  // Room for the largest valid body (text + html limits) and no more.
-  app.useBodyParser('json', { limit: '1mb' });
+  // Room for the largest valid body (text + html limits, or attachments up to the Kafka message
+  // limit when KAFKA_MAX_MESSAGE_BYTES is raised for them) and no more.
+  app.useBodyParser('json', { limit: Math.max(1_048_576, config.KAFKA_MAX_MESSAGE_BYTES) });
   app.useGlobalFilters(new ApiExceptionFilter());
   closeOnSignals(app, 'business');
   // The Kafka handlers (@KafkaEvent) are served by this transport; app.close() stops it first.

@@ -1,5 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dedupWindowSeconds, frequencyCap, loadMailerConfig, smtpPoolSize, unconfirmedSendPolicy } from './config.js';
+import { dedupWindowSeconds, frequencyCap, loadMailerConfig, smtpPoolSize, smtpUrlOf, unconfirmedSendPolicy } from './config.js';
 
 const valid = {
   MAILER_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/mailer',
@@ -76,5 +80,50 @@ describe('loadMailerConfig', () => {
 
   it.each([['newsletter'], ['newsletter:0'], ['News:3'], ['a:1,a:2'], ['x:1;y:2']])('refuses FREQUENCY_CAP=%s and DEDUP_CATEGORIES=%s', (value) => {
     expect(() => loadMailerConfig({ ...valid, FREQUENCY_CAP: value, DEDUP_CATEGORIES: value })).toThrow(/DEDUP_CATEGORIES[\s\S]*FREQUENCY_CAP/);
+  });
+
+  it('routes each lane to SMTP_URL unless SMTP_URL_<LANE> names its own server', () => {
+    const shared = loadMailerConfig(valid);
+    expect([smtpUrlOf(shared, 'transactional'), smtpUrlOf(shared, 'bulk')]).toEqual([valid.SMTP_URL, valid.SMTP_URL]);
+    const split = loadMailerConfig({ ...valid, SMTP_URL_BULK: 'smtps://bulk.relay.example:465' });
+    expect([smtpUrlOf(split, 'transactional'), smtpUrlOf(split, 'bulk')]).toEqual([valid.SMTP_URL, 'smtps://bulk.relay.example:465']);
+    expect(() => loadMailerConfig({ ...valid, SMTP_URL_TRANSACTIONAL: 'http://x' })).toThrow(/SMTP_URL_TRANSACTIONAL/);
+  });
+
+  it('reads MAIL_SENDER_DOMAINS as a lower-cased list, none by default, refusing what is not a domain', () => {
+    expect(loadMailerConfig(valid).MAIL_SENDER_DOMAINS).toEqual([]);
+    expect(loadMailerConfig({ ...valid, MAIL_SENDER_DOMAINS: 'Shop.Example, news.shop.example' }).MAIL_SENDER_DOMAINS).toEqual(['shop.example', 'news.shop.example']);
+    expect(() => loadMailerConfig({ ...valid, MAIL_SENDER_DOMAINS: 'shop.example,not a domain' })).toThrow(/MAIL_SENDER_DOMAINS/);
+  });
+
+  describe('DKIM', () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const dkim = { DKIM_DOMAIN: 'shop.example', DKIM_SELECTOR: 's1' };
+
+    it('signs nothing when no DKIM variable is set', () => {
+      expect(loadMailerConfig(valid).DKIM).toBeUndefined();
+    });
+
+    it('takes the key inline (also with its line breaks written as \\n) or from a file, and keeps it out of the other keys', () => {
+      expect(loadMailerConfig({ ...valid, ...dkim, DKIM_PRIVATE_KEY: privateKey }).DKIM).toEqual({ domainName: 'shop.example', keySelector: 's1', privateKey });
+      expect(loadMailerConfig({ ...valid, ...dkim, DKIM_PRIVATE_KEY: privateKey.replace(/\n/g, '\\n') }).DKIM?.privateKey).toBe(privateKey);
+      const file = join(mkdtempSync(join(tmpdir(), 'dkim-')), 'key.pem');
+      writeFileSync(file, privateKey);
+      const config = loadMailerConfig({ ...valid, ...dkim, DKIM_PRIVATE_KEY_FILE: file });
+      expect(config.DKIM?.privateKey).toBe(privateKey);
+      expect(config).not.toHaveProperty('DKIM_PRIVATE_KEY_FILE');
+      expect(config).not.toHaveProperty('DKIM_PRIVATE_KEY');
+    });
+
+    it.each([
+      ['a key that does not parse', { ...dkim, DKIM_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----' }, /DKIM_PRIVATE_KEY: is not a private key in PEM format/],
+      ['a public key', { ...dkim, DKIM_PRIVATE_KEY: generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString() }, /DKIM_PRIVATE_KEY: is not a private key/],
+      ['a key file that does not exist', { ...dkim, DKIM_PRIVATE_KEY_FILE: '/nonexistent/dkim.pem' }, /DKIM_PRIVATE_KEY_FILE: cannot be read: ENOENT/],
+      ['no key', dkim, /DKIM_PRIVATE_KEY: required/],
+      ['a key without domain and selector', { DKIM_PRIVATE_KEY: privateKey }, /DKIM_DOMAIN: required[\s\S]*DKIM_SELECTOR: required/],
+      ['both key sources', { ...dkim, DKIM_PRIVATE_KEY: privateKey, DKIM_PRIVATE_KEY_FILE: '/x.pem' }, /DKIM_PRIVATE_KEY_FILE: set DKIM_PRIVATE_KEY or DKIM_PRIVATE_KEY_FILE, not both/],
+    ])('refuses %s at start-up, naming the variable', (_, env, error) => {
+      expect(() => loadMailerConfig({ ...valid, ...env })).toThrow(error);
+    });
   });
 });

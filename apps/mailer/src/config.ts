@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { configFields, loadConfig } from '@app/common';
-import { categorySchema, type Lane } from '@app/contracts';
+import { categorySchema, senderDomainListSchema, type Lane } from '@app/contracts';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
+import { resolveDkimSigning } from './sending/dkim-signing.js';
 
 const poolSize = z.coerce.number().int().min(1).max(100);
+const smtpUrl = z.url({ protocol: /^smtps?$/, message: 'must be an smtp:// or smtps:// URL' });
 
 /**
  * `category:number` pairs separated by commas (`newsletter:86400,digest:3600`), into a map from
@@ -36,7 +38,10 @@ const mailerConfigSchema = z
     KAFKA_TOPIC_PARTITIONS: configFields.topicPartitions(),
     OUTBOX_POLL_INTERVAL_MS: configFields.outboxPollIntervalMs(),
     REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// URL' }),
-    SMTP_URL: z.url({ protocol: /^smtps?$/, message: 'must be an smtp:// or smtps:// URL' }),
+    SMTP_URL: smtpUrl,
+    /** A lane's own SMTP route (server, port, credentials), when it should not use SMTP_URL's. */
+    SMTP_URL_TRANSACTIONAL: smtpUrl.optional(),
+    SMTP_URL_BULK: smtpUrl.optional(),
     /**
      * SMTP connections per lane: each lane has a pool of its own, so a bulk backlog never holds
      * the connections a verification code needs. `SMTP_POOL_SIZE` (the single pool of earlier
@@ -50,6 +55,16 @@ const mailerConfigSchema = z
     MAIL_FROM: z.string().min(3).default('Email Loop <no-reply@email-loop.local>'),
     /** Domain of the deterministic `Message-ID` (`<email id>@domain`); defaults to MAIL_FROM's. */
     MESSAGE_ID_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+$/).optional(),
+    /**
+     * Domains a request's `from` may use (comma-separated); a request from any other is
+     * `rejected` (`sender_not_allowed`). Unset: only MAIL_FROM's own address.
+     */
+    MAIL_SENDER_DOMAINS: senderDomainListSchema,
+    /** DKIM signing of every message (all four unset: none); see `resolveDkimSigning`. */
+    DKIM_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a domain name').optional(),
+    DKIM_SELECTOR: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').optional(),
+    DKIM_PRIVATE_KEY: z.string().min(1).optional(),
+    DKIM_PRIVATE_KEY_FILE: z.string().min(1).optional(),
     SEND_CONCURRENCY_TRANSACTIONAL: z.coerce.number().int().min(1).max(500).default(20),
     SEND_CONCURRENCY_BULK: z.coerce.number().int().min(1).max(500).default(5),
     SEND_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
@@ -100,10 +115,17 @@ const mailerConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['MESSAGE_ID_DOMAIN'], message: 'required when MAIL_FROM has no domain' });
       return z.NEVER;
     }
-    const { SMTP_POOL_SIZE: sharedPoolSize, ...rest } = c;
+    const dkim = resolveDkimSigning(c);
+    for (const issue of dkim.issues) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+    if (dkim.issues.length > 0) return z.NEVER;
+    const { SMTP_POOL_SIZE: sharedPoolSize, DKIM_PRIVATE_KEY: _key, DKIM_PRIVATE_KEY_FILE: _keyFile, ...rest } = c;
     return {
       ...rest,
       MESSAGE_ID_DOMAIN: domain,
+      /** nodemailer's `dkim` option, or undefined when messages go out unsigned. */
+      DKIM: dkim.signing,
+      SMTP_URL_TRANSACTIONAL: c.SMTP_URL_TRANSACTIONAL ?? c.SMTP_URL,
+      SMTP_URL_BULK: c.SMTP_URL_BULK ?? c.SMTP_URL,
       SMTP_POOL_SIZE_TRANSACTIONAL: c.SMTP_POOL_SIZE_TRANSACTIONAL ?? sharedPoolSize ?? 10,
       SMTP_POOL_SIZE_BULK: c.SMTP_POOL_SIZE_BULK ?? sharedPoolSize ?? 5,
     };
@@ -124,6 +146,11 @@ export function unconfirmedSendPolicy(config: MailerConfig, lane: Lane): Unconfi
 /** How many SMTP connections the lane's pool may open. */
 export function smtpPoolSize(config: MailerConfig, lane: Lane): number {
   return lane === 'bulk' ? config.SMTP_POOL_SIZE_BULK : config.SMTP_POOL_SIZE_TRANSACTIONAL;
+}
+
+/** Where the lane's mail is handed over: its own route, or SMTP_URL. */
+export function smtpUrlOf(config: MailerConfig, lane: Lane): string {
+  return lane === 'bulk' ? config.SMTP_URL_BULK : config.SMTP_URL_TRANSACTIONAL;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LANES } from './topics.js';
+import { attachmentsSchema, customHeadersSchema } from './message-content.js';
 
 /** Version of the payloads below; a consumer rejects versions it does not know. */
 export const CONTRACT_VERSION = 1;
@@ -25,6 +26,65 @@ const recipientListSchema = z
 
 /** `to`, `cc` and `bcc` accept one address or a list; they are always a list afterwards. */
 const recipientsSchema = z.preprocess((v) => (typeof v === 'string' ? [v] : v), recipientListSchema);
+
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/** A sender as the Kafka message carries it: the address, and the display name if any. */
+export const senderSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(128)
+    .refine((name) => !CONTROL_CHARACTERS.test(name), 'must not contain CR, LF or other control characters')
+    .optional(),
+  address: emailAddressSchema,
+});
+export type Sender = z.infer<typeof senderSchema>;
+export type SenderInput = string | { name?: string; address: string };
+
+/** `"Shop" <news@shop.example>`, `Shop <news@shop.example>` or `news@shop.example`. */
+const SENDER_STRING = /^\s*(?:"([^"\r\n]*)"|([^<>"\r\n]*?))\s*<([^<>\s]*)>\s*$/;
+
+/**
+ * `from` of a request: an address, `"Name" <address>`, or `{ name, address }`; always
+ * `{ name?, address }` afterwards, so that no one downstream parses it again. Whether its domain
+ * may be used is the sender's configuration (`senderDomains`, `MAIL_SENDER_DOMAINS`), not the schema's.
+ */
+export const senderInputSchema = z
+  .custom<SenderInput>(() => true)
+  .transform((value): unknown => {
+    if (typeof value !== 'string') return value;
+    const match = SENDER_STRING.exec(value);
+    if (!match) return { address: value.trim() };
+    const name = (match[1] ?? match[2] ?? '').trim();
+    return { ...(name !== '' && { name }), address: match[3] };
+  })
+  .pipe(senderSchema);
+
+/** The domain of an address, lower-cased: what sender domains are matched against. */
+export function addressDomain(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** A domain a deployment sends from (`senderDomains`, `MAIL_SENDER_DOMAINS`), lower-cased. */
+export const senderDomainSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/, 'must be a domain name such as shop.example');
+
+/** `MAIL_SENDER_DOMAINS`: a comma-separated list of sender domains; unset or empty is none. */
+export const senderDomainListSchema = z
+  .string()
+  .optional()
+  .transform((csv) => (csv ?? '').split(',').map((d) => d.trim()).filter(Boolean))
+  .pipe(z.array(senderDomainSchema));
+
+/** Whether `address` is in one of `domains` (exactly: a subdomain is a domain of its own). */
+export function isSenderDomainAllowed(address: string, domains: readonly string[]): boolean {
+  return domains.includes(addressDomain(address));
+}
 
 /** A mail category (`category` of a request): suppressions and frequency caps can be per category. */
 export const categorySchema = z
@@ -58,6 +118,8 @@ export const emailRequestSchema = z
     cc: recipientsSchema.optional(),
     bcc: recipientsSchema.optional(),
     replyTo: emailAddressSchema.optional(),
+    /** The sender, when not the mailer's default (`MAIL_FROM`); its domain must be one of the configured sender domains. */
+    from: senderInputSchema.optional(),
     subject: z
       .string()
       .min(1, 'must not be empty')
@@ -77,6 +139,10 @@ export const emailRequestSchema = z
     /** The template's version; the latest when omitted. */
     version: templateVersionSchema.optional(),
     data: templateDataSchema.optional(),
+    /** Files sent with the mail; their decoded total is limited by `maxAttachmentBytes`. */
+    attachments: attachmentsSchema.optional(),
+    /** Extra header fields: `X-*` and a few standard ones (see `ALLOWED_STANDARD_HEADERS`). */
+    headers: customHeadersSchema.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.template !== undefined) {
@@ -117,6 +183,7 @@ export const emailRequestedMessageSchema = z.strictObject({
   cc: recipientListSchema.optional(),
   bcc: recipientListSchema.optional(),
   replyTo: emailAddressSchema.optional(),
+  from: senderSchema.optional(),
   subject: z.string().min(1).max(MAX_SUBJECT_LENGTH).refine(noLineBreaks, 'must not contain CR or LF'),
   text: z.string().max(MAX_TEXT_LENGTH).optional(),
   html: z.string().max(MAX_HTML_LENGTH).optional(),
@@ -128,6 +195,8 @@ export const emailRequestedMessageSchema = z.strictObject({
   template: z.strictObject({ name: templateNameSchema, version: templateVersionSchema }).optional(),
   /** Bulk lane only: where the recipient unsubscribes in one click (`List-Unsubscribe`, RFC 8058). */
   unsubscribeUrl: unsubscribeUrlSchema.optional(),
+  attachments: attachmentsSchema.optional(),
+  headers: customHeadersSchema.optional(),
 });
 
 export type EmailRequestedMessage = z.infer<typeof emailRequestedMessageSchema>;

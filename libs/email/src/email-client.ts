@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { IdGenerator, Clock, parseOrThrow } from '@app/common';
+import { IdGenerator, Clock, InvalidInputError, parseOrThrow } from '@app/common';
 import {
   CONTRACT_VERSION,
+  DEFAULT_MAX_ATTACHMENT_BYTES,
   Topics,
   emailRequestSchema,
   type EmailEventDetail,
@@ -21,6 +22,7 @@ import {
   EmailTransactionRequiredError,
   IdempotencyKeyConflictError,
 } from './email.errors.js';
+import { contentPolicyErrors, type ContentPolicy } from './content-policy.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, EMAIL_OPTIONS, type EmailModuleOptions } from './email.options.js';
 import { requestHash } from './request-hash.js';
 import { KAFKA_RECORD_ALLOWANCE_BYTES, kafkaRecordSize } from './request-size.js';
@@ -77,6 +79,7 @@ export class EmailClient {
   private readonly maxMessageBytes: number;
   /** Signs the one-click unsubscribe link of bulk mail; null when the module has no `unsubscribe` options. */
   private readonly unsubscribeLinks: UnsubscribeLinks | null;
+  private readonly contentPolicy: ContentPolicy;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -89,6 +92,10 @@ export class EmailClient {
     @Inject(EMAIL_OPTIONS) options: EmailModuleOptions,
   ) {
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.contentPolicy = {
+      senderDomains: (options.senderDomains ?? []).map((domain) => domain.toLowerCase()),
+      maxAttachmentBytes: options.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES,
+    };
     if (!Number.isSafeInteger(this.maxMessageBytes) || this.maxMessageBytes <= KAFKA_RECORD_ALLOWANCE_BYTES) {
       throw new Error(`EmailModule: maxMessageBytes (${this.maxMessageBytes}) must be an integer above ${KAFKA_RECORD_ALLOWANCE_BYTES}`);
     }
@@ -98,7 +105,8 @@ export class EmailClient {
   /**
    * Validates and queues an email.
    *
-   * @throws InvalidInputError listing every bad field.
+   * @throws InvalidInputError listing every bad field, a `from` outside `senderDomains` and
+   *   attachments over `maxAttachmentBytes` among them.
    * @throws EmailTooLargeError when the Kafka message for it would exceed `maxMessageBytes`.
    * @throws EmailTransactionRequiredError when `options.manager` is not in a transaction.
    * @throws IdempotencyKeyConflictError when the key was used before with another request.
@@ -107,6 +115,10 @@ export class EmailClient {
    */
   async send(input: EmailRequestInput, options: SendOptions = {}): Promise<SendResult> {
     const request = parseOrThrow(emailRequestSchema, input, 'email request');
+    const refused = contentPolicyErrors(request, this.contentPolicy);
+    if (refused.length > 0) {
+      throw new InvalidInputError(`email request is invalid: ${refused.map((e) => `${e.path}: ${e.message}`).join('; ')}`, refused);
+    }
     // Outside a transaction the email insert would auto-commit before the outbox writer refuses:
     // an email that is never sent, and its idempotency key used up.
     if (options.manager && !options.manager.queryRunner?.isTransactionActive) throw new EmailTransactionRequiredError();

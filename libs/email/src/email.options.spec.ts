@@ -53,6 +53,11 @@ describe('resolveEmailModuleOptions', () => {
     );
   });
 
+  it('refuses a sender domain that is not a domain and a negative attachment limit', () => {
+    const bad = { appName: 'orders', databaseUrl: 'postgres://x/y', kafka: { brokers: ['b:9092'] }, senderDomains: ['shop.example', 'not a domain'], maxAttachmentBytes: -1 };
+    expect(() => resolveEmailModuleOptions(bad)).toThrow(/senderDomains.1: must be a domain name[\s\S]*maxAttachmentBytes/);
+  });
+
   it('refuses retention that would let a redelivered event apply twice', () => {
     expect(() => resolveEmailModuleOptions({ ...base, retention: { inboxMs: DAY } })).toThrow(/inboxMs must be 0/);
   });

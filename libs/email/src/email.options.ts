@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SQL_SCHEMA_PATTERN, toFieldErrors } from '@app/common';
+import { senderDomainSchema } from '@app/contracts';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import type { OutboxRelayOptions } from '@app/outbox';
 import { daysToMs } from '@app/retention';
@@ -106,6 +107,19 @@ export interface EmailModuleOptions {
    * Default {@link DEFAULT_MAX_MESSAGE_BYTES}.
    */
   maxMessageBytes?: number;
+  /**
+   * Domains a request's `from` may use (e.g. `['shop.example']`, matched exactly, case-insensitive);
+   * `from` in any other domain is refused (`InvalidInputError`, HTTP 400). Default none: requests
+   * may not set `from` and go out from the mailer's `MAIL_FROM`. Set the mailer's
+   * `MAIL_SENDER_DOMAINS` to match: it refuses again what it would not send.
+   */
+  senderDomains?: string[];
+  /**
+   * Largest total size of a request's attachments, in decoded bytes; more is refused
+   * (`InvalidInputError`). Base64 makes them a third larger in the Kafka message, which
+   * `maxMessageBytes` limits as well. Default `DEFAULT_MAX_ATTACHMENT_BYTES` (512 KiB).
+   */
+  maxAttachmentBytes?: number;
   retention?: Partial<EmailRetentionOptions>;
   /** Signed one-click unsubscribe links on bulk mail. Without it, bulk mail carries no `List-Unsubscribe`. */
   unsubscribe?: EmailUnsubscribeOptions;
@@ -137,6 +151,8 @@ const emailModuleOptionsSchema = z.object({
   eventBatchSize: positiveInt.optional(),
   relay: z.record(z.string(), z.number()).optional(),
   maxMessageBytes: positiveInt.optional(),
+  senderDomains: z.array(senderDomainSchema).optional(),
+  maxAttachmentBytes: z.number().int().min(0).optional(),
   retention: z.record(z.string(), z.number()).optional(),
   unsubscribe: z
     .strictObject({

@@ -14,6 +14,8 @@ export {
   type EmailRetentionOptions,
   type EmailUnsubscribeOptions,
 } from './email.options.js';
+/** Default of `EmailModuleOptions.maxAttachmentBytes`. */
+export { DEFAULT_MAX_ATTACHMENT_BYTES } from '@app/contracts';
 /** Relay tuning accepted by `EmailModuleOptions.relay`. */
 export type { OutboxRelayOptions as EmailRelayOptions } from '@app/outbox';
 
@@ -47,7 +49,7 @@ export {
 } from './templates/template-definition.js';
 export { TemplateCompileError, TemplateDataError, TemplateNotFoundError, UnknownTemplateError } from './templates/template.errors.js';
 /** `send()`'s argument, before validation (`to` may be one address, `lane` may be omitted). */
-export type { EmailRequestInput } from '@app/contracts';
+export type { Attachment, CustomHeaders, EmailRequestInput, SenderInput } from '@app/contracts';
 /** Vocabulary of the results and events: lanes, statuses, event types and their details. */
 export type { EmailEventDetail, EmailEventType, EmailStatus, Lane } from '@app/contracts';
 

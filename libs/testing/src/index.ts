@@ -6,3 +6,4 @@ export { TcpGate } from './tcp-gate.js';
 export { explainWithoutSeqScan, type PlannedQuery } from './query-plans.js';
 export { TopicReaders, type ReadMessage } from './topic-readers.js';
 export { statementLoggingDataSource } from './statement-log.js';
+export { parseMail, verifyDkim, type DkimVerdict } from './mail-inspection.js';

@@ -10,6 +10,7 @@ import { bullConnection } from '@app/queue';
 import { createMigratedDatabase, dropMigratedDatabase } from '@app/testing';
 import { loadMailerConfig, type MailerConfig } from '../config.js';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
+import { SenderAllowedCheck } from '../checks/sender-allowed.check.js';
 import { MailEvents } from '../events/mail-events.js';
 import { SendJobSweeper } from '../sending/send-job-sweeper.js';
 import { SendQueue, sendQueueName } from '../sending/send-queue.js';
@@ -54,7 +55,7 @@ describe('MailRequestsService.acceptBatch (PostgreSQL, Redis)', () => {
     const sweeper = new SendJobSweeper(dataSource, repository, queue, mailerConfig);
     vi.spyOn(sweeper, 'sweepSoon').mockImplementation(() => undefined);
     const events = new MailEvents(options.outbox ?? new OutboxWriter(), new KafkaTopics({ brokers: [], clientId: 'test' }), new IdGenerator(), new Clock());
-    return { service: new MailRequestsService(dataSource, repository, events, queue, sweeper, new Clock(), new MailCheckChain([new ExpiryCheck()])), sweeper };
+    return { service: new MailRequestsService(dataSource, repository, events, queue, sweeper, new Clock(), new MailCheckChain([new ExpiryCheck(), new SenderAllowedCheck(mailerConfig)])), sweeper };
   }
 
   const request = (overrides: Partial<EmailRequestedMessage> = {}): EmailRequestedMessage => ({
@@ -151,6 +152,22 @@ describe('MailRequestsService.acceptBatch (PostgreSQL, Redis)', () => {
     expect(await eventsOf(all)).toHaveLength(3);
     expect(await jobIds('transactional')).toEqual([fresh.emailId, knownOpen.emailId].sort());
     expect(await jobIds('bulk')).toEqual([bulk.emailId]);
+  });
+
+  it('records a request from a sender it may not use as rejected (sender_not_allowed), with no send job', async () => {
+    const { service } = build({ env: { MAIL_FROM: 'Shop <no-reply@shop.example>', MAIL_SENDER_DOMAINS: 'news.shop.example' } });
+    const allowed = request({ from: { name: 'Shop', address: 'deals@news.shop.example' } });
+    const refused = request({ from: { address: 'ceo@attacker.example' } });
+    const transaction = vi.spyOn(dataSource, 'transaction');
+
+    expect(await service.acceptBatch([allowed, refused])).toEqual(['processed', 'processed']);
+
+    expect(transaction).toHaveBeenCalledTimes(1);
+    expect((await rowsOf([refused.emailId])).map((row) => row.status)).toEqual(['rejected']);
+    const [event] = await dataSource.query(`SELECT payload->>'type' AS type, payload->'detail' AS detail FROM outbox WHERE message_key = $1`, [refused.emailId]);
+    expect(event).toEqual({ type: 'email.rejected', detail: { code: 'sender_not_allowed', reason: expect.stringContaining('ceo@attacker.example') } });
+    expect(await eventsOf([allowed.emailId])).toEqual([{ emailId: allowed.emailId, type: 'email.accepted' }]);
+    expect(await jobIds('transactional')).toEqual([allowed.emailId]);
   });
 
   it('keeps accept() for one request: processed, then duplicate, one job', async () => {

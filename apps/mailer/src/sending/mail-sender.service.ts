@@ -10,8 +10,8 @@ import { LANES, type EmailEventDetail, type EmailEventType } from '@app/contract
 import { isHardBounce, type RecipientRefusal } from '../suppressions/hard-bounce.js';
 import { SuppressionsRepository } from '../suppressions/suppressions.repository.js';
 import { AttemptInProgressError } from './attempt.errors.js';
-import { listUnsubscribeHeaders } from './list-unsubscribe.headers.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
+import { outgoingMessage } from './outgoing-message.js';
 import { SmtpTransport } from './smtp.transport.js';
 
 /** How long a known SMTP outcome is kept trying to reach PostgreSQL; below the job lock's renewals. */
@@ -65,21 +65,7 @@ export class MailSender {
     const messageId = messageIdOf(this.config, emailId);
     const stopRenewing = this.keepLease(emailId, attempt);
     try {
-      const receipt = await this.smtp.send(
-        {
-          messageId,
-          from: this.config.MAIL_FROM,
-          to: request.payload.to,
-          ...(request.payload.cc && { cc: request.payload.cc }),
-          ...(request.payload.bcc && { bcc: request.payload.bcc }),
-          ...(request.payload.replyTo && { replyTo: request.payload.replyTo }),
-          subject: request.payload.subject,
-          ...(request.payload.text !== undefined && { text: request.payload.text }),
-          ...(request.payload.html !== undefined && { html: request.payload.html }),
-          headers: { 'X-Email-Id': emailId, ...listUnsubscribeHeaders(request.payload) },
-        },
-        request.lane,
-      );
+      const receipt = await this.smtp.send(outgoingMessage(request.payload, { messageId, from: this.config.MAIL_FROM }), request.lane);
       const recorded = await this.finish(
         emailId,
         attempt,

@@ -1,13 +1,23 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
 import { LANES, type Lane } from '@app/contracts';
-import { MAILER_CONFIG, type MailerConfig, smtpPoolSize } from '../config.js';
+import { MAILER_CONFIG, type MailerConfig, smtpPoolSize, smtpUrlOf } from '../config.js';
 import type { RecipientRefusal } from '../suppressions/hard-bounce.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 
+export interface OutgoingAttachment {
+  filename: string;
+  contentType: string;
+  /** The bytes, in `encoding`. */
+  content: string;
+  encoding: 'base64';
+  /** Content-ID of an inline part (`cid:` in the HTML). */
+  cid?: string;
+}
+
 export interface OutgoingMail {
   messageId: string;
-  from: string;
+  from: string | { name?: string; address: string };
   to: string[];
   cc?: string[];
   bcc?: string[];
@@ -15,6 +25,7 @@ export interface OutgoingMail {
   subject: string;
   text?: string;
   html?: string;
+  attachments?: OutgoingAttachment[];
   headers: Record<string, string>;
 }
 
@@ -30,18 +41,22 @@ export interface SmtpReceipt {
 
 /**
  * The SMTP adapter: one pooled nodemailer transport per lane (`SMTP_POOL_SIZE_<LANE>`
- * connections each), so bulk mail waiting for a connection never queues in front of a
- * transactional one. Every failure leaves as a typed error: {@link SmtpRejectedError}
+ * connections each, to `SMTP_URL_<LANE>` or `SMTP_URL`), so bulk mail waiting for a connection
+ * never queues in front of a transactional one. Every failure leaves as a typed error: {@link SmtpRejectedError}
  * (permanent) or {@link SmtpDeferredError} (try again later).
  */
 @Injectable()
 export class SmtpTransport implements OnApplicationShutdown {
   private readonly pools: Record<Lane, Transporter>;
+  /** One pool per distinct route: what `verify()` greets. */
+  private readonly routes: Transporter[];
 
   constructor(@Inject(MAILER_CONFIG) config: MailerConfig) {
     const pool = (lane: Lane): Transporter =>
       nodemailer.createTransport({
-        url: config.SMTP_URL,
+        url: smtpUrlOf(config, lane),
+        // With DKIM configured, every message is signed as it is streamed to the server.
+        ...(config.DKIM && { dkim: config.DKIM }),
         pool: true,
         maxConnections: smtpPoolSize(config, lane),
         maxMessages: 1_000,
@@ -50,12 +65,13 @@ export class SmtpTransport implements OnApplicationShutdown {
         socketTimeout: 60_000,
       });
     this.pools = { transactional: pool('transactional'), bulk: pool('bulk') };
+    // Pools on the same route talk to the same server with the same credentials: one greeting tells for both.
+    this.routes = config.SMTP_URL_BULK === config.SMTP_URL_TRANSACTIONAL ? [this.pools.transactional] : [this.pools.transactional, this.pools.bulk];
   }
 
-  /** Opens a connection of its own and greets the server (nodemailer's `verify()`); throws when it cannot. */
+  /** Opens a connection of its own to each route and greets the server (nodemailer's `verify()`); throws when one cannot. */
   async verify(): Promise<void> {
-    // Both pools talk to the same server with the same credentials: one greeting tells for both.
-    await this.pools.transactional.verify();
+    await Promise.all(this.routes.map((route) => route.verify()));
   }
 
   /** Hands `mail` over on a connection of `lane`'s pool (waiting for one if all are busy). */
@@ -64,6 +80,10 @@ export class SmtpTransport implements OnApplicationShutdown {
       const info = await this.pools[lane].sendMail({
         ...mail,
         messageId: mail.messageId,
+        // Content is only ever passed by value: nothing in a message may make nodemailer read a
+        // local file or fetch a URL (attachments and images can name a `path` or `href`).
+        disableFileAccess: true,
+        disableUrlAccess: true,
       });
       return {
         messageId: String(info.messageId ?? mail.messageId),

@@ -6,13 +6,15 @@ import type { HandlerOutcome } from '@app/kafka';
 import { MailEvents, type MailEvent } from '../events/mail-events.js';
 import { SendQueue, type SendJobItem } from '../sending/send-queue.js';
 import { SendJobSweeper } from '../sending/send-job-sweeper.js';
-import { MailRequestsRepository, OPEN_STATUSES, uuidKey, type NewMailRequest } from './mail-requests.repository.js';
+import { MailRequestsRepository, OPEN_STATUSES, uuidKey, type MailRequestStatus, type NewMailRequest } from './mail-requests.repository.js';
 
 /**
  * Accepts email requests from Kafka, a batch at a time. Invariants:
  *
  * - Each email id is recorded once (unique on email id), with exactly one `accepted` (or
- *   `expired`) event, in the same transaction: a batch is recorded whole or not at all.
+ *   `scheduled`, or `expired`) event, in the same transaction: a batch is recorded whole or not at all.
+ * - A request whose `sendAt` is ahead is recorded `scheduled` with its time (`send_at`), and its
+ *   job is a delayed one that fires then; PostgreSQL keeps the time, Redis only the timer.
  * - Outcomes come back one per request, in order: `processed` for the request that recorded its
  *   email, `duplicate` for one already known (from the database, or earlier in the same batch).
  * - Every email still open after the transaction gets its send job ensured, also a redelivered
@@ -47,7 +49,7 @@ export class MailRequestsService {
     if (requests.length === 0) return [];
     const now = this.clock.now().getTime();
     // A redelivery can bring one email twice in a batch: the first copy is the one recorded.
-    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => ({ request, status: isExpired(request, now) ? 'expired' : 'pending' }));
+    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => ({ request, status: initialStatus(request, now) }));
     const inserted = await this.dataSource.transaction(async (manager) => {
       const isNew = await this.requests.insertMany(manager, rows);
       await this.events.recordMany(manager, rows.filter((row) => isNew.has(row.request.emailId)).map(eventOf));
@@ -69,7 +71,7 @@ export class MailRequestsService {
         const current = inserted.has(request.emailId) ? status : statuses.get(request.emailId);
         return current !== undefined && OPEN_STATUSES.includes(current);
       })
-      .map(({ request }) => ({ emailId: request.emailId, lane: request.lane }));
+      .map(({ request }) => ({ emailId: request.emailId, lane: request.lane, sendAt: request.sendAt ? new Date(request.sendAt) : null }));
   }
 
   private async enqueueOrDefer(jobs: readonly SendJobItem[]): Promise<void> {
@@ -96,14 +98,16 @@ function firstOfEach(requests: readonly EmailRequestedMessage[]): EmailRequested
   return [...byEmailId.values()];
 }
 
-function isExpired(request: EmailRequestedMessage, now: number): boolean {
-  return request.expiresAt !== undefined && Date.parse(request.expiresAt) <= now;
+/** `expired` when it came too late, `scheduled` while its `sendAt` is ahead (its job waits for it), else `pending`. */
+function initialStatus(request: EmailRequestedMessage, now: number): MailRequestStatus {
+  if (request.expiresAt !== undefined && Date.parse(request.expiresAt) <= now) return 'expired';
+  return request.sendAt !== undefined && Date.parse(request.sendAt) > now ? 'scheduled' : 'pending';
 }
 
 function eventOf({ request, status }: NewMailRequest): MailEvent {
-  return status === 'expired'
-    ? { emailId: request.emailId, type: 'email.expired', detail: { reason: 'expired before it was accepted' } }
-    : { emailId: request.emailId, type: 'email.accepted' };
+  if (status === 'expired') return { emailId: request.emailId, type: 'email.expired', detail: { reason: 'expired before it was accepted' } };
+  if (status === 'scheduled') return { emailId: request.emailId, type: 'email.scheduled', detail: { sendAt: request.sendAt! } };
+  return { emailId: request.emailId, type: 'email.accepted' };
 }
 
 /** `processed` for the first request of each email the batch recorded; `duplicate` for every other. */

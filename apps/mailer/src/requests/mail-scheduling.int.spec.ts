@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { Clock, IdGenerator } from '@app/common';
-import { CONTRACT_VERSION, type EmailRequestedMessage } from '@app/contracts';
+import { CONTRACT_VERSION, type EmailCancelRequestedMessage, type EmailRequestedMessage } from '@app/contracts';
 import { KafkaTopics } from '@app/kafka';
 import { OutboxWriter } from '@app/outbox';
 import { bullConnection } from '@app/queue';
@@ -91,7 +91,7 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     text: 'x',
     ...overrides,
   });
-  const cancel = (emailId: string) => ({ version: CONTRACT_VERSION, type: 'email.cancel_requested' as const, emailId, requestedAt: new Date().toISOString() });
+  const cancel = (emailId: string): EmailCancelRequestedMessage => ({ version: CONTRACT_VERSION, type: 'email.cancel_requested', emailId, requestedAt: new Date().toISOString() });
   const row = async (emailId: string): Promise<{ status: string; sendAt: Date | null; attempts: number }> =>
     (await dataSource.query(`SELECT status, send_at AS "sendAt", attempts FROM mail_requests WHERE email_id = $1`, [emailId]))[0];
   const events = (emailId: string): Promise<{ type: string; detail: Record<string, unknown> }[]> =>

@@ -28,6 +28,7 @@ export class AppModule {
           databaseUrl: config.BUSINESS_DATABASE_URL,
           kafka: { brokers: config.KAFKA_BROKERS, topicPrefix: config.KAFKA_TOPIC_PREFIX, partitions: config.KAFKA_TOPIC_PARTITIONS },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
+          maxScheduleAheadMs: config.SEND_AT_MAX_AHEAD_DAYS * 86_400_000,
           relay: { pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS },
           retention: {
             emailsMs: daysToMs(config.EMAIL_RETENTION_DAYS),

@@ -30,6 +30,8 @@ const businessConfigSchema = z.object({
   EMAIL_SCHEMA: z.string().regex(SQL_SCHEMA_PATTERN, 'must be a lower-case identifier of at most 47 characters').default('public'),
   // Largest email accepted, as the bytes of its Kafka message; at most the broker's message.max.bytes.
   KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().min(16_384).default(DEFAULT_MAX_MESSAGE_BYTES),
+  // How far ahead `sendAt` may be (README "Scheduled sending and cancel").
+  SEND_AT_MAX_AHEAD_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   // Retention (README "Retention"): the inbox must outlive what Kafka can still redeliver.
   INBOX_RETENTION_DAYS: configFields.retentionDays(14, TOPIC_MESSAGE_MAX_AGE_DAYS),
   EMAIL_RETENTION_DAYS: configFields.retentionDays(90, TOPIC_MESSAGE_MAX_AGE_DAYS),

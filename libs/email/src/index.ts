@@ -9,6 +9,8 @@ export { EmailModule, type EmailModuleAsyncOptions } from './email.module.js';
 export {
   DEFAULT_EMAIL_SCHEMA,
   DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_SCHEDULE_AHEAD_MS,
+  SEND_AT_PAST_TOLERANCE_MS,
   type EmailKafkaOptions,
   type EmailModuleOptions,
   type EmailRetentionOptions,
@@ -25,7 +27,7 @@ export type { OutboxRelayOptions as EmailRelayOptions } from '@app/outbox';
 export { KafkaEventsTransport } from '@app/kafka';
 
 /** Queue an email inside your transaction (`send`) and read what happened to it (`get`). */
-export { EmailClient, type EmailView, type SendOptions, type SendResult } from './email-client.js';
+export { EmailClient, type CancelResult, type EmailView, type SendOptions, type SendResult } from './email-client.js';
 /** `send()`'s argument, before validation (`to` may be one address, `lane` may be omitted). */
 export type { EmailRequestInput } from '@app/contracts';
 /** Vocabulary of the results and events: lanes, statuses, event types and their details. */
@@ -34,8 +36,9 @@ export type { EmailEventDetail, EmailEventType, EmailStatus, Lane } from '@app/c
 /** React to outcomes: `@OnEmailEvent('email.sent')` methods (`@OnEmailEvents()` for a whole batch) run inside the transaction that applies the event. */
 export { OnEmailEvent, OnEmailEvents, type EmailEventContext, type EmailStatusEvent } from './email-event-handlers.js';
 
-/** What `send()` throws (all before anything is written), and `get()`'s not-found error. */
+/** What `send()` throws (all before anything is written), `get()`'s and `cancel()`'s not-found error, and `cancel()`'s conflict. */
 export {
+  EmailAlreadyFinalError,
   EmailNotFoundError,
   EmailTooLargeError,
   EmailTransactionRequiredError,

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { Clock, IdGenerator } from '@app/common';
+import { Clock, IdGenerator, sleep } from '@app/common';
 import { CONTRACT_VERSION, type EmailCancelRequestedMessage, type EmailRequestedMessage } from '@app/contracts';
 import { KafkaTopics } from '@app/kafka';
 import { OutboxWriter } from '@app/outbox';
@@ -215,10 +215,17 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     const emails = Array.from({ length: 30 }, () => request());
     for (const email of emails) await repository.insert(dataSource.manager, email, 'pending');
 
-    // Each email's cancel and send attempt start together, every email at once.
+    // Each email's cancel and send attempt start together, every email at once; for half of them
+    // the attempt, for the other half the cancel starts up to 4 ms later, so that both sides win
+    // some races (left alone, the attempt, one statement, would beat the cancel's transaction).
+    const later = <T>(ms: number, run: () => Promise<T>): Promise<T> => sleep(ms).then(run);
     const results = await Promise.all(
-      emails.map(async ({ emailId }) => {
-        const [sent, canceled] = await Promise.all([sender.send(emailId, { lastTry: false }), cancels.cancelBatch([cancel(emailId)])]);
+      emails.map(async ({ emailId }, i) => {
+        const [sendDelay, cancelDelay] = i % 2 === 0 ? [i % 5, 0] : [0, i % 5];
+        const [sent, canceled] = await Promise.all([
+          later(sendDelay, () => sender.send(emailId, { lastTry: false })),
+          later(cancelDelay, () => cancels.cancelBatch([cancel(emailId)])),
+        ]);
         return { emailId, sent, canceled: canceled[0] };
       }),
     );

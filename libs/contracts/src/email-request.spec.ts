@@ -78,7 +78,7 @@ describe('mailRequestsTopicMessageSchema', () => {
   const emailId = '7d8c3f0e-3a57-4c4b-9f11-0d3c7a1b2c3d';
 
   it('tells a request from a cancel by type', () => {
-    const cancel = { version: 1, type: 'email.cancel_requested', emailId, requestedAt: '2026-11-23T10:00:00.000Z' };
+    const cancel = { version: 1, type: 'email.cancel_requested', emailId, lane: 'bulk', requestedAt: '2026-11-23T10:00:00.000Z' };
     expect(mailRequestsTopicMessageSchema.parse(cancel)).toEqual(cancel);
     const request = { version: 1, type: 'email.requested', emailId, requestedAt: '2026-11-23T10:00:00.000Z', lane: 'bulk', to: ['a@example.com'], subject: 'Hi', text: 'x' };
     expect(mailRequestsTopicMessageSchema.parse(request)).toEqual(request);
@@ -86,6 +86,6 @@ describe('mailRequestsTopicMessageSchema', () => {
 
   it('refuses an unknown type and a cancel with extra fields', () => {
     expect(mailRequestsTopicMessageSchema.safeParse({ version: 1, type: 'email.deleted', emailId, requestedAt: '2026-11-23T10:00:00.000Z' }).success).toBe(false);
-    expect(mailRequestsTopicMessageSchema.safeParse({ version: 1, type: 'email.cancel_requested', emailId, requestedAt: '2026-11-23T10:00:00.000Z', to: ['a@example.com'] }).success).toBe(false);
+    expect(mailRequestsTopicMessageSchema.safeParse({ version: 1, type: 'email.cancel_requested', emailId, lane: 'bulk', requestedAt: '2026-11-23T10:00:00.000Z', to: ['a@example.com'] }).success).toBe(false);
   });
 });

@@ -106,13 +106,16 @@ export type EmailRequestedMessage = z.infer<typeof emailRequestedMessageSchema>;
 /**
  * Kafka payload on `mail.requests.<lane>`, beside the requests: the business side asks to cancel
  * an email (`DELETE /v1/emails/:id`). It goes to the email's own lane topic with the same key
- * (the email id), so Kafka delivers it after the request it cancels: the mailer never sees a
- * cancel before its request, and needs no tombstone for one.
+ * (the email id), so Kafka delivers it after the request it cancels. A cancel the mailer gets for
+ * an email it does not know (its request dead-lettered, to be requeued later) leaves a tombstone,
+ * so the cancel still wins if the request comes after all.
  */
 export const emailCancelRequestedMessageSchema = z.strictObject({
   version: z.literal(CONTRACT_VERSION),
   type: z.literal('email.cancel_requested'),
   emailId: z.uuid(),
+  /** The email's lane (the topic it is on), kept with a tombstone. */
+  lane: z.enum(LANES),
   requestedAt: z.iso.datetime({ offset: true }),
 });
 

@@ -78,7 +78,7 @@ describe('EmailClient: sendAt and cancel() (PostgreSQL)', () => {
     expect(await emails.cancel(id)).toEqual({ id, status: 'scheduled', cancel: 'requested' });
 
     const topic = `${topicPrefix}${Topics.requests.bulk}`;
-    const cancel = { topic, payload: { version: 1, type: 'email.cancel_requested', emailId: id, requestedAt: expect.any(String) } };
+    const cancel = { topic, payload: { version: 1, type: 'email.cancel_requested', emailId: id, lane: 'bulk', requestedAt: expect.any(String) } };
     expect(await outboxRows(id)).toEqual([{ topic, payload: expect.objectContaining({ type: 'email.requested' }) }, cancel, cancel]);
   });
 

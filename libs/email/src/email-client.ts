@@ -160,6 +160,7 @@ export class EmailClient {
       version: CONTRACT_VERSION,
       type: 'email.cancel_requested',
       emailId: email.id,
+      lane: email.lane,
       requestedAt: this.clock.now().toISOString(),
     };
     // One statement: atomic on its own, or part of the caller's transaction.

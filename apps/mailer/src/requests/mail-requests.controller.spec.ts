@@ -17,7 +17,13 @@ describe('MailRequestsController', () => {
     subject: 'Hi',
     text: 'x',
   });
-  const cancel = (emailId: string): EmailCancelRequestedMessage => ({ version: CONTRACT_VERSION, type: 'email.cancel_requested', emailId, requestedAt: '2026-11-24T10:00:01.000Z' });
+  const cancel = (emailId: string): EmailCancelRequestedMessage => ({
+    version: CONTRACT_VERSION,
+    type: 'email.cancel_requested',
+    emailId,
+    lane: 'transactional',
+    requestedAt: '2026-11-24T10:00:01.000Z',
+  });
 
   function controller(calls: string[]): MailRequestsController {
     const requests = {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { EmailRequestedMessage, Lane } from '@app/contracts';
+import type { EmailCancelRequestedMessage, EmailRequestedMessage, Lane } from '@app/contracts';
 import type { OutboxInsert } from '@app/outbox';
 
 /**
@@ -53,6 +53,7 @@ export interface OpenMailRequest {
 export interface MailRequestRow {
   emailId: string;
   lane: Lane;
+  /** The request; for a tombstone (`canceled` before its request came, see `insertTombstones`) the cancel, but such a row is final and never read as a request. */
   payload: EmailRequestedMessage;
   status: MailRequestStatus;
   attempts: number;
@@ -312,6 +313,26 @@ export class MailRequestsRepository {
       [emailIds, CANCELABLE_STATUSES],
     )) as [{ emailId: string; lane: Lane }[], number];
     return rows;
+  }
+
+  /**
+   * Records a cancel for each of these emails the mailer does not know yet, as a `canceled`
+   * request (its payload the cancel itself): when the request comes later (a dead letter
+   * requeued), it finds its email id taken and is a duplicate, never sent. One statement; returns
+   * those it recorded (an id known meanwhile is left as it is).
+   */
+  async insertTombstones(manager: EntityManager, cancels: readonly EmailCancelRequestedMessage[]): Promise<{ emailId: string; lane: Lane }[]> {
+    if (cancels.length === 0) return [];
+    const rows = cancels.map((c) => ({ email_id: c.emailId, lane: c.lane, payload: c }));
+    return manager.query(
+      `INSERT INTO mail_requests (email_id, lane, payload, status)
+       SELECT r.email_id, r.lane, r.payload, 'canceled'
+       FROM jsonb_to_recordset($1::jsonb) AS r(email_id uuid, lane text, payload jsonb)
+       ORDER BY r.email_id
+       ON CONFLICT (email_id) DO NOTHING
+       RETURNING email_id AS "emailId", lane`,
+      [JSON.stringify(rows)],
+    );
   }
 
   /** Requests held as `unknown`, oldest first. */

@@ -91,7 +91,13 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     text: 'x',
     ...overrides,
   });
-  const cancel = (emailId: string): EmailCancelRequestedMessage => ({ version: CONTRACT_VERSION, type: 'email.cancel_requested', emailId, requestedAt: new Date().toISOString() });
+  const cancel = (emailId: string): EmailCancelRequestedMessage => ({
+    version: CONTRACT_VERSION,
+    type: 'email.cancel_requested',
+    emailId,
+    lane: 'transactional',
+    requestedAt: new Date().toISOString(),
+  });
   const row = async (emailId: string): Promise<{ status: string; sendAt: Date | null; attempts: number }> =>
     (await dataSource.query(`SELECT status, send_at AS "sendAt", attempts FROM mail_requests WHERE email_id = $1`, [emailId]))[0];
   const events = (emailId: string): Promise<{ type: string; detail: Record<string, unknown> }[]> =>
@@ -200,7 +206,7 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     try {
       const sending = sender.send(email.emailId, { lastTry: false });
       await waitFor(() => mailsTo(email.emailId).length === 1, { timeoutMs: 10_000, description: 'the message inside DATA' });
-      expect(await cancels.cancelBatch([cancel(email.emailId), cancel(randomUUID())])).toEqual(['skipped', 'skipped']);
+      expect(await cancels.cancelBatch([cancel(email.emailId)])).toEqual(['skipped']);
       release();
       expect(await sending).toBe('processed');
     } finally {
@@ -209,6 +215,19 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     expect(await row(email.emailId)).toMatchObject({ status: 'sent' });
     expect((await events(email.emailId)).map((e) => e.type)).toEqual(['email.sent']);
     expect(await cancels.cancelBatch([cancel(email.emailId)])).toEqual(['skipped']);
+  });
+
+  it('lets a cancel that comes before its request win: the request is then a duplicate, never sent', async () => {
+    const late = request({ lane: 'bulk' });
+    expect(await cancels.cancelBatch([{ ...cancel(late.emailId), lane: 'bulk' }])).toEqual(['processed']);
+    expect(await row(late.emailId)).toMatchObject({ status: 'canceled' });
+
+    expect(await accepting.acceptBatch([late])).toEqual(['duplicate']);
+    expect(await row(late.emailId)).toMatchObject({ status: 'canceled', attempts: 0 });
+    expect((await events(late.emailId)).map((e) => e.type)).toEqual(['email.canceled']);
+    expect(await sender.send(late.emailId, { lastTry: false })).toBe('skipped');
+    expect(mailsTo(late.emailId)).toEqual([]);
+    expect(await cancels.cancelBatch([{ ...cancel(late.emailId), lane: 'bulk' }])).toEqual(['duplicate']);
   });
 
   it('lets exactly one of a cancel and a concurrent send attempt win, for every email of a race', async () => {

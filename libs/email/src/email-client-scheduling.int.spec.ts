@@ -82,6 +82,17 @@ describe('EmailClient: sendAt and cancel() (PostgreSQL)', () => {
     expect(await outboxRows(id)).toEqual([{ topic, payload: expect.objectContaining({ type: 'email.requested' }) }, cancel, cancel]);
   });
 
+  it('requests a cancel inside the caller’s transaction: rolled back with it, nothing is published', async () => {
+    const { id } = await emails.send(base);
+    await dataSource
+      .transaction(async (manager) => {
+        expect(await emails.cancel(id, { manager })).toMatchObject({ id, cancel: 'requested' });
+        throw new Error('the caller’s own work failed');
+      })
+      .catch(() => undefined);
+    expect((await outboxRows(id)).map((r) => r.payload.type)).toEqual(['email.requested']);
+  });
+
   it('refuses to cancel an email that already ended, with its status, and an unknown one; writes nothing', async () => {
     const { id } = await emails.send(base);
     await dataSource.query(`UPDATE email_loop.emails SET status = 'sent' WHERE id = $1`, [id]);

@@ -117,8 +117,8 @@ export class MailSender {
 
   /**
    * The cases {@link MailRequestsRepository.startNextAttempt} leaves to us: missing or final
-   * (canceled among them), attempt in progress, expired, not due yet, held. The row may have changed since that statement, so every
-   * case is checked again, including the common one.
+   * (canceled among them), attempt in progress, expired, not due yet, held. The row may have
+   * changed since that statement, so every case is checked again, including the common one.
    */
   private async startUncommon(emailId: string): Promise<{ request: MailRequestRow; attempt: number } | null> {
     return this.dataSource.transaction(async (manager) => {

@@ -32,6 +32,7 @@ export class AppModule {
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
           senderDomains: config.MAIL_SENDER_DOMAINS,
           maxAttachmentBytes: config.MAIL_MAX_ATTACHMENT_BYTES,
+          maxScheduleAheadMs: config.SEND_AT_MAX_AHEAD_DAYS * 86_400_000,
           relay: { pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS },
           retention: {
             emailsMs: daysToMs(config.EMAIL_RETENTION_DAYS),

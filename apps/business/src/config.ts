@@ -35,6 +35,8 @@ const businessConfigSchema = z.object({
   MAIL_SENDER_DOMAINS: senderDomainListSchema,
   // Largest total of a request's attachments, in decoded bytes (KAFKA_MAX_MESSAGE_BYTES still applies).
   MAIL_MAX_ATTACHMENT_BYTES: z.coerce.number().int().min(0).default(DEFAULT_MAX_ATTACHMENT_BYTES),
+  // How far ahead `sendAt` may be (README "Scheduled sending and cancel").
+  SEND_AT_MAX_AHEAD_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   // Retention (README "Retention"): the inbox must outlive what Kafka can still redeliver.
   INBOX_RETENTION_DAYS: configFields.retentionDays(14, TOPIC_MESSAGE_MAX_AGE_DAYS),
   EMAIL_RETENTION_DAYS: configFields.retentionDays(90, TOPIC_MESSAGE_MAX_AGE_DAYS),

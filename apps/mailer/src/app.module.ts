@@ -16,6 +16,7 @@ import { MailerRetentionService } from './retention/mailer-retention.service.js'
 import { MailRequestsController } from './requests/mail-requests.controller.js';
 import { MailRequestsRepository } from './requests/mail-requests.repository.js';
 import { MailRequestsService } from './requests/mail-requests.service.js';
+import { MailCancelsService } from './requests/mail-cancels.service.js';
 import { MailSender } from './sending/mail-sender.service.js';
 import { SendJobSweeper } from './sending/send-job-sweeper.js';
 import { SendQueue } from './sending/send-queue.js';
@@ -66,6 +67,7 @@ export class AppModule {
         MailEvents,
         MailRequestsRepository,
         MailRequestsService,
+        MailCancelsService,
         MailSender,
         MailerRetentionService,
         ReconciliationService,

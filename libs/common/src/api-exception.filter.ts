@@ -15,7 +15,7 @@ import { classifyDatabaseError } from './database-errors.js';
 const RETRY_AFTER_SECONDS = 5;
 
 interface ErrorBody {
-  error: { code: string; message: string; fields?: readonly FieldError[] };
+  error: { code: string; message: string; fields?: readonly FieldError[]; details?: Readonly<Record<string, string>> };
 }
 
 /**
@@ -51,7 +51,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       return [HttpStatus.NOT_FOUND, { error: { code: exception.code, message: exception.message } }];
     }
     if (exception instanceof StateConflictError) {
-      return [HttpStatus.CONFLICT, { error: { code: exception.code, message: exception.message } }];
+      return [HttpStatus.CONFLICT, { error: { code: exception.code, message: exception.message, ...(exception.details && { details: exception.details }) } }];
     }
     if (exception instanceof PayloadTooLargeError) {
       return [HttpStatus.PAYLOAD_TOO_LARGE, { error: { code: exception.code, message: exception.message, fields: exception.fieldErrors } }];

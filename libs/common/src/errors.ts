@@ -44,6 +44,8 @@ export abstract class NotFoundError extends DomainError {
 /** The request conflicts with the current state of what it names (HTTP 409). */
 export abstract class StateConflictError extends DomainError {
   readonly retriable = false;
+  /** Machine-readable facts about that state for the client (e.g. `{ status: 'sent' }`), sent as `error.details`. */
+  readonly details?: Readonly<Record<string, string>>;
 }
 
 /** The request is well-formed but contradicts an earlier one (HTTP 422), e.g. a reused idempotency key. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emailRequestSchema, emailRequestedMessageSchema } from './email-request.js';
+import { emailRequestSchema, emailRequestedMessageSchema, mailRequestsTopicMessageSchema } from './email-request.js';
 
 describe('emailRequestSchema', () => {
   it('normalises a single address to a list and defaults the lane', () => {
@@ -28,6 +28,15 @@ describe('emailRequestSchema', () => {
     expect(ok.success).toBe(true);
     const bad = emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi', text: 'x', category: 'News Letter', tags: ['a b'] });
     expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(expect.arrayContaining(['category', 'tags.0']));
+  });
+
+  it('takes a sendAt with an offset, and refuses one at or after expiresAt', () => {
+    const base = { to: 'a@example.com', subject: 'Hi', text: 'x' };
+    expect(emailRequestSchema.safeParse({ ...base, sendAt: '2026-11-24T10:00:00+01:00' }).success).toBe(true);
+    expect(emailRequestSchema.safeParse({ ...base, sendAt: 'tomorrow' }).error?.issues.map((i) => i.path.join('.'))).toEqual(['sendAt']);
+    const late = emailRequestSchema.safeParse({ ...base, sendAt: '2026-11-24T10:00:00Z', expiresAt: '2026-11-24T10:00:00Z' });
+    expect(late.error?.issues).toEqual([expect.objectContaining({ path: ['sendAt'], message: expect.stringContaining('before expiresAt') })]);
+    expect(emailRequestSchema.safeParse({ ...base, sendAt: '2026-11-24T10:00:00Z', expiresAt: '2026-11-24T11:00:00Z' }).success).toBe(true);
   });
 
   it('requires text or html', () => {
@@ -85,5 +94,21 @@ describe('emailRequestedMessageSchema', () => {
   it('rejects unknown versions and unknown fields', () => {
     expect(emailRequestedMessageSchema.safeParse({ ...valid, version: 2 }).success).toBe(false);
     expect(emailRequestedMessageSchema.safeParse({ ...valid, extra: true }).success).toBe(false);
+  });
+});
+
+describe('mailRequestsTopicMessageSchema', () => {
+  const emailId = '7d8c3f0e-3a57-4c4b-9f11-0d3c7a1b2c3d';
+
+  it('tells a request from a cancel by type', () => {
+    const cancel = { version: 1, type: 'email.cancel_requested', emailId, lane: 'bulk', requestedAt: '2026-11-23T10:00:00.000Z' };
+    expect(mailRequestsTopicMessageSchema.parse(cancel)).toEqual(cancel);
+    const request = { version: 1, type: 'email.requested', emailId, requestedAt: '2026-11-23T10:00:00.000Z', lane: 'bulk', to: ['a@example.com'], subject: 'Hi', text: 'x' };
+    expect(mailRequestsTopicMessageSchema.parse(request)).toEqual(request);
+  });
+
+  it('refuses an unknown type and a cancel with extra fields', () => {
+    expect(mailRequestsTopicMessageSchema.safeParse({ version: 1, type: 'email.deleted', emailId, requestedAt: '2026-11-23T10:00:00.000Z' }).success).toBe(false);
+    expect(mailRequestsTopicMessageSchema.safeParse({ version: 1, type: 'email.cancel_requested', emailId, lane: 'bulk', requestedAt: '2026-11-23T10:00:00.000Z', to: ['a@example.com'] }).success).toBe(false);
   });
 });

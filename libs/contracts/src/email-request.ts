@@ -131,6 +131,12 @@ export const emailRequestSchema = z
     lane: z.enum(LANES).default('transactional'),
     metadata: metadataSchema.optional(),
     expiresAt: z.iso.datetime({ offset: true }).optional(),
+    /**
+     * Send at this time instead of now (status `scheduled` until then). How far ahead, and how far
+     * in the past (clock skew), is the sender's to check (`EmailClient.send()`); the schema checks
+     * what needs no clock: it must not come after `expiresAt`.
+     */
+    sendAt: z.iso.datetime({ offset: true }).optional(),
     /** What kind of mail this is (`newsletter`, `receipt`…): suppressions, unsubscribes and frequency caps can be per category. */
     category: categorySchema.optional(),
     tags: tagsSchema.optional(),
@@ -157,6 +163,10 @@ export const emailRequestSchema = z
     for (const field of ['version', 'data'] as const) {
       if (r[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'only with a template' });
     }
+  })
+  .refine((r) => r.sendAt === undefined || r.expiresAt === undefined || Date.parse(r.sendAt) < Date.parse(r.expiresAt), {
+    message: 'must be before expiresAt (the email would expire before its time)',
+    path: ['sendAt'],
   });
 
 export type EmailRequestInput = z.input<typeof emailRequestSchema>;
@@ -189,6 +199,8 @@ export const emailRequestedMessageSchema = z.strictObject({
   html: z.string().max(MAX_HTML_LENGTH).optional(),
   metadata: metadataSchema.optional(),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
+  /** When to send it: the mailer holds it as `scheduled` until then (absent or past: at once). */
+  sendAt: z.iso.datetime({ offset: true }).optional(),
   category: categorySchema.optional(),
   tags: tagsSchema.optional(),
   /** The template the content was rendered from, when the request named one (the content above is already rendered). */
@@ -200,3 +212,26 @@ export const emailRequestedMessageSchema = z.strictObject({
 });
 
 export type EmailRequestedMessage = z.infer<typeof emailRequestedMessageSchema>;
+
+/**
+ * Kafka payload on `mail.requests.<lane>`, beside the requests: the business side asks to cancel
+ * an email (`DELETE /v1/emails/:id`). It goes to the email's own lane topic with the same key
+ * (the email id), so Kafka delivers it after the request it cancels. A cancel the mailer gets for
+ * an email it does not know (its request dead-lettered, to be requeued later) leaves a tombstone,
+ * so the cancel still wins if the request comes after all.
+ */
+export const emailCancelRequestedMessageSchema = z.strictObject({
+  version: z.literal(CONTRACT_VERSION),
+  type: z.literal('email.cancel_requested'),
+  emailId: z.uuid(),
+  /** The email's lane (the topic it is on), kept with a tombstone. */
+  lane: z.enum(LANES),
+  requestedAt: z.iso.datetime({ offset: true }),
+});
+
+export type EmailCancelRequestedMessage = z.infer<typeof emailCancelRequestedMessageSchema>;
+
+/** Everything on `mail.requests.<lane>`, told apart by `type`. */
+export const mailRequestsTopicMessageSchema = z.discriminatedUnion('type', [emailRequestedMessageSchema, emailCancelRequestedMessageSchema]);
+
+export type MailRequestsTopicMessage = z.infer<typeof mailRequestsTopicMessageSchema>;

@@ -4,8 +4,10 @@ import { IdGenerator, Clock, InvalidInputError, parseOrThrow } from '@app/common
 import {
   CONTRACT_VERSION,
   DEFAULT_MAX_ATTACHMENT_BYTES,
+  TERMINAL_STATUSES,
   Topics,
   emailRequestSchema,
+  type EmailCancelRequestedMessage,
   type EmailEventDetail,
   type EmailEventType,
   type EmailRequestInput,
@@ -17,13 +19,20 @@ import { KafkaTopics } from '@app/kafka';
 import { OutboxWriter } from '@app/outbox';
 import { EmailRepository, type EmailRow } from './email.repository.js';
 import {
+  EmailAlreadyFinalError,
   EmailNotFoundError,
   EmailTooLargeError,
   EmailTransactionRequiredError,
   IdempotencyKeyConflictError,
 } from './email.errors.js';
 import { contentPolicyErrors, type ContentPolicy } from './content-policy.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, EMAIL_OPTIONS, type EmailModuleOptions } from './email.options.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_SCHEDULE_AHEAD_MS,
+  EMAIL_OPTIONS,
+  SEND_AT_PAST_TOLERANCE_MS,
+  type EmailModuleOptions,
+} from './email.options.js';
 import { requestHash } from './request-hash.js';
 import { KAFKA_RECORD_ALLOWANCE_BYTES, kafkaRecordSize } from './request-size.js';
 import { TemplatesService } from './templates/templates.service.js';
@@ -46,6 +55,17 @@ export interface SendResult {
   status: EmailStatus;
   /** False when an earlier request with the same idempotency key was returned. */
   created: boolean;
+}
+
+export interface CancelResult {
+  id: string;
+  /** The email's status as this side knows it when the cancel was requested. */
+  status: EmailStatus;
+  /**
+   * The cancel is on its way to the mailer, which decides: the email ends `canceled` (event
+   * `email.canceled`) unless its SMTP hand-off has already started.
+   */
+  cancel: 'requested';
 }
 
 export interface EmailView {
@@ -80,6 +100,7 @@ export class EmailClient {
   /** Signs the one-click unsubscribe link of bulk mail; null when the module has no `unsubscribe` options. */
   private readonly unsubscribeLinks: UnsubscribeLinks | null;
   private readonly contentPolicy: ContentPolicy;
+  private readonly maxScheduleAheadMs: number;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -96,6 +117,7 @@ export class EmailClient {
       senderDomains: (options.senderDomains ?? []).map((domain) => domain.toLowerCase()),
       maxAttachmentBytes: options.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES,
     };
+    this.maxScheduleAheadMs = options.maxScheduleAheadMs ?? DEFAULT_MAX_SCHEDULE_AHEAD_MS;
     if (!Number.isSafeInteger(this.maxMessageBytes) || this.maxMessageBytes <= KAFKA_RECORD_ALLOWANCE_BYTES) {
       throw new Error(`EmailModule: maxMessageBytes (${this.maxMessageBytes}) must be an integer above ${KAFKA_RECORD_ALLOWANCE_BYTES}`);
     }
@@ -105,8 +127,8 @@ export class EmailClient {
   /**
    * Validates and queues an email.
    *
-   * @throws InvalidInputError listing every bad field, a `from` outside `senderDomains` and
-   *   attachments over `maxAttachmentBytes` among them.
+   * @throws InvalidInputError listing every bad field, a `from` outside `senderDomains`,
+   *   attachments over `maxAttachmentBytes` and a `sendAt` too far ahead or in the past among them.
    * @throws EmailTooLargeError when the Kafka message for it would exceed `maxMessageBytes`.
    * @throws EmailTransactionRequiredError when `options.manager` is not in a transaction.
    * @throws IdempotencyKeyConflictError when the key was used before with another request.
@@ -119,6 +141,7 @@ export class EmailClient {
     if (refused.length > 0) {
       throw new InvalidInputError(`email request is invalid: ${refused.map((e) => `${e.path}: ${e.message}`).join('; ')}`, refused);
     }
+    if (request.sendAt !== undefined) this.checkSendAt(request.sendAt);
     // Outside a transaction the email insert would auto-commit before the outbox writer refuses:
     // an email that is never sent, and its idempotency key used up.
     if (options.manager && !options.manager.queryRunner?.isTransactionActive) throw new EmailTransactionRequiredError();
@@ -152,12 +175,52 @@ export class EmailClient {
     return this.insert(options.manager ?? this.dataSource.manager, message, hash, options.idempotencyKey);
   }
 
+  /**
+   * Asks the mailer to cancel an email that has not been handed to SMTP yet (`queued`, `accepted`,
+   * `scheduled`, `retrying` between attempts). This side cannot know the mailer's state at this
+   * moment, so the cancel is a message: it goes through the outbox to the email's own lane topic,
+   * keyed by the email id, behind the request itself (Kafka keeps their order). The mailer
+   * cancels it under its row lock unless an SMTP hand-off has started (then the email goes on to
+   * `sent` or `failed`); the outcome arrives as the `email.canceled` event. Repeating it is harmless.
+   *
+   * @param options.manager the caller's transaction, to request the cancel atomically with its own data.
+   * @throws EmailNotFoundError when there is no such email.
+   * @throws EmailAlreadyFinalError when the email already ended (its status in `status`).
+   */
+  async cancel(id: string, options: { manager?: EntityManager } = {}): Promise<CancelResult> {
+    const manager = options.manager ?? this.dataSource.manager;
+    const email = await this.emails.findById(manager, id);
+    if (!email) throw new EmailNotFoundError(id);
+    if (TERMINAL_STATUSES.has(email.status)) throw new EmailAlreadyFinalError(id, email.status);
+    const message: EmailCancelRequestedMessage = {
+      version: CONTRACT_VERSION,
+      type: 'email.cancel_requested',
+      emailId: email.id,
+      lane: email.lane,
+      requestedAt: this.clock.now().toISOString(),
+    };
+    // One statement: atomic on its own, or part of the caller's transaction.
+    const { sql, params } = this.outbox.insert([{ topic: this.topics.name(Topics.requests[email.lane]), key: email.id, payload: message }])(1);
+    await manager.query(sql, params);
+    this.outbox.written(manager);
+    return { id: email.id, status: email.status, cancel: 'requested' };
+  }
+
   async get(id: string): Promise<EmailView> {
     const manager = this.dataSource.manager;
     const email = await this.emails.findById(manager, id);
     if (!email) throw new EmailNotFoundError(id);
     const events = await this.emails.listEvents(manager, id);
     return toView(email, events);
+  }
+
+  /** A `sendAt` must lie between a moment ago (clock skew) and the horizon; what needs no clock is the schema's. */
+  private checkSendAt(sendAt: string): void {
+    const ahead = Date.parse(sendAt) - this.clock.now().getTime();
+    let problem: string | undefined;
+    if (ahead < -SEND_AT_PAST_TOLERANCE_MS) problem = `is in the past (more than ${SEND_AT_PAST_TOLERANCE_MS / 1_000} s ago)`;
+    else if (ahead > this.maxScheduleAheadMs) problem = `is more than ${formatDuration(this.maxScheduleAheadMs)} ahead`;
+    if (problem) throw new InvalidInputError(`email request is invalid: sendAt: ${problem}`, [{ path: 'sendAt', message: problem }]);
   }
 
   private async insert(
@@ -187,6 +250,10 @@ export class EmailClient {
     this.outbox.written(manager);
     return { id, status: 'queued', created: true };
   }
+}
+
+function formatDuration(ms: number): string {
+  return ms % 86_400_000 === 0 ? `${ms / 86_400_000} days` : `${ms} ms`;
 }
 
 function toView(email: EmailRow, events: { type: EmailEventType; occurredAt: Date; detail: EmailEventDetail }[]): EmailView {

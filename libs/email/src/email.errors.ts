@@ -1,4 +1,5 @@
-import { DomainError, NotFoundError, PayloadTooLargeError, UnprocessableRequestError } from '@app/common';
+import { DomainError, NotFoundError, PayloadTooLargeError, StateConflictError, UnprocessableRequestError } from '@app/common';
+import type { EmailStatus } from '@app/contracts';
 
 /** The same `Idempotency-Key` was used before with a different request. */
 export class IdempotencyKeyConflictError extends UnprocessableRequestError {
@@ -51,6 +52,20 @@ export class EmailNotFoundError extends NotFoundError {
 
   constructor(readonly emailId: string) {
     super(`no email with id ${emailId}`);
+  }
+}
+
+/** `EmailClient.cancel()` of an email that already ended (sent, failed, expired, canceled…): nothing left to cancel. */
+export class EmailAlreadyFinalError extends StateConflictError {
+  readonly code = 'email_already_final';
+  override readonly details: Readonly<Record<string, string>>;
+
+  constructor(
+    readonly emailId: string,
+    readonly status: EmailStatus,
+  ) {
+    super(`email ${emailId} is already ${status}: there is nothing left to cancel`);
+    this.details = { status };
   }
 }
 

@@ -120,6 +120,11 @@ export interface EmailModuleOptions {
    * `maxMessageBytes` limits as well. Default `DEFAULT_MAX_ATTACHMENT_BYTES` (512 KiB).
    */
   maxAttachmentBytes?: number;
+  /**
+   * How far ahead a `sendAt` may be, in ms; a later one is refused (`InvalidInputError` on
+   * `sendAt`). Default {@link DEFAULT_MAX_SCHEDULE_AHEAD_MS} (30 days).
+   */
+  maxScheduleAheadMs?: number;
   retention?: Partial<EmailRetentionOptions>;
   /** Signed one-click unsubscribe links on bulk mail. Without it, bulk mail carries no `List-Unsubscribe`. */
   unsubscribe?: EmailUnsubscribeOptions;
@@ -153,6 +158,7 @@ const emailModuleOptionsSchema = z.object({
   maxMessageBytes: positiveInt.optional(),
   senderDomains: z.array(senderDomainSchema).optional(),
   maxAttachmentBytes: z.number().int().min(0).optional(),
+  maxScheduleAheadMs: positiveInt.optional(),
   retention: z.record(z.string(), z.number()).optional(),
   unsubscribe: z
     .strictObject({
@@ -184,6 +190,15 @@ export function resolveEmailModuleOptions(options: EmailModuleOptions): Resolved
     kafka: { ...kafka, clientId: kafka.clientId ?? appName, topicPrefix: kafka.topicPrefix ?? `${appName}.` },
   };
 }
+
+/** How far ahead `sendAt` may be unless `maxScheduleAheadMs` says otherwise: 30 days. */
+export const DEFAULT_MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000;
+
+/**
+ * How far in the past a `sendAt` may be and still be accepted (then sent at once): a client's
+ * clock may lag ours, and "now" computed on its side is in our past by the time it arrives.
+ */
+export const SEND_AT_PAST_TOLERANCE_MS = 60_000;
 
 /** Below Kafka's default `message.max.bytes` (1,048,588), with room to spare. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1_000_000;

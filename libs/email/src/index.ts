@@ -9,6 +9,8 @@ export { EmailModule, type EmailModuleAsyncOptions } from './email.module.js';
 export {
   DEFAULT_EMAIL_SCHEMA,
   DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_SCHEDULE_AHEAD_MS,
+  SEND_AT_PAST_TOLERANCE_MS,
   type EmailKafkaOptions,
   type EmailModuleOptions,
   type EmailRetentionOptions,
@@ -28,7 +30,7 @@ export type { OutboxRelayOptions as EmailRelayOptions } from '@app/outbox';
 export { KafkaEventsTransport } from '@app/kafka';
 
 /** Queue an email inside your transaction (`send`) and read what happened to it (`get`). */
-export { EmailClient, type EmailView, type SendOptions, type SendResult } from './email-client.js';
+export { EmailClient, type CancelResult, type EmailView, type SendOptions, type SendResult } from './email-client.js';
 /**
  * Named, versioned templates (`TemplatesService`: create, read, preview); `send()` renders one
  * given `template` (+ `version`) and `data`. Its errors: `TemplateNotFoundError` (the template
@@ -66,8 +68,9 @@ export { OnUnsubscribe, type RecipientUnsubscribedEvent, type UnsubscribeContext
 export { MIN_UNSUBSCRIBE_SECRET_LENGTH, type UnsubscribeLink } from './unsubscribe/unsubscribe-tokens.js';
 export { InvalidUnsubscribeLinkError, UnsubscribeLinkExpiredError } from './unsubscribe/unsubscribe.errors.js';
 
-/** What `send()` throws (all before anything is written), and `get()`'s not-found error. */
+/** What `send()` throws (all before anything is written), `get()`'s and `cancel()`'s not-found error, and `cancel()`'s conflict. */
 export {
+  EmailAlreadyFinalError,
   EmailNotFoundError,
   EmailTooLargeError,
   EmailTransactionRequiredError,

@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { z } from 'zod';
 import { parseOrThrow } from '@app/common';
-import { EmailClient, type EmailView, type SendResult } from '@app/email';
+import { EmailClient, type CancelResult, type EmailView, type SendResult } from '@app/email';
 
 const idempotencyKeySchema = z
   .string()
@@ -10,7 +10,7 @@ const idempotencyKeySchema = z
   .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
   .optional();
 
-/** The HTTP API: queue an email, read its status. Validation lives in `EmailClient.send()`. */
+/** The HTTP API: queue an email, read its status, cancel it. Validation lives in `EmailClient.send()`. */
 @Controller('v1/emails')
 export class EmailsController {
   constructor(private readonly emails: EmailClient) {}
@@ -29,5 +29,16 @@ export class EmailsController {
   @Get(':id')
   get(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string): Promise<EmailView> {
     return this.emails.get(id);
+  }
+
+  /**
+   * `202`: the cancel is requested from the mailer, which cancels the email unless its SMTP
+   * hand-off has started (the outcome shows as `canceled` in `GET`). `409` with `details.status`
+   * when it already ended, `404` when there is no such email.
+   */
+  @Delete(':id')
+  @HttpCode(HttpStatus.ACCEPTED)
+  cancel(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string): Promise<CancelResult> {
+    return this.emails.cancel(id);
   }
 }

@@ -6,6 +6,7 @@ import { MailRequestsSweepIndex1763900000210 } from './mail-requests-sweep-index
 import { MailRequestsRetentionIndex1763900000220 } from './mail-requests-retention-index.migration.js';
 import { MailRequestsRetentionIndexV21763900000240 } from './mail-requests-retention-index-v2.migration.js';
 import { SendingChecks1763900000310 } from './sending-checks.migration.js';
+import { MailRequestsSendAt1763900000410 } from './mail-requests-send-at.migration.js';
 
 export const MAILER_MIGRATIONS = [
   ...OUTBOX_MIGRATIONS,
@@ -16,4 +17,5 @@ export const MAILER_MIGRATIONS = [
   MailAttemptLease1763900000230,
   MailRequestsRetentionIndexV21763900000240,
   SendingChecks1763900000310,
+  MailRequestsSendAt1763900000410,
 ];

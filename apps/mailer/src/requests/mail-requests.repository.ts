@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { EmailRequestedMessage, Lane } from '@app/contracts';
+import type { EmailCancelRequestedMessage, EmailRequestedMessage, Lane } from '@app/contracts';
 import type { OutboxInsert } from '@app/outbox';
 
 /**
@@ -27,7 +27,13 @@ export type MailRequestStatus =
  * (database/mail-requests-sweep-index.migration.ts) repeats this list in its predicate: change both
  * together, with a new migration.
  */
-export const OPEN_STATUSES: readonly MailRequestStatus[] = ['pending', 'sending', 'retrying'];
+export const OPEN_STATUSES: readonly MailRequestStatus[] = ['pending', 'scheduled', 'sending', 'retrying'];
+
+/**
+ * Requests a cancel still stops: none of them is in an SMTP hand-off (`sending`), so canceling
+ * one under its row lock can never race with a message already on its way.
+ */
+export const CANCELABLE_STATUSES: readonly MailRequestStatus[] = ['pending', 'scheduled', 'retrying'];
 
 /**
  * Requests nothing will change any more: the only ones retention deletes. `unknown` is not among
@@ -36,19 +42,30 @@ export const OPEN_STATUSES: readonly MailRequestStatus[] = ['pending', 'sending'
  */
 export const FINAL_STATUSES: readonly MailRequestStatus[] = ['sent', 'failed', 'expired', 'canceled', 'rejected', 'deduplicated', 'suppressed'];
 
+/** An open request as the sweeper sees it: enough to (re)make its send job. */
+export interface OpenMailRequest {
+  emailId: string;
+  lane: Lane;
+  /** When a scheduled request is due: its job is a delayed one until then. */
+  sendAt: Date | null;
+}
+
 export interface MailRequestRow {
   emailId: string;
   lane: Lane;
+  /** The request; for a tombstone (`canceled` before its request came, see `insertTombstones`) the cancel, but such a row is final and never read as a request. */
   payload: EmailRequestedMessage;
   status: MailRequestStatus;
   attempts: number;
   expiresAt: Date | null;
+  /** When a `scheduled` request is due (null: at once). */
+  sendAt: Date | null;
   updatedAt: Date;
   /** True while the attempt in `sending` is within its lease (by the database's clock): it may still be talking SMTP. */
   leaseActive: boolean;
 }
 
-/** A request to record, with the status it starts in (`MailRequestsService` records `pending`, then ends what its checks refuse). */
+/** A request to record, with the status it starts in (`pending`, or `scheduled` when its `sendAt` is ahead); `MailRequestsService` then ends what its checks refuse. */
 export interface NewMailRequest {
   request: EmailRequestedMessage;
   status: MailRequestStatus;
@@ -62,7 +79,7 @@ export function uuidKey(emailId: string): string {
   return emailId.toLowerCase();
 }
 
-const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", updated_at AS "updatedAt",
+const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", send_at AS "sendAt", updated_at AS "updatedAt",
   COALESCE(lease_until > now(), false) AS "leaseActive"`;
 /**
  * The statements whose plans matter on a large table, built from their parameters, so that tests
@@ -71,7 +88,7 @@ const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires
 export const mailRequestQueries = {
   /** The sweeper's page: served by `mail_requests_open_email_idx`, in order, without a sort. */
   listOpen: (limit: number, afterEmailId: string | null) => ({
-    sql: `SELECT email_id AS "emailId", lane FROM mail_requests
+    sql: `SELECT email_id AS "emailId", lane, send_at AS "sendAt" FROM mail_requests
           WHERE status = ANY($1) AND ($2::uuid IS NULL OR email_id > $2::uuid)
           ORDER BY email_id LIMIT $3`,
     params: [OPEN_STATUSES, afterEmailId, limit],
@@ -117,13 +134,14 @@ export class MailRequestsRepository {
       payload: request,
       status,
       expires_at: request.expiresAt ?? null,
+      send_at: request.sendAt ?? null,
     }));
     // Inserted in email id order: two transactions racing on the same ids (a redelivery during a
     // rebalance) then wait for each other in the same order instead of deadlocking.
     const inserted: { emailId: string }[] = await manager.query(
-      `INSERT INTO mail_requests (email_id, lane, payload, status, expires_at)
-       SELECT r.email_id, r.lane, r.payload, r.status, r.expires_at
-       FROM jsonb_to_recordset($1::jsonb) AS r(email_id uuid, lane text, payload jsonb, status text, expires_at timestamptz)
+      `INSERT INTO mail_requests (email_id, lane, payload, status, expires_at, send_at)
+       SELECT r.email_id, r.lane, r.payload, r.status, r.expires_at, r.send_at
+       FROM jsonb_to_recordset($1::jsonb) AS r(email_id uuid, lane text, payload jsonb, status text, expires_at timestamptz, send_at timestamptz)
        ORDER BY r.email_id
        ON CONFLICT (email_id) DO NOTHING
        RETURNING email_id AS "emailId"`,
@@ -171,14 +189,14 @@ export class MailRequestsRepository {
   }
 
   /** Open requests in email id order, a page at a time, for rebuilding queue jobs from the source of truth. */
-  async listOpen(manager: EntityManager, limit: number, afterEmailId: string | null): Promise<{ emailId: string; lane: Lane }[]> {
+  async listOpen(manager: EntityManager, limit: number, afterEmailId: string | null): Promise<OpenMailRequest[]> {
     const { sql, params } = mailRequestQueries.listOpen(limit, afterEmailId);
     return manager.query(sql, params);
   }
 
   /**
    * Steps 1 and 2 of a send (`MailSender`) in the common case, as one statement (atomic, so no
-   * transaction around it): if the request is open, not expired at `now`, and not `sending` an
+   * transaction around it): if the request is open, due and not expired at `now`, and not `sending` an
    * attempt that is still within its lease or whose outcome a `hold` lane must not resend, it
    * becomes `sending` with the next attempt number and a lease of `leaseMs`, its `mail_attempts`
    * row is written, and it is returned. The row lock is the UPDATE's own: a concurrent start waits
@@ -199,6 +217,7 @@ export class MailRequestsRepository {
           WHERE email_id = $1 AND status = ANY($2)
             AND NOT (status = 'sending' AND (COALESCE(lease_until > now(), false) OR lane = ANY($5)))
             AND (expires_at IS NULL OR expires_at > $4)
+            AND (send_at IS NULL OR send_at <= $4)
          RETURNING ${COLUMNS}
        ), attempt AS (
          INSERT INTO mail_attempts (email_id, attempt) SELECT "emailId", attempts FROM started
@@ -289,6 +308,45 @@ export class MailRequestsRepository {
       [...params, ...(outbox?.params ?? [])],
     );
     return rows[0]?.recorded === 1;
+  }
+
+  /**
+   * Cancels those of these requests that are in a {@link CANCELABLE_STATUSES} status, in one
+   * statement; returns those it canceled (email ids as PostgreSQL spells them), with their lanes. The UPDATE's row
+   * lock is what makes a cancel and the start of an attempt (`startNextAttempt`, `startAttempt`
+   * under `find(lock)`) exclusive: whichever comes second waits for the first and re-checks the
+   * status, so an email is never both canceled and handed to SMTP.
+   */
+  async cancelMany(manager: EntityManager, emailIds: readonly string[]): Promise<{ emailId: string; lane: Lane }[]> {
+    if (emailIds.length === 0) return [];
+    // TypeORM answers an UPDATE with [rows, affected].
+    const [rows] = (await manager.query(
+      `UPDATE mail_requests SET status = 'canceled', lease_until = NULL, updated_at = now()
+       WHERE email_id = ANY($1::uuid[]) AND status = ANY($2)
+       RETURNING email_id AS "emailId", lane`,
+      [emailIds, CANCELABLE_STATUSES],
+    )) as [{ emailId: string; lane: Lane }[], number];
+    return rows;
+  }
+
+  /**
+   * Records a cancel for each of these emails the mailer does not know yet, as a `canceled`
+   * request (its payload the cancel itself): when the request comes later (a dead letter
+   * requeued), it finds its email id taken and is a duplicate, never sent. One statement; returns
+   * those it recorded (an id known meanwhile is left as it is).
+   */
+  async insertTombstones(manager: EntityManager, cancels: readonly EmailCancelRequestedMessage[]): Promise<{ emailId: string; lane: Lane }[]> {
+    if (cancels.length === 0) return [];
+    const rows = cancels.map((c) => ({ email_id: c.emailId, lane: c.lane, payload: c }));
+    return manager.query(
+      `INSERT INTO mail_requests (email_id, lane, payload, status)
+       SELECT r.email_id, r.lane, r.payload, 'canceled'
+       FROM jsonb_to_recordset($1::jsonb) AS r(email_id uuid, lane text, payload jsonb)
+       ORDER BY r.email_id
+       ON CONFLICT (email_id) DO NOTHING
+       RETURNING email_id AS "emailId", lane`,
+      [JSON.stringify(rows)],
+    );
   }
 
   /** Requests held as `unknown`, oldest first. */

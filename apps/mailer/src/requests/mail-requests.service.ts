@@ -8,7 +8,7 @@ import type { CheckVerdict } from '../checks/mail-check.js';
 import { MailEvents, type MailEvent } from '../events/mail-events.js';
 import { SendQueue, type SendJobItem } from '../sending/send-queue.js';
 import { SendJobSweeper } from '../sending/send-job-sweeper.js';
-import { MailRequestsRepository, OPEN_STATUSES, uuidKey, type NewMailRequest } from './mail-requests.repository.js';
+import { MailRequestsRepository, OPEN_STATUSES, uuidKey, type MailRequestStatus, type NewMailRequest } from './mail-requests.repository.js';
 
 /**
  * Accepts email requests from Kafka, a batch at a time. Invariants:
@@ -21,6 +21,8 @@ import { MailRequestsRepository, OPEN_STATUSES, uuidKey, type NewMailRequest } f
  *   batch); a request a check ended gets no send job. A batch every check passes costs no
  *   statement beyond the checks' own (one each at most, and none for checks of features the
  *   batch does not use).
+ * - A request whose `sendAt` is ahead is recorded `scheduled` with its time (`send_at`), and its
+ *   job is a delayed one that fires then; PostgreSQL keeps the time, Redis only the timer.
  * - Outcomes come back one per request, in order: `processed` for the request that recorded its
  *   email, `duplicate` for one already known (from the database, or earlier in the same batch).
  * - Every email still open after the transaction gets its send job ensured, also a redelivered
@@ -56,8 +58,8 @@ export class MailRequestsService {
     if (requests.length === 0) return [];
     const now = this.clock.now();
     // A redelivery can bring one email twice in a batch: the first copy is the one recorded.
-    // Recorded `pending` first: only the insert knows which requests are new, and only those are checked.
-    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => ({ request, status: 'pending' }));
+    // Recorded `pending` (or `scheduled`) first: only the insert knows which requests are new, and only those are checked.
+    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => ({ request, status: initialStatus(request, now) }));
     const inserted = await this.dataSource.transaction(async (manager) => {
       const isNew = await this.requests.insertMany(manager, rows);
       const fresh = rows.filter((row) => isNew.has(row.request.emailId));
@@ -75,7 +77,7 @@ export class MailRequestsService {
       await this.requests.endMany(manager, ended);
       await this.events.recordMany(
         manager,
-        fresh.map((row, i) => eventOf(row.request.emailId, verdicts[i] ?? null)),
+        fresh.map((row, i) => eventOf(row, verdicts[i] ?? null)),
       );
       return isNew;
     });
@@ -95,7 +97,7 @@ export class MailRequestsService {
         const current = inserted.has(request.emailId) ? status : statuses.get(request.emailId);
         return current !== undefined && OPEN_STATUSES.includes(current);
       })
-      .map(({ request }) => ({ emailId: request.emailId, lane: request.lane }));
+      .map(({ request }) => ({ emailId: request.emailId, lane: request.lane, sendAt: request.sendAt ? new Date(request.sendAt) : null }));
   }
 
   private async enqueueOrDefer(jobs: readonly SendJobItem[]): Promise<void> {
@@ -122,9 +124,16 @@ function firstOfEach(requests: readonly EmailRequestedMessage[]): EmailRequested
   return [...byEmailId.values()];
 }
 
-/** `email.accepted`, or the event of the final status a check ended the request in, with its code and reason. */
-function eventOf(emailId: string, verdict: CheckVerdict | null): MailEvent {
-  return verdict ? { emailId, type: `email.${verdict.status}`, detail: { code: verdict.code, reason: verdict.reason } } : { emailId, type: 'email.accepted' };
+/** `scheduled` while its `sendAt` is ahead (its job waits for it), else `pending`; the checks may end it after. */
+function initialStatus(request: EmailRequestedMessage, now: Date): MailRequestStatus {
+  return request.sendAt !== undefined && Date.parse(request.sendAt) > now.getTime() ? 'scheduled' : 'pending';
+}
+
+/** The event of the final status a check ended the request in (with its code and reason), else `email.scheduled` or `email.accepted`. */
+function eventOf({ request, status }: NewMailRequest, verdict: CheckVerdict | null): MailEvent {
+  if (verdict) return { emailId: request.emailId, type: `email.${verdict.status}`, detail: { code: verdict.code, reason: verdict.reason } };
+  if (status === 'scheduled') return { emailId: request.emailId, type: 'email.scheduled', detail: { sendAt: request.sendAt! } };
+  return { emailId: request.emailId, type: 'email.accepted' };
 }
 
 /** `processed` for the first request of each email the batch recorded; `duplicate` for every other. */

@@ -9,7 +9,7 @@ import { MailRequestsRepository, OPEN_STATUSES, type MailRequestRow, type MailRe
 import { LANES, type EmailEventDetail, type EmailEventType } from '@app/contracts';
 import { isHardBounce, type RecipientRefusal } from '../suppressions/hard-bounce.js';
 import { SuppressionsRepository } from '../suppressions/suppressions.repository.js';
-import { AttemptInProgressError } from './attempt.errors.js';
+import { AttemptInProgressError, NotDueYetError } from './attempt.errors.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 import { outgoingMessage } from './outgoing-message.js';
 import { SmtpTransport } from './smtp.transport.js';
@@ -107,9 +107,9 @@ export class MailSender {
   }
 
   /**
-   * The cases {@link MailRequestsRepository.startNextAttempt} leaves to us: missing or final,
-   * attempt in progress, expired, held. The row may have changed since that statement, so every
-   * case is checked again, including the common one.
+   * The cases {@link MailRequestsRepository.startNextAttempt} leaves to us: missing or final
+   * (canceled among them), attempt in progress, expired, not due yet, held. The row may have
+   * changed since that statement, so every case is checked again, including the common one.
    */
   private async startUncommon(emailId: string): Promise<{ request: MailRequestRow; attempt: number } | null> {
     return this.dataSource.transaction(async (manager) => {
@@ -123,6 +123,8 @@ export class MailSender {
         await this.events.record(manager, emailId, 'email.expired', { reason: 'expired before it could be sent' });
         return null;
       }
+      // A scheduled email is sent at its time, never before, whatever woke its job.
+      if (request.sendAt && request.sendAt > this.clock.now()) throw new NotDueYetError(emailId, request.sendAt);
       if (request.status === 'sending' && unconfirmedSendPolicy(this.config, request.lane) === 'hold') {
         await this.holdUnconfirmed(manager, request);
         return null;

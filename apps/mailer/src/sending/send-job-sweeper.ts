@@ -1,23 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Lane } from '@app/contracts';
 import { JobSweeper, type EnsureJobOutcome } from '@app/queue';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
-import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
+import { MailRequestsRepository, type OpenMailRequest } from '../requests/mail-requests.repository.js';
 import { SendQueue } from './send-queue.js';
-
-interface OpenRequest {
-  emailId: string;
-  lane: Lane;
-}
 
 /**
  * Every request PostgreSQL still holds open gets a runnable send job (see `SendQueue.ensure`),
  * at start-up, every `SWEEP_INTERVAL_MS`, and soon after an enqueue that failed (Redis
- * unreachable): after a `FLUSHALL`, a lost job, or a job BullMQ gave up on, nothing stays stuck.
+ * unreachable): after a `FLUSHALL`, a lost job, or a job BullMQ gave up on, nothing stays stuck,
+ * and a `scheduled` request's job is rebuilt as a delayed one that fires at its `send_at`.
  */
 @Injectable()
-export class SendJobSweeper extends JobSweeper<OpenRequest> {
+export class SendJobSweeper extends JobSweeper<OpenMailRequest> {
   constructor(
     private readonly dataSource: DataSource,
     private readonly requests: MailRequestsRepository,
@@ -27,11 +22,12 @@ export class SendJobSweeper extends JobSweeper<OpenRequest> {
     super('send', config.SWEEP_INTERVAL_MS);
   }
 
-  protected page(after: OpenRequest | null, limit: number): Promise<OpenRequest[]> {
+  protected page(after: OpenMailRequest | null, limit: number): Promise<OpenMailRequest[]> {
     return this.requests.listOpen(this.dataSource.manager, limit, after?.emailId ?? null);
   }
 
-  protected ensure({ emailId, lane }: OpenRequest): Promise<EnsureJobOutcome> {
-    return this.queue.ensure(emailId, lane);
+  /** A scheduled request's job is rebuilt delayed by what remains until its `send_at`. */
+  protected ensure({ emailId, lane, sendAt }: OpenMailRequest): Promise<EnsureJobOutcome> {
+    return this.queue.ensure(emailId, lane, sendAt);
   }
 }

@@ -12,6 +12,8 @@ export interface SendJobData {
 export interface SendJobItem {
   emailId: string;
   lane: Lane;
+  /** A scheduled email's time: its job is delayed until then (PostgreSQL keeps the time; the job is only its timer). */
+  sendAt?: Date | null;
 }
 
 const SEND_JOB = 'send';
@@ -52,8 +54,8 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
    * handler pays the deadline at most once per back-off during an outage; the sweeper (whose
    * `ensure()` always tries) creates the jobs when Redis is back.
    */
-  async enqueue(emailId: string, lane: Lane): Promise<void> {
-    await this.enqueueMany([{ emailId, lane }]);
+  async enqueue(emailId: string, lane: Lane, sendAt?: Date | null): Promise<void> {
+    await this.enqueueMany([{ emailId, lane, sendAt }]);
   }
 
   /**
@@ -68,22 +70,30 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
     await this.deadline.run('enqueue', () =>
       Promise.all(
         LANES.map((lane) => {
-          const emailIds = items.filter((item) => item.lane === lane).map((item) => item.emailId);
-          if (emailIds.length === 0) return undefined;
-          return this.queues[lane].addBulk(emailIds.map((emailId) => ({ name: SEND_JOB, data: { emailId }, opts: this.jobOptions(emailId) })));
+          const laneItems = items.filter((item) => item.lane === lane);
+          if (laneItems.length === 0) return undefined;
+          return this.queues[lane].addBulk(
+            laneItems.map(({ emailId, sendAt }) => ({ name: SEND_JOB, data: { emailId }, opts: this.jobOptions(emailId, sendAt) })),
+          );
         }),
       ),
     );
   }
 
-  private async add(emailId: string, lane: Lane): Promise<void> {
-    await this.queues[lane].add(SEND_JOB, { emailId }, this.jobOptions(emailId));
+  private async add(emailId: string, lane: Lane, sendAt?: Date | null): Promise<void> {
+    await this.queues[lane].add(SEND_JOB, { emailId }, this.jobOptions(emailId, sendAt));
   }
 
-  /** One job per email (`jobId`); the same options whether added one at a time or in bulk. */
-  private jobOptions(emailId: string): JobsOptions {
+  /**
+   * One job per email (`jobId`); the same options whether added one at a time or in bulk. A
+   * scheduled email's job is delayed by what remains until its time, so a job rebuilt after Redis
+   * lost it still fires at the time PostgreSQL keeps. BullMQ counts the delay on this host's clock.
+   */
+  private jobOptions(emailId: string, sendAt?: Date | null): JobsOptions {
+    const delay = sendAt ? Math.max(0, sendAt.getTime() - Date.now()) : 0;
     return {
       jobId: emailId,
+      ...(delay > 0 && { delay }),
       attempts: this.config.SEND_MAX_ATTEMPTS,
       backoff: { type: 'exponential', delay: this.config.SEND_RETRY_BASE_MS },
       // Finished jobs are only a cache of what PostgreSQL records; keep Redis small.
@@ -93,8 +103,20 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Makes sure a runnable job exists for an email PostgreSQL still considers open (see `ensureJob`). */
-  async ensure(emailId: string, lane: Lane): Promise<EnsureJobOutcome> {
-    return this.deadline.run('ensure', () => ensureJob(this.queues[lane], emailId, () => this.add(emailId, lane)));
+  async ensure(emailId: string, lane: Lane, sendAt?: Date | null): Promise<EnsureJobOutcome> {
+    return this.deadline.run('ensure', () => ensureJob(this.queues[lane], emailId, () => this.add(emailId, lane, sendAt)));
+  }
+
+  /**
+   * Removes the send jobs of canceled emails, best effort: a job that is running (its lock held)
+   * or that Redis could not be asked about stays, and finds its email canceled when it runs.
+   */
+  async removeMany(items: readonly SendJobItem[]): Promise<void> {
+    if (items.length === 0) return;
+    this.deadline.failFast('remove');
+    await this.deadline.run('remove', () =>
+      Promise.all(items.map(({ emailId, lane }) => this.queues[lane].remove(emailId).catch(() => 0))),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -7,7 +7,7 @@ import { isRetriable, sleep } from '@app/common';
 const CLOSE_GRACE_MS = 2_000;
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
 import { MailSender } from './mail-sender.service.js';
-import { AttemptInProgressError } from './attempt.errors.js';
+import { AttemptInProgressError, NotDueYetError } from './attempt.errors.js';
 import { bullConnection } from '@app/queue';
 import { sendQueueName, type SendJobData } from './send-queue.js';
 
@@ -79,6 +79,11 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
         // the job to delayed does not count as a failed attempt.
         this.logger.warn(`${error.message}; looking again in ${this.config.SEND_ATTEMPT_LEASE_MS} ms`);
         await job.moveToDelayed(Date.now() + this.config.SEND_ATTEMPT_LEASE_MS, token);
+        throw new DelayedError();
+      }
+      if (error instanceof NotDueYetError) {
+        // Woken before the email's time (PostgreSQL's `send_at` decides, not the job): wait for it.
+        await job.moveToDelayed(error.sendAt.getTime(), token);
         throw new DelayedError();
       }
       // Tell BullMQ not to retry what can never succeed; everything else backs off and retries.

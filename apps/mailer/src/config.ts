@@ -23,6 +23,10 @@ const mailerConfigSchema = z
     SMTP_POOL_SIZE: poolSize.optional(),
     SMTP_POOL_SIZE_TRANSACTIONAL: poolSize.optional(),
     SMTP_POOL_SIZE_BULK: poolSize.optional(),
+    /** How long to wait for a TCP connection and then for the server's greeting; past it the attempt is retried. */
+    SMTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+    /** How long a connection may stay silent during a hand-off (a stuck server); past it the attempt is retried. */
+    SMTP_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
     MAILER_PORT: configFields.port(3001),
     MAIL_FROM: z.string().min(3).default('Email Loop <no-reply@email-loop.local>'),
     /** Domain of the deterministic `Message-ID` (`<email id>@domain`); defaults to MAIL_FROM's. */
@@ -31,6 +35,13 @@ const mailerConfigSchema = z
     SEND_CONCURRENCY_BULK: z.coerce.number().int().min(1).max(500).default(5),
     SEND_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
     SEND_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
+    /** The longest wait between two attempts (before jitter): the exponential back-off stops growing there. */
+    SEND_RETRY_MAX_DELAY_MS: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
+    /**
+     * No attempt starts later than this after the first attempt began: an email that could not be
+     * handed over within it ends `failed` (`retry_window_elapsed`) even with attempts left.
+     */
+    SEND_RETRY_WINDOW_MS: z.coerce.number().int().min(10).max(7 * 86_400_000).default(3_600_000),
     /**
      * How long an attempt in `sending` is known alive without news from its worker, which renews
      * it every third of this while it talks SMTP. Only after it ran out is the attempt taken as

@@ -215,6 +215,12 @@ export class MailRequestsRepository {
     );
   }
 
+  /** When the request's first recorded attempt began (the start of its retry window); null when it has none. */
+  async firstAttemptStartedAt(manager: EntityManager, emailId: string): Promise<Date | null> {
+    const rows: { startedAt: Date | null }[] = await manager.query(`SELECT min(started_at) AS "startedAt" FROM mail_attempts WHERE email_id = $1`, [emailId]);
+    return rows[0]?.startedAt ?? null;
+  }
+
   /** Extends the lease of a running attempt; false when the attempt is no longer the current one. */
   async renewLease(manager: EntityManager, emailId: string, attempt: number, leaseMs: number): Promise<boolean> {
     const [, affected] = (await manager.query(

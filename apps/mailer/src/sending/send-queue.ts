@@ -84,6 +84,8 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
   private jobOptions(emailId: string): JobsOptions {
     return {
       jobId: emailId,
+      // BullMQ's attempts and back-off cover failures outside SMTP only (the database away): an
+      // SMTP failure is retried by MailSender's own schedule, counted in PostgreSQL.
       attempts: this.config.SEND_MAX_ATTEMPTS,
       backoff: { type: 'exponential', delay: this.config.SEND_RETRY_BASE_MS },
       // Finished jobs are only a cache of what PostgreSQL records; keep Redis small.

@@ -69,10 +69,16 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async process(job: Job<SendJobData>, token: string | undefined): Promise<string> {
-    const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     try {
-      return await this.sender.send(job.data.emailId, { lastTry });
+      const outcome = await this.sender.send(job.data.emailId);
+      if (typeof outcome === 'string') return outcome;
+      // A temporary SMTP failure, recorded with its `nextAttemptAt`: the job waits for exactly that
+      // time. Moving it to delayed is not a failed job for BullMQ (its own back-off and attempt
+      // budget are kept for failures outside SMTP); PostgreSQL counts the attempts.
+      await job.moveToDelayed(outcome.retryAt.getTime(), token);
+      throw new DelayedError();
     } catch (error) {
+      if (error instanceof DelayedError) throw error;
       if (error instanceof AttemptInProgressError) {
         // Another worker is still sending this email (this job is a copy the sweeper rebuilt after
         // Redis lost the original): look again once that attempt's lease can have run out. Moving

@@ -2,8 +2,21 @@ import { z } from 'zod';
 import { configFields, loadConfig } from '@app/common';
 import type { Lane } from '@app/contracts';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
+import { parseDomainRates, parseSendRate } from './rate-limits/send-rate.js';
 
 const poolSize = z.coerce.number().int().min(1).max(100);
+
+/** A text setting read by `parse`, whose thrown message becomes the field's error. */
+function parsed<T>(parse: (text: string) => T) {
+  return z.string().transform((text, ctx) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+}
 
 const mailerConfigSchema = z
   .object({
@@ -58,6 +71,13 @@ const mailerConfigSchema = z
      */
     UNCONFIRMED_SEND_TRANSACTIONAL: z.enum(['resend', 'hold']).default('resend'),
     UNCONFIRMED_SEND_BULK: z.enum(['resend', 'hold']).default('resend'),
+    /**
+     * Send rates (README "Rate limits"), shared by every mailer instance through Redis; unset, no
+     * limit and no cost. `RATE_LIMIT_GLOBAL` counts every email of both lanes (`100/s`);
+     * `RATE_LIMIT_DOMAINS` counts emails per recipient domain (`gmail.com:20/s,yahoo.com:600/m`).
+     */
+    RATE_LIMIT_GLOBAL: parsed(parseSendRate).optional(),
+    RATE_LIMIT_DOMAINS: parsed(parseDomainRates).default(new Map()),
     QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('email-loop'),
     /**
      * Retention (README "Retention"): `mail_requests` deduplicates requests by email id and the

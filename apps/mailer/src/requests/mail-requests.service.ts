@@ -69,7 +69,7 @@ export class MailRequestsService {
         const current = inserted.has(request.emailId) ? status : statuses.get(request.emailId);
         return current !== undefined && OPEN_STATUSES.includes(current);
       })
-      .map(({ request }) => ({ emailId: request.emailId, lane: request.lane }));
+      .map(({ request }) => ({ emailId: request.emailId, lane: request.lane, recipients: recipientsOf(request) }));
   }
 
   private async enqueueOrDefer(jobs: readonly SendJobItem[]): Promise<void> {
@@ -88,6 +88,10 @@ export class MailRequestsService {
       this.sweeper.sweepSoon();
     }
   }
+}
+
+function recipientsOf(request: EmailRequestedMessage): string[] {
+  return [...request.to, ...(request.cc ?? []), ...(request.bcc ?? [])];
 }
 
 function firstOfEach(requests: readonly EmailRequestedMessage[]): EmailRequestedMessage[] {

@@ -3,15 +3,23 @@ import { Queue, type JobsOptions } from 'bullmq';
 import { LANES, type Lane } from '@app/contracts';
 import { QueueDeadline, bullConnection, ensureJob, type EnsureJobOutcome } from '@app/queue';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { recipientDomains } from '../rate-limits/send-rate.js';
 
 export interface SendJobData {
   emailId: string;
+  /**
+   * The recipients' domains, only while `RATE_LIMIT_DOMAINS` is set: the worker reserves their
+   * budgets before the attempt without reading the request. A job rebuilt by the sweeper has none.
+   */
+  domains?: string[];
 }
 
 /** An email to make a send job for, on its lane's queue. */
 export interface SendJobItem {
   emailId: string;
   lane: Lane;
+  /** Every address the email goes to (to, cc, bcc), for per-domain rate limits. */
+  recipients?: readonly string[];
 }
 
 const SEND_JOB = 'send';
@@ -68,9 +76,9 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
     await this.deadline.run('enqueue', () =>
       Promise.all(
         LANES.map((lane) => {
-          const emailIds = items.filter((item) => item.lane === lane).map((item) => item.emailId);
-          if (emailIds.length === 0) return undefined;
-          return this.queues[lane].addBulk(emailIds.map((emailId) => ({ name: SEND_JOB, data: { emailId }, opts: this.jobOptions(emailId) })));
+          const laneItems = items.filter((item) => item.lane === lane);
+          if (laneItems.length === 0) return undefined;
+          return this.queues[lane].addBulk(laneItems.map((item) => ({ name: SEND_JOB, data: this.jobData(item), opts: this.jobOptions(item.emailId) })));
         }),
       ),
     );
@@ -78,6 +86,11 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
 
   private async add(emailId: string, lane: Lane): Promise<void> {
     await this.queues[lane].add(SEND_JOB, { emailId }, this.jobOptions(emailId));
+  }
+
+  private jobData({ emailId, recipients }: SendJobItem): SendJobData {
+    if (this.config.RATE_LIMIT_DOMAINS.size === 0 || !recipients) return { emailId };
+    return { emailId, domains: recipientDomains(recipients) };
   }
 
   /** One job per email (`jobId`); the same options whether added one at a time or in bulk. */

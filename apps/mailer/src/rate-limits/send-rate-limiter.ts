@@ -1,0 +1,101 @@
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import type { SendRate } from './send-rate.js';
+
+/**
+ * The send rates of `RATE_LIMIT_GLOBAL` and `RATE_LIMIT_DOMAINS`, counted in Redis so that every
+ * mailer instance draws on the same budget. `rate-limiter-flexible` keeps each counter (a fixed
+ * window: one key per limit, incremented and given its expiry by one Lua script, so it is atomic
+ * across instances) and says how long until the window frees up; it is well kept, has no
+ * dependencies and works on the ioredis client BullMQ already uses. BullMQ's own limiter was not
+ * enough: it limits one queue (one lane) as a whole, with no per-domain budget.
+ *
+ * Invariants:
+ * - With no limit configured nothing is created and {@link delayFor} is never asked (`enabled`):
+ *   the send path costs nothing more.
+ * - A reservation is taken before an attempt starts; an email that must wait is not an attempt
+ *   (PostgreSQL's count does not move) and never fails for waiting.
+ * - Domain budgets are asked before the global one, so an email held back by its domain does not
+ *   use up the global budget other domains could use.
+ */
+@Injectable()
+export class SendRateLimiter implements OnModuleInit, OnApplicationShutdown {
+  private redis?: Redis;
+  private global?: Limit;
+  private readonly domains = new Map<string, Limit>();
+
+  constructor(@Inject(MAILER_CONFIG) private readonly config: MailerConfig) {}
+
+  /** Whether any limit is configured. */
+  get enabled(): boolean {
+    return this.config.RATE_LIMIT_GLOBAL !== undefined || this.config.RATE_LIMIT_DOMAINS.size > 0;
+  }
+
+  /** Whether some recipient domains have a budget of their own (the send job then carries the email's domains). */
+  get limitsDomains(): boolean {
+    return this.config.RATE_LIMIT_DOMAINS.size > 0;
+  }
+
+  onModuleInit(): void {
+    if (!this.enabled) return;
+    // Commands wait for a reconnect rather than failing at once; a send job that cannot reserve
+    // fails as any job does while Redis is away, and BullMQ retries it.
+    this.redis = new Redis(this.config.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: true });
+    this.redis.on('error', () => undefined); // surfaces as a failed reservation, and in /health/ready through the queue
+    const prefix = `${this.config.QUEUE_PREFIX}:send-rate`;
+    if (this.config.RATE_LIMIT_GLOBAL) this.global = new Limit(this.redis, `${prefix}:global`, this.config.RATE_LIMIT_GLOBAL);
+    for (const [domain, rate] of this.config.RATE_LIMIT_DOMAINS) this.domains.set(domain, new Limit(this.redis, `${prefix}:domain`, rate, domain));
+  }
+
+  /**
+   * Takes one send from the budget of each limited domain among `domains` and from the global
+   * one; resolves with 0 when the email may go now, or with how many milliseconds it should wait
+   * before asking again.
+   */
+  async delayFor(domains: readonly string[]): Promise<number> {
+    const limited = domains.map((d) => this.domains.get(d)).filter((limit): limit is Limit => limit !== undefined);
+    const domainWaits = await Promise.all(limited.map((limit) => limit.take()));
+    const domainWait = Math.max(0, ...domainWaits);
+    if (domainWait > 0) return domainWait;
+    return this.global ? this.global.take() : 0;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis?.quit().catch(() => undefined);
+  }
+}
+
+/** One budget (a rate on one Redis key). */
+class Limit {
+  private readonly limiter: RateLimiterRedis;
+
+  constructor(
+    redis: Redis,
+    keyPrefix: string,
+    private readonly rate: SendRate,
+    private readonly key = 'all',
+  ) {
+    this.limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix, points: rate.points, duration: rate.durationSeconds });
+  }
+
+  /**
+   * 0 when a send was taken from the budget; otherwise the wait. A refused take still counts in
+   * the window (the library increments before it compares), which tells this email its place in
+   * the line: the n-th refused email waits n / points windows more, plus a random part of one, so
+   * a long backlog comes back a window's worth at a time instead of all at once at every window.
+   */
+  async take(): Promise<number> {
+    try {
+      await this.limiter.consume(this.key);
+      return 0;
+    } catch (refusal) {
+      if (!(refusal instanceof RateLimiterRes)) throw refusal; // Redis failed: not a verdict
+      const windowMs = this.rate.durationSeconds * 1_000;
+      const placeInLine = Math.max(0, refusal.consumedPoints - this.rate.points - 1);
+      const windowsAhead = Math.floor(placeInLine / this.rate.points);
+      return Math.max(1, refusal.msBeforeNext) + windowsAhead * windowMs + Math.floor(Math.random() * windowMs);
+    }
+  }
+}

@@ -48,6 +48,14 @@ export interface MailRequestRow {
   leaseActive: boolean;
 }
 
+/** An open request as the sweeper sees it. */
+export interface OpenMailRequest {
+  emailId: string;
+  lane: Lane;
+  /** When a `retrying` request's next attempt is due (its `email.retrying` event's `nextAttemptAt`); null otherwise. */
+  nextAttemptAt: Date | null;
+}
+
 /** A request to record, with the status it starts in (`pending`, or `expired` when it came too late). */
 export interface NewMailRequest {
   request: EmailRequestedMessage;
@@ -71,7 +79,7 @@ const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires
 export const mailRequestQueries = {
   /** The sweeper's page: served by `mail_requests_open_email_idx`, in order, without a sort. */
   listOpen: (limit: number, afterEmailId: string | null) => ({
-    sql: `SELECT email_id AS "emailId", lane FROM mail_requests
+    sql: `SELECT email_id AS "emailId", lane, next_attempt_at AS "nextAttemptAt" FROM mail_requests
           WHERE status = ANY($1) AND ($2::uuid IS NULL OR email_id > $2::uuid)
           ORDER BY email_id LIMIT $3`,
     params: [OPEN_STATUSES, afterEmailId, limit],
@@ -157,7 +165,7 @@ export class MailRequestsRepository {
   }
 
   /** Open requests in email id order, a page at a time, for rebuilding queue jobs from the source of truth. */
-  async listOpen(manager: EntityManager, limit: number, afterEmailId: string | null): Promise<{ emailId: string; lane: Lane }[]> {
+  async listOpen(manager: EntityManager, limit: number, afterEmailId: string | null): Promise<OpenMailRequest[]> {
     const { sql, params } = mailRequestQueries.listOpen(limit, afterEmailId);
     return manager.query(sql, params);
   }
@@ -251,6 +259,8 @@ export class MailRequestsRepository {
       smtpCode?: number;
       smtpResponse?: string;
       error?: string;
+      /** With `retrying`: when the next attempt is due (kept for the sweeper). */
+      nextAttemptAt?: Date;
     },
     expectedStatus: MailRequestStatus = 'sending',
     event?: OutboxInsert,
@@ -265,12 +275,13 @@ export class MailRequestsRepository {
       expectedStatus,
       result.outcome,
       result.smtpCode ?? null,
+      result.nextAttemptAt ?? null,
     ];
     const outbox = event?.(params.length + 1, 'EXISTS (SELECT 1 FROM finished)');
     const rows: { recorded: number }[] = await manager.query(
       `WITH finished AS (
          UPDATE mail_requests SET status = $2, message_id = COALESCE($3, message_id), smtp_response = $4, last_error = $5,
-           sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END, lease_until = NULL, updated_at = now()
+           sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END, lease_until = NULL, next_attempt_at = $10, updated_at = now()
          WHERE email_id = $1 AND attempts = $6 AND status = $7
          RETURNING email_id
        ), attempt AS (

@@ -204,6 +204,9 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
       expect(retryAt).toBeGreaterThanOrEqual(before + 2_000);
       expect(retryAt).toBeLessThanOrEqual(Date.now() + 4_000);
       expect(await find(emailId)).toMatchObject({ status: 'retrying', attempts: 1 });
+      // Kept for the sweeper, which rebuilds the job for that time if Redis loses it.
+      const [kept] = await dataSource.query(`SELECT next_attempt_at AS "nextAttemptAt" FROM mail_requests WHERE email_id = $1`, [emailId]);
+      expect(kept.nextAttemptAt.getTime()).toBe(retryAt);
       expect(await attempts(emailId)).toEqual([{ attempt: 1, finished: true, outcome: 'deferred' }]);
       expect(await events(emailId)).toEqual([
         {

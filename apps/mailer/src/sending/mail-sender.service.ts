@@ -226,6 +226,7 @@ export class MailSender {
       {
         status: 'retrying',
         outcome: 'deferred',
+        nextAttemptAt,
         ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
         ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse }),
         error: error.message,

@@ -1,15 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Lane } from '@app/contracts';
 import { JobSweeper, type EnsureJobOutcome } from '@app/queue';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
-import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
+import { MailRequestsRepository, type OpenMailRequest as OpenRequest } from '../requests/mail-requests.repository.js';
 import { SendQueue } from './send-queue.js';
 
-interface OpenRequest {
-  emailId: string;
-  lane: Lane;
-}
 
 /**
  * Every request PostgreSQL still holds open gets a runnable send job (see `SendQueue.ensure`),
@@ -31,7 +26,8 @@ export class SendJobSweeper extends JobSweeper<OpenRequest> {
     return this.requests.listOpen(this.dataSource.manager, limit, after?.emailId ?? null);
   }
 
-  protected ensure({ emailId, lane }: OpenRequest): Promise<EnsureJobOutcome> {
-    return this.queue.ensure(emailId, lane);
+  protected ensure({ emailId, lane, nextAttemptAt }: OpenRequest): Promise<EnsureJobOutcome> {
+    // A retrying request's rebuilt job waits for the time its email.retrying event announced.
+    return this.queue.ensure(emailId, lane, nextAttemptAt ? { notBefore: nextAttemptAt } : {});
   }
 }

@@ -84,8 +84,9 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  private async add(emailId: string, lane: Lane): Promise<void> {
-    await this.queues[lane].add(SEND_JOB, { emailId }, this.jobOptions(emailId));
+  private async add(emailId: string, lane: Lane, notBefore?: Date): Promise<void> {
+    const delay = notBefore ? Math.max(0, notBefore.getTime() - Date.now()) : 0;
+    await this.queues[lane].add(SEND_JOB, { emailId }, { ...this.jobOptions(emailId), ...(delay > 0 && { delay }) });
   }
 
   private jobData({ emailId, recipients }: SendJobItem): SendJobData {
@@ -107,9 +108,12 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
-  /** Makes sure a runnable job exists for an email PostgreSQL still considers open (see `ensureJob`). */
-  async ensure(emailId: string, lane: Lane): Promise<EnsureJobOutcome> {
-    return this.deadline.run('ensure', () => ensureJob(this.queues[lane], emailId, () => this.add(emailId, lane)));
+  /**
+   * Makes sure a runnable job exists for an email PostgreSQL still considers open (see `ensureJob`);
+   * a job it has to add waits until `notBefore` (a retry's announced time).
+   */
+  async ensure(emailId: string, lane: Lane, options: { notBefore?: Date } = {}): Promise<EnsureJobOutcome> {
+    return this.deadline.run('ensure', () => ensureJob(this.queues[lane], emailId, () => this.add(emailId, lane, options.notBefore)));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -61,6 +61,7 @@ describe('retries, end to end', () => {
     for (const [n, retrying] of events.slice(0, 2).entries()) {
       const announced = Date.parse(String(retrying.detail.nextAttemptAt));
       const arrived = arrivals[n + 1]!;
+      console.log(`attempt ${n + 2}: announced ${new Date(announced).toISOString()}, reached the SMTP server ${arrived - announced} ms later`);
       expect(arrived).toBeGreaterThanOrEqual(announced - 50); // the queue never runs it early
       expect(arrived - announced).toBeLessThanOrEqual(LATENESS_TOLERANCE_MS);
       // …and the delay grew with jitter inside its step: 200–400 ms, then 400–800 ms after the failure.

@@ -73,6 +73,8 @@ describe('loadMailerConfig', () => {
         ['yahoo.com', { points: 600, durationSeconds: 60 }],
       ]),
     });
+    expect(off.RATE_LIMIT_BULK_SHARE).toBe(0.8);
+    expect(() => loadMailerConfig({ ...valid, RATE_LIMIT_BULK_SHARE: '0' })).toThrow(/RATE_LIMIT_BULK_SHARE/);
     expect(() => loadMailerConfig({ ...valid, RATE_LIMIT_GLOBAL: 'fast', RATE_LIMIT_DOMAINS: 'gmail.com' })).toThrow(
       /RATE_LIMIT_GLOBAL: "fast" is not a rate[\s\S]*RATE_LIMIT_DOMAINS: "gmail.com" is not domain:rate/,
     );

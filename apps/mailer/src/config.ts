@@ -78,6 +78,11 @@ const mailerConfigSchema = z
      */
     RATE_LIMIT_GLOBAL: parsed(parseSendRate).optional(),
     RATE_LIMIT_DOMAINS: parsed(parseDomainRates).default(new Map()),
+    /**
+     * The share of each rate bulk mail may use (0–1]: the rest is kept for transactional mail, so
+     * a bulk backlog cannot take the whole budget a login code needs. 1 lets bulk use it all.
+     */
+    RATE_LIMIT_BULK_SHARE: z.coerce.number().gt(0).max(1).default(0.8),
     QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('email-loop'),
     /**
      * Retention (README "Retention"): `mail_requests` deduplicates requests by email id and the

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Lane } from '@app/contracts';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
 import type { SendRate } from './send-rate.js';
 
@@ -19,6 +20,9 @@ import type { SendRate } from './send-rate.js';
  *   (PostgreSQL's count does not move) and never fails for waiting.
  * - Domain budgets are asked before the global one, so an email held back by its domain does not
  *   use up the global budget other domains could use.
+ * - Bulk mail may use only `RATE_LIMIT_BULK_SHARE` of each budget (a second counter it passes
+ *   first), so a bulk backlog can never take the whole rate from transactional mail, and bulk
+ *   emails waiting in line do not push transactional ones further back in theirs.
  */
 @Injectable()
 export class SendRateLimiter implements OnModuleInit, OnApplicationShutdown {
@@ -45,21 +49,22 @@ export class SendRateLimiter implements OnModuleInit, OnApplicationShutdown {
     this.redis = new Redis(this.config.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: true });
     this.redis.on('error', () => undefined); // surfaces as a failed reservation, and in /health/ready through the queue
     const prefix = `${this.config.QUEUE_PREFIX}:send-rate`;
-    if (this.config.RATE_LIMIT_GLOBAL) this.global = new Limit(this.redis, `${prefix}:global`, this.config.RATE_LIMIT_GLOBAL);
-    for (const [domain, rate] of this.config.RATE_LIMIT_DOMAINS) this.domains.set(domain, new Limit(this.redis, `${prefix}:domain`, rate, domain));
+    const bulkShare = this.config.RATE_LIMIT_BULK_SHARE;
+    if (this.config.RATE_LIMIT_GLOBAL) this.global = new Limit(this.redis, `${prefix}:global`, this.config.RATE_LIMIT_GLOBAL, bulkShare);
+    for (const [domain, rate] of this.config.RATE_LIMIT_DOMAINS) this.domains.set(domain, new Limit(this.redis, `${prefix}:domain`, rate, bulkShare, domain));
   }
 
   /**
-   * Takes one send from the budget of each limited domain among `domains` and from the global
-   * one; resolves with 0 when the email may go now, or with how many milliseconds it should wait
-   * before asking again.
+   * Takes one send of `lane` from the budget of each limited domain among `domains` and from the
+   * global one; resolves with 0 when the email may go now, or with how many milliseconds it
+   * should wait before asking again.
    */
-  async delayFor(domains: readonly string[]): Promise<number> {
+  async delayFor(lane: Lane, domains: readonly string[]): Promise<number> {
     const limited = domains.map((d) => this.domains.get(d)).filter((limit): limit is Limit => limit !== undefined);
-    const domainWaits = await Promise.all(limited.map((limit) => limit.take()));
+    const domainWaits = await Promise.all(limited.map((limit) => limit.take(lane)));
     const domainWait = Math.max(0, ...domainWaits);
     if (domainWait > 0) return domainWait;
-    return this.global ? this.global.take() : 0;
+    return this.global ? this.global.take(lane) : 0;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -67,34 +72,52 @@ export class SendRateLimiter implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** One budget (a rate on one Redis key). */
+/** One budget (a rate on one Redis key), and the share of it bulk mail may use (a second key). */
 class Limit {
-  private readonly limiter: RateLimiterRedis;
+  private readonly all: RateLimiterRedis;
+  private readonly bulk?: { limiter: RateLimiterRedis; points: number };
 
   constructor(
     redis: Redis,
     keyPrefix: string,
     private readonly rate: SendRate,
+    bulkShare: number,
     private readonly key = 'all',
   ) {
-    this.limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix, points: rate.points, duration: rate.durationSeconds });
+    this.all = new RateLimiterRedis({ storeClient: redis, keyPrefix, points: rate.points, duration: rate.durationSeconds });
+    const bulkPoints = Math.max(1, Math.floor(rate.points * bulkShare));
+    if (bulkPoints < rate.points) {
+      this.bulk = {
+        limiter: new RateLimiterRedis({ storeClient: redis, keyPrefix: `${keyPrefix}:bulk`, points: bulkPoints, duration: rate.durationSeconds }),
+        points: bulkPoints,
+      };
+    }
+  }
+
+  /** 0 when a send of `lane` was taken from the budget; otherwise how long to wait (see {@link waitAfter}). */
+  async take(lane: Lane): Promise<number> {
+    if (lane === 'bulk' && this.bulk) {
+      const bulkWait = await this.waitAfter(this.bulk.limiter, this.bulk.points);
+      if (bulkWait > 0) return bulkWait;
+    }
+    return this.waitAfter(this.all, this.rate.points);
   }
 
   /**
-   * 0 when a send was taken from the budget; otherwise the wait. A refused take still counts in
-   * the window (the library increments before it compares), which tells this email its place in
-   * the line: the n-th refused email waits n / points windows more, plus a random part of one, so
-   * a long backlog comes back a window's worth at a time instead of all at once at every window.
+   * A refused take still counts in the window (the library increments before it compares), which
+   * tells this email its place in the line: the n-th refused email waits n / points windows more,
+   * plus a random part of one, so a long backlog comes back a window's worth at a time instead of
+   * all at once at every window.
    */
-  async take(): Promise<number> {
+  private async waitAfter(limiter: RateLimiterRedis, points: number): Promise<number> {
     try {
-      await this.limiter.consume(this.key);
+      await limiter.consume(this.key);
       return 0;
     } catch (refusal) {
       if (!(refusal instanceof RateLimiterRes)) throw refusal; // Redis failed: not a verdict
       const windowMs = this.rate.durationSeconds * 1_000;
-      const placeInLine = Math.max(0, refusal.consumedPoints - this.rate.points - 1);
-      const windowsAhead = Math.floor(placeInLine / this.rate.points);
+      const placeInLine = Math.max(0, refusal.consumedPoints - points - 1);
+      const windowsAhead = Math.floor(placeInLine / points);
       return Math.max(1, refusal.msBeforeNext) + windowsAhead * windowMs + Math.floor(Math.random() * windowMs);
     }
   }

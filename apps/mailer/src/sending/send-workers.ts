@@ -36,7 +36,7 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
       bulk: this.config.SEND_CONCURRENCY_BULK,
     };
     this.workers = LANES.map((lane) => {
-      const worker = new Worker<SendJobData>(sendQueueName(lane), (job, token) => this.track(this.process(job, token)), {
+      const worker = new Worker<SendJobData>(sendQueueName(lane), (job, token) => this.track(this.process(lane, job, token)), {
         connection: bullConnection(this.config.REDIS_URL),
         prefix: this.config.QUEUE_PREFIX,
         concurrency: concurrency[lane],
@@ -84,10 +84,10 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
     return recipientDomains([...to, ...cc, ...bcc]);
   }
 
-  private async process(job: Job<SendJobData>, token: string | undefined): Promise<string> {
+  private async process(lane: Lane, job: Job<SendJobData>, token: string | undefined): Promise<string> {
     try {
       if (this.rateLimiter.enabled) {
-        const waitMs = await this.rateLimiter.delayFor(await this.domainsOf(job));
+        const waitMs = await this.rateLimiter.delayFor(lane, await this.domainsOf(job));
         if (waitMs > 0) {
           // Over a send rate: wait for a free slot. Not an attempt (nothing started in
           // PostgreSQL) and not a failed job for BullMQ, however long the wait.

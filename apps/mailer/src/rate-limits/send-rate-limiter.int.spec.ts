@@ -8,7 +8,7 @@ describe('SendRateLimiter (Redis)', () => {
   const limiters: SendRateLimiter[] = [];
 
   afterEach(async () => {
-    await Promise.all(limiters.splice(0).map((l) => l.onApplicationShutdown()));
+    for (const limiter of limiters.splice(0)) limiter.onApplicationShutdown();
   });
 
   function instances(env: Record<string, string>, count = 2): SendRateLimiter[] {

@@ -7,7 +7,7 @@ import { SendRateLimiter } from './send-rate-limiter.js';
 describe('SendRateLimiter (Redis)', () => {
   const limiters: SendRateLimiter[] = [];
 
-  afterEach(async () => {
+  afterEach(() => {
     for (const limiter of limiters.splice(0)) limiter.onApplicationShutdown();
   });
 

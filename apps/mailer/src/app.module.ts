@@ -21,6 +21,7 @@ import { MailSender } from './sending/mail-sender.service.js';
 import { SendJobSweeper } from './sending/send-job-sweeper.js';
 import { SendQueue } from './sending/send-queue.js';
 import { SendWorkers } from './sending/send-workers.js';
+import { SendRateLimiter } from './rate-limits/send-rate-limiter.js';
 import { SmtpTransport } from './sending/smtp.transport.js';
 import { RedisProbe } from './sending/redis.probe.js';
 import { SmtpProbe } from './sending/smtp.probe.js';
@@ -73,6 +74,7 @@ export class AppModule {
         ReconciliationService,
         SendQueue,
         SendJobSweeper,
+        SendRateLimiter,
         SendWorkers,
         SmtpTransport,
         SuppressionsRepository,

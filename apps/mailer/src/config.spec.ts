@@ -126,4 +126,27 @@ describe('loadMailerConfig', () => {
       expect(() => loadMailerConfig({ ...valid, ...env })).toThrow(error);
     });
   });
+
+  it('reads the send rates, off by default, and names a bad one', () => {
+    const off = loadMailerConfig(valid);
+    expect(off.RATE_LIMIT_GLOBAL).toBeUndefined();
+    expect(off.RATE_LIMIT_DOMAINS).toEqual(new Map());
+    expect(loadMailerConfig({ ...valid, RATE_LIMIT_GLOBAL: '100/s', RATE_LIMIT_DOMAINS: 'gmail.com:20/s,yahoo.com:600/m' })).toMatchObject({
+      RATE_LIMIT_GLOBAL: { points: 100, durationSeconds: 1 },
+      RATE_LIMIT_DOMAINS: new Map([
+        ['gmail.com', { points: 20, durationSeconds: 1 }],
+        ['yahoo.com', { points: 600, durationSeconds: 60 }],
+      ]),
+    });
+    expect(off.RATE_LIMIT_BULK_SHARE).toBe(0.8);
+    expect(() => loadMailerConfig({ ...valid, RATE_LIMIT_BULK_SHARE: '0' })).toThrow(/RATE_LIMIT_BULK_SHARE/);
+    expect(() => loadMailerConfig({ ...valid, RATE_LIMIT_GLOBAL: 'fast', RATE_LIMIT_DOMAINS: 'gmail.com' })).toThrow(
+      /RATE_LIMIT_GLOBAL: "fast" is not a rate[\s\S]*RATE_LIMIT_DOMAINS: "gmail.com" is not domain:rate/,
+    );
+  });
+
+  it('reads the retry window and the longest back-off, with defaults', () => {
+    expect(loadMailerConfig(valid)).toMatchObject({ SEND_RETRY_WINDOW_MS: 3_600_000, SEND_RETRY_MAX_DELAY_MS: 300_000 });
+    expect(() => loadMailerConfig({ ...valid, SEND_RETRY_WINDOW_MS: '-1' })).toThrow(/SEND_RETRY_WINDOW_MS/);
+  });
 });

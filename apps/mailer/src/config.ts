@@ -3,6 +3,7 @@ import { configFields, loadConfig } from '@app/common';
 import { categorySchema, senderDomainListSchema, type Lane } from '@app/contracts';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import { resolveDkimSigning } from './sending/dkim-signing.js';
+import { parseDomainRates, parseSendRate } from './rate-limits/send-rate.js';
 
 const poolSize = z.coerce.number().int().min(1).max(100);
 const smtpUrl = z.url({ protocol: /^smtps?$/, message: 'must be an smtp:// or smtps:// URL' });
@@ -30,6 +31,18 @@ const perCategory = (max: number) =>
       return map as ReadonlyMap<string, number>;
     });
 
+/** A text setting read by `parse`, whose thrown message becomes the field's error. */
+function parsed<T>(parse: (text: string) => T) {
+  return z.string().transform((text, ctx) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      return z.NEVER;
+    }
+  });
+}
+
 const mailerConfigSchema = z
   .object({
     MAILER_DATABASE_URL: configFields.postgresUrl(),
@@ -51,6 +64,10 @@ const mailerConfigSchema = z
     SMTP_POOL_SIZE: poolSize.optional(),
     SMTP_POOL_SIZE_TRANSACTIONAL: poolSize.optional(),
     SMTP_POOL_SIZE_BULK: poolSize.optional(),
+    /** How long to wait for a TCP connection and then for the server's greeting; past it the attempt is retried. */
+    SMTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+    /** How long a connection may stay silent during a hand-off (a stuck server); past it the attempt is retried. */
+    SMTP_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
     MAILER_PORT: configFields.port(3001),
     MAIL_FROM: z.string().min(3).default('Email Loop <no-reply@email-loop.local>'),
     /** Domain of the deterministic `Message-ID` (`<email id>@domain`); defaults to MAIL_FROM's. */
@@ -69,6 +86,13 @@ const mailerConfigSchema = z
     SEND_CONCURRENCY_BULK: z.coerce.number().int().min(1).max(500).default(5),
     SEND_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
     SEND_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(2_000),
+    /** The longest wait between two attempts (before jitter): the exponential back-off stops growing there. */
+    SEND_RETRY_MAX_DELAY_MS: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
+    /**
+     * No attempt starts later than this after the first attempt began: an email that could not be
+     * handed over within it ends `failed` (`retry_window_elapsed`) even with attempts left.
+     */
+    SEND_RETRY_WINDOW_MS: z.coerce.number().int().min(10).max(7 * 86_400_000).default(3_600_000),
     /**
      * How long an attempt in `sending` is known alive without news from its worker, which renews
      * it every third of this while it talks SMTP. Only after it ran out is the attempt taken as
@@ -85,6 +109,18 @@ const mailerConfigSchema = z
      */
     UNCONFIRMED_SEND_TRANSACTIONAL: z.enum(['resend', 'hold']).default('resend'),
     UNCONFIRMED_SEND_BULK: z.enum(['resend', 'hold']).default('resend'),
+    /**
+     * Send rates (README "Rate limits"), shared by every mailer instance through Redis; unset, no
+     * limit and no cost. `RATE_LIMIT_GLOBAL` counts every email of both lanes (`100/s`);
+     * `RATE_LIMIT_DOMAINS` counts emails per recipient domain (`gmail.com:20/s,yahoo.com:600/m`).
+     */
+    RATE_LIMIT_GLOBAL: parsed(parseSendRate).optional(),
+    RATE_LIMIT_DOMAINS: parsed(parseDomainRates).default(new Map()),
+    /**
+     * The share of each rate bulk mail may use (0–1]: the rest is kept for transactional mail, so
+     * a bulk backlog cannot take the whole budget a login code needs. 1 lets bulk use it all.
+     */
+    RATE_LIMIT_BULK_SHARE: z.coerce.number().gt(0).max(1).default(0.8),
     QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('email-loop'),
     /**
      * Retention (README "Retention"): `mail_requests` deduplicates requests by email id and the

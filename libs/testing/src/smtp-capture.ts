@@ -21,6 +21,8 @@ export class SmtpCapture {
   readonly mails: CapturedMail[] = [];
   /** Every RCPT TO the server was given, accepted or refused, per address. */
   readonly recipientAttempts = new Map<string, number>();
+  /** Every RCPT TO in the order it came, with when and whether it was refused (when each retry really arrived). */
+  readonly recipientLog: { address: string; at: Date; refused: boolean }[] = [];
   private readonly server: SMTPServer;
   /** The policy in force; `refuseRecipients()` replaces it. */
   recipientPolicy: RecipientPolicy = () => null;
@@ -37,6 +39,7 @@ export class SmtpCapture {
       onRcptTo: (address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error | null) => void) => {
         this.recipientAttempts.set(address.address, (this.recipientAttempts.get(address.address) ?? 0) + 1);
         const refusal = this.recipientPolicy(address.address);
+        this.recipientLog.push({ address: address.address, at: new Date(), refused: refusal !== null });
         if (!refusal) return callback();
         const error = new Error(refusal.message) as Error & { responseCode: number };
         error.responseCode = refusal.code;

@@ -5,6 +5,7 @@ import { MailAttemptLease1763900000230 } from './attempt-lease.migration.js';
 import { MailRequestsSweepIndex1763900000210 } from './mail-requests-sweep-index.migration.js';
 import { MailRequestsRetentionIndex1763900000220 } from './mail-requests-retention-index.migration.js';
 import { MailRequestsRetentionIndexV21763900000240 } from './mail-requests-retention-index-v2.migration.js';
+import { MailRequestsNextAttempt1763900000285 } from './mail-requests-next-attempt.migration.js';
 import { SendingChecks1763900000310 } from './sending-checks.migration.js';
 import { MailRequestsSendAt1763900000410 } from './mail-requests-send-at.migration.js';
 
@@ -16,6 +17,7 @@ export const MAILER_MIGRATIONS = [
   MailRequestsRetentionIndex1763900000220,
   MailAttemptLease1763900000230,
   MailRequestsRetentionIndexV21763900000240,
+  MailRequestsNextAttempt1763900000285,
   SendingChecks1763900000310,
   MailRequestsSendAt1763900000410,
 ];

@@ -42,14 +42,6 @@ export const CANCELABLE_STATUSES: readonly MailRequestStatus[] = ['pending', 'sc
  */
 export const FINAL_STATUSES: readonly MailRequestStatus[] = ['sent', 'failed', 'expired', 'canceled', 'rejected', 'deduplicated', 'suppressed'];
 
-/** An open request as the sweeper sees it: enough to (re)make its send job. */
-export interface OpenMailRequest {
-  emailId: string;
-  lane: Lane;
-  /** When a scheduled request is due: its job is a delayed one until then. */
-  sendAt: Date | null;
-}
-
 export interface MailRequestRow {
   emailId: string;
   lane: Lane;
@@ -63,6 +55,16 @@ export interface MailRequestRow {
   updatedAt: Date;
   /** True while the attempt in `sending` is within its lease (by the database's clock): it may still be talking SMTP. */
   leaseActive: boolean;
+}
+
+/** An open request as the sweeper sees it: enough to (re)make its send job. */
+export interface OpenMailRequest {
+  emailId: string;
+  lane: Lane;
+  /** A scheduled request's time (`send_at`); null otherwise. */
+  sendAt: Date | null;
+  /** When a `retrying` request's next attempt is due (its `email.retrying` event's `nextAttemptAt`); null otherwise. */
+  nextAttemptAt: Date | null;
 }
 
 /** A request to record, with the status it starts in (`pending`, or `scheduled` when its `sendAt` is ahead); `MailRequestsService` then ends what its checks refuse. */
@@ -88,7 +90,7 @@ const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires
 export const mailRequestQueries = {
   /** The sweeper's page: served by `mail_requests_open_email_idx`, in order, without a sort. */
   listOpen: (limit: number, afterEmailId: string | null) => ({
-    sql: `SELECT email_id AS "emailId", lane, send_at AS "sendAt" FROM mail_requests
+    sql: `SELECT email_id AS "emailId", lane, send_at AS "sendAt", next_attempt_at AS "nextAttemptAt" FROM mail_requests
           WHERE status = ANY($1) AND ($2::uuid IS NULL OR email_id > $2::uuid)
           ORDER BY email_id LIMIT $3`,
     params: [OPEN_STATUSES, afterEmailId, limit],
@@ -248,6 +250,12 @@ export class MailRequestsRepository {
     );
   }
 
+  /** When the request's first recorded attempt began (the start of its retry window); null when it has none. */
+  async firstAttemptStartedAt(manager: EntityManager, emailId: string): Promise<Date | null> {
+    const rows: { startedAt: Date | null }[] = await manager.query(`SELECT min(started_at) AS "startedAt" FROM mail_attempts WHERE email_id = $1`, [emailId]);
+    return rows[0]?.startedAt ?? null;
+  }
+
   /** Extends the lease of a running attempt; false when the attempt is no longer the current one. */
   async renewLease(manager: EntityManager, emailId: string, attempt: number, leaseMs: number): Promise<boolean> {
     const [, affected] = (await manager.query(
@@ -278,6 +286,8 @@ export class MailRequestsRepository {
       smtpCode?: number;
       smtpResponse?: string;
       error?: string;
+      /** With `retrying`: when the next attempt is due (kept for the sweeper). */
+      nextAttemptAt?: Date;
     },
     expectedStatus: MailRequestStatus = 'sending',
     event?: OutboxInsert,
@@ -292,12 +302,13 @@ export class MailRequestsRepository {
       expectedStatus,
       result.outcome,
       result.smtpCode ?? null,
+      result.nextAttemptAt ?? null,
     ];
     const outbox = event?.(params.length + 1, 'EXISTS (SELECT 1 FROM finished)');
     const rows: { recorded: number }[] = await manager.query(
       `WITH finished AS (
          UPDATE mail_requests SET status = $2, message_id = COALESCE($3, message_id), smtp_response = $4, last_error = $5,
-           sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END, lease_until = NULL, updated_at = now()
+           sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END, lease_until = NULL, next_attempt_at = $10, updated_at = now()
          WHERE email_id = $1 AND attempts = $6 AND status = $7
          RETURNING email_id
        ), attempt AS (

@@ -97,7 +97,12 @@ export class MailRequestsService {
         const current = inserted.has(request.emailId) ? status : statuses.get(request.emailId);
         return current !== undefined && OPEN_STATUSES.includes(current);
       })
-      .map(({ request }) => ({ emailId: request.emailId, lane: request.lane, sendAt: request.sendAt ? new Date(request.sendAt) : null }));
+      .map(({ request }) => ({
+        emailId: request.emailId,
+        lane: request.lane,
+        sendAt: request.sendAt ? new Date(request.sendAt) : null,
+        recipients: recipientsOf(request),
+      }));
   }
 
   private async enqueueOrDefer(jobs: readonly SendJobItem[]): Promise<void> {
@@ -116,6 +121,10 @@ export class MailRequestsService {
       this.sweeper.sweepSoon();
     }
   }
+}
+
+function recipientsOf(request: EmailRequestedMessage): string[] {
+  return [...request.to, ...(request.cc ?? []), ...(request.bcc ?? [])];
 }
 
 function firstOfEach(requests: readonly EmailRequestedMessage[]): EmailRequestedMessage[] {

@@ -158,12 +158,12 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     const scheduled = request({ sendAt: new Date(Date.now() + 1_500).toISOString() });
     await repository.insert(dataSource.manager, scheduled, 'scheduled');
 
-    await expect(sender.send(scheduled.emailId, { lastTry: false })).rejects.toBeInstanceOf(NotDueYetError);
+    await expect(sender.send(scheduled.emailId)).rejects.toBeInstanceOf(NotDueYetError);
     expect(await row(scheduled.emailId)).toMatchObject({ status: 'scheduled', attempts: 0 });
     expect(mailsTo(scheduled.emailId)).toEqual([]);
 
     await waitFor(() => Date.now() >= Date.parse(scheduled.sendAt!), { timeoutMs: 5_000, intervalMs: 20 });
-    expect(await sender.send(scheduled.emailId, { lastTry: false })).toBe('processed');
+    expect(await sender.send(scheduled.emailId)).toBe('processed');
     expect(await row(scheduled.emailId)).toMatchObject({ status: 'sent', attempts: 1 });
     expect(mailsTo(scheduled.emailId)).toHaveLength(1);
   });
@@ -173,7 +173,7 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     await repository.insert(dataSource.manager, retried, 'retrying');
     await waitFor(() => Date.now() > Date.parse(retried.expiresAt!), { timeoutMs: 5_000, intervalMs: 20 });
 
-    expect(await sender.send(retried.emailId, { lastTry: false })).toBe('skipped');
+    expect(await sender.send(retried.emailId)).toBe('skipped');
     expect(await row(retried.emailId)).toMatchObject({ status: 'expired', attempts: 0 });
     expect((await events(retried.emailId)).map((e) => e.type)).toEqual(['email.expired']);
     expect(mailsTo(retried.emailId)).toEqual([]);
@@ -198,7 +198,7 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
 
     expect(await cancels.cancelBatch([cancel(scheduled.emailId)])).toEqual(['duplicate']);
     expect((await events(scheduled.emailId)).map((e) => e.type)).toEqual(['email.scheduled', 'email.canceled']);
-    expect(await sender.send(retrying.emailId, { lastTry: false })).toBe('skipped');
+    expect(await sender.send(retrying.emailId)).toBe('skipped');
     expect(mailsTo(retrying.emailId)).toEqual([]);
   });
 
@@ -207,7 +207,7 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     await repository.insert(dataSource.manager, email, 'pending');
     const release = smtpServer.hold((m) => m.emailId === email.emailId);
     try {
-      const sending = sender.send(email.emailId, { lastTry: false });
+      const sending = sender.send(email.emailId);
       await waitFor(() => mailsTo(email.emailId).length === 1, { timeoutMs: 10_000, description: 'the message inside DATA' });
       expect(await cancels.cancelBatch([cancel(email.emailId)])).toEqual(['skipped']);
       release();
@@ -228,7 +228,7 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     expect(await accepting.acceptBatch([late])).toEqual(['duplicate']);
     expect(await row(late.emailId)).toMatchObject({ status: 'canceled', attempts: 0 });
     expect((await events(late.emailId)).map((e) => e.type)).toEqual(['email.canceled']);
-    expect(await sender.send(late.emailId, { lastTry: false })).toBe('skipped');
+    expect(await sender.send(late.emailId)).toBe('skipped');
     expect(mailsTo(late.emailId)).toEqual([]);
     expect(await cancels.cancelBatch([{ ...cancel(late.emailId), lane: 'bulk' }])).toEqual(['duplicate']);
   });
@@ -245,7 +245,7 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
       emails.map(async ({ emailId }, i) => {
         const [sendDelay, cancelDelay] = i % 2 === 0 ? [i % 5, 0] : [0, i % 5];
         const [sent, canceled] = await Promise.all([
-          later(sendDelay, () => sender.send(emailId, { lastTry: false })),
+          later(sendDelay, () => sender.send(emailId)),
           later(cancelDelay, () => cancels.cancelBatch([cancel(emailId)])),
         ]);
         return { emailId, sent, canceled: canceled[0] };
@@ -268,10 +268,10 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     await repository.insert(dataSource.manager, email, 'pending');
     const runner = dataSource.createQueryRunner();
     await runner.startTransaction();
-    let sending: Promise<string> | undefined;
+    let sending: Promise<unknown> | undefined;
     try {
       expect(await repository.cancelMany(runner.manager, [email.emailId])).toHaveLength(1); // the cancel holds the row lock
-      sending = sender.send(email.emailId, { lastTry: false });
+      sending = sender.send(email.emailId);
       const settled = await Promise.race([sending.then(() => true), new Promise((r) => setTimeout(() => r(false), 300))]);
       expect(settled).toBe(false); // the attempt waits for the cancel's transaction
       await runner.commitTransaction();

@@ -29,22 +29,28 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
   let senderDataSource: DataSource;
   let smtp: SmtpTransport;
   let sender: MailSender;
+  let smtpPort: number;
+  /** A sender with its own config (retry settings), on the same database and SMTP server. */
+  let senderWith: (env: Record<string, string>) => MailSender;
 
   beforeAll(async () => {
     ({ url, dataSource } = await createMigratedDatabase('mail_sender_int', MAILER_MIGRATIONS));
     ({ dataSource: senderDataSource, statements } = await statementLoggingDataSource(url));
-    const port = await smtpServer.start();
-    const config = loadMailerConfig({
-      MAILER_DATABASE_URL: url,
-      KAFKA_BROKERS: '127.0.0.1:9092',
-      REDIS_URL: 'redis://127.0.0.1:6379',
-      SMTP_URL: `smtp://127.0.0.1:${port}`,
-      UNCONFIRMED_SEND_BULK: 'hold',
-    });
+    smtpPort = await smtpServer.start();
+    const configWith = (env: Record<string, string>) =>
+      loadMailerConfig({
+        MAILER_DATABASE_URL: url,
+        KAFKA_BROKERS: '127.0.0.1:9092',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+        UNCONFIRMED_SEND_BULK: 'hold',
+        ...env,
+      });
     const clock = new Clock();
     const events = new MailEvents(new OutboxWriter({ schema: 'public' }), new KafkaTopics({ brokers: [], clientId: 'mail-sender-int', topicPrefix: '' }), new IdGenerator(), clock);
-    smtp = new SmtpTransport(config);
-    sender = new MailSender(senderDataSource, repository, events, smtp, clock, config, new SuppressionsRepository());
+    smtp = new SmtpTransport(configWith({}));
+    sender = new MailSender(senderDataSource, repository, events, smtp, clock, configWith({}), new SuppressionsRepository());
+    senderWith = (env) => new MailSender(senderDataSource, repository, events, smtp, clock, configWith(env), new SuppressionsRepository());
   });
 
   afterAll(async () => {
@@ -86,7 +92,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     const emailId = await newRequest();
     const release = smtpServer.hold((m) => m.emailId === emailId);
     try {
-      const sending = sender.send(emailId, { lastTry: false });
+      const sending = sender.send(emailId);
       await waitFor(() => mailsTo(emailId).length === 1, { timeoutMs: 10_000, description: 'the message inside DATA' });
       // The server has the message and has not answered: the attempt is already committed.
       expect(await find(emailId)).toMatchObject({ status: 'sending', attempts: 1, leaseActive: true });
@@ -106,8 +112,8 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
 
   it('skips a final request: nothing sent, nothing written', async () => {
     const emailId = await newRequest();
-    expect(await sender.send(emailId, { lastTry: false })).toBe('processed');
-    expect(await sender.send(emailId, { lastTry: false })).toBe('skipped');
+    expect(await sender.send(emailId)).toBe('processed');
+    expect(await sender.send(emailId)).toBe('skipped');
     expect(mailsTo(emailId)).toHaveLength(1);
     expect(await find(emailId)).toMatchObject({ status: 'sent', attempts: 1 });
     expect(await events(emailId)).toHaveLength(1);
@@ -116,7 +122,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
   it('refuses to start while another attempt is within its lease', async () => {
     const emailId = await newRequest();
     await repository.startAttempt(dataSource.manager, emailId, 1, 15_000);
-    await expect(sender.send(emailId, { lastTry: false })).rejects.toBeInstanceOf(AttemptInProgressError);
+    await expect(sender.send(emailId)).rejects.toBeInstanceOf(AttemptInProgressError);
     expect(await find(emailId)).toMatchObject({ status: 'sending', attempts: 1, leaseActive: true });
     expect(await attempts(emailId)).toEqual([{ attempt: 1, finished: false, outcome: null }]);
     expect(mailsTo(emailId)).toEqual([]);
@@ -124,7 +130,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
 
   it('expires a request whose time ran out, with its event, and sends nothing', async () => {
     const emailId = await newRequest({ expiresAt: new Date(Date.now() - 1_000).toISOString() });
-    expect(await sender.send(emailId, { lastTry: false })).toBe('skipped');
+    expect(await sender.send(emailId)).toBe('skipped');
     expect(await find(emailId)).toMatchObject({ status: 'expired', attempts: 0 });
     expect(await attempts(emailId)).toEqual([]);
     expect((await events(emailId)).map((e) => e.type)).toEqual(['email.expired']);
@@ -135,7 +141,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     const emailId = await newRequest({ lane: 'bulk' });
     await repository.startAttempt(dataSource.manager, emailId, 1, 10);
     await sleep(50); // attempt 1's worker went quiet; its lease ran out
-    expect(await sender.send(emailId, { lastTry: false })).toBe('skipped');
+    expect(await sender.send(emailId)).toBe('skipped');
     expect(await find(emailId)).toMatchObject({ status: 'unknown', attempts: 1 });
     expect(await attempts(emailId)).toEqual([{ attempt: 1, finished: true, outcome: 'unknown' }]);
     expect(await events(emailId)).toEqual([{ type: 'email.unknown', detail: expect.objectContaining({ attempt: 1 }) }]);
@@ -147,7 +153,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     await repository.startAttempt(dataSource.manager, emailId, 1, 10);
     await sleep(50);
     statements.length = 0;
-    expect(await sender.send(emailId, { lastTry: false })).toBe('processed');
+    expect(await sender.send(emailId)).toBe('processed');
     expect(await find(emailId)).toMatchObject({ status: 'sent', attempts: 2 });
     expect(await attempts(emailId)).toEqual([
       { attempt: 1, finished: false, outcome: null },
@@ -160,7 +166,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     const emailId = await newRequest();
     const release = smtpServer.hold((m) => m.emailId === emailId);
     try {
-      const sending = sender.send(emailId, { lastTry: false });
+      const sending = sender.send(emailId);
       await waitFor(() => mailsTo(emailId).length === 1, { timeoutMs: 10_000, description: 'the message inside DATA' });
       await repository.startAttempt(dataSource.manager, emailId, 2, 15_000); // e.g. after attempt 1's lease ran out
       release();
@@ -186,8 +192,8 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     try {
       const bounced = await newRequest({ to: [unknownUser] });
       const refused = await newRequest({ to: [spam] });
-      expect(await sender.send(bounced, { lastTry: false })).toBe('processed');
-      expect(await sender.send(refused, { lastTry: false })).toBe('processed');
+      expect(await sender.send(bounced)).toBe('processed');
+      expect(await sender.send(refused)).toBe('processed');
       expect(await find(bounced)).toMatchObject({ status: 'failed' });
       expect(await find(refused)).toMatchObject({ status: 'failed' });
       expect((await events(bounced))[0]).toMatchObject({ type: 'email.failed', detail: { smtpCode: 550 } });
@@ -207,7 +213,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     smtpServer.refuseRecipients((address) => (address === gone ? { code: 550, message: '5.1.1 user unknown' } : null));
     try {
       const emailId = await newRequest({ to: [fine, gone] });
-      expect(await sender.send(emailId, { lastTry: false })).toBe('processed');
+      expect(await sender.send(emailId)).toBe('processed');
       expect(await find(emailId)).toMatchObject({ status: 'sent' });
       expect((await events(emailId))[0]).toMatchObject({ type: 'email.sent', detail: { rejectedRecipients: [gone] } });
       expect(mailsTo(emailId)[0]?.recipients).toEqual([fine]);
@@ -217,5 +223,85 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
     } finally {
       smtpServer.refuseRecipients(() => null);
     }
+  });
+
+  describe('temporary and permanent SMTP failures', () => {
+    const refuse = (emailId: string, code: number, message: string) => {
+      const recipient = `${emailId}@example.com`;
+      smtpServer.refuseRecipients((address) => (address === recipient ? { code, message } : null));
+      return recipient;
+    };
+    const newRequestTo = async (): Promise<string> => {
+      const emailId = await newRequest();
+      await dataSource.query(`UPDATE mail_requests SET payload = jsonb_set(payload, '{to}', jsonb_build_array($2::text)) WHERE email_id = $1`, [emailId, `${emailId}@example.com`]);
+      return emailId;
+    };
+
+    it('records a 4xx as retrying with its number, code, SMTP reply and the time of the next attempt, and asks the queue for that time', async () => {
+      const emailId = await newRequestTo();
+      refuse(emailId, 451, 'Mailbox busy, try later');
+      const before = Date.now();
+      const outcome = await senderWith({ SEND_RETRY_BASE_MS: '4000' }).send(emailId);
+      expect(outcome).toEqual({ retryAt: expect.any(Date) });
+      const retryAt = (outcome as { retryAt: Date }).retryAt.getTime();
+      // Attempt 1 waits half to all of the base delay (equal jitter).
+      expect(retryAt).toBeGreaterThanOrEqual(before + 2_000);
+      expect(retryAt).toBeLessThanOrEqual(Date.now() + 4_000);
+      expect(await find(emailId)).toMatchObject({ status: 'retrying', attempts: 1 });
+      // Kept for the sweeper, which rebuilds the job for that time if Redis loses it.
+      const [kept] = await dataSource.query(`SELECT next_attempt_at AS "nextAttemptAt" FROM mail_requests WHERE email_id = $1`, [emailId]);
+      expect(kept.nextAttemptAt.getTime()).toBe(retryAt);
+      expect(await attempts(emailId)).toEqual([{ attempt: 1, finished: true, outcome: 'deferred' }]);
+      expect(await events(emailId)).toEqual([
+        {
+          type: 'email.retrying',
+          detail: {
+            attempt: 1,
+            code: 'smtp_deferred',
+            smtpCode: 451,
+            smtpResponse: expect.stringMatching(/^451 .*Mailbox busy, try later/),
+            reason: expect.any(String),
+            nextAttemptAt: new Date(retryAt).toISOString(),
+          },
+        },
+      ]);
+    });
+
+    it('fails a 5xx at once, with its code and reply, and no retry', async () => {
+      const emailId = await newRequestTo();
+      refuse(emailId, 550, 'No such user here');
+      expect(await sender.send(emailId)).toBe('processed');
+      expect(await find(emailId)).toMatchObject({ status: 'failed', attempts: 1 });
+      expect(await events(emailId)).toEqual([
+        {
+          type: 'email.failed',
+          detail: expect.objectContaining({ attempt: 1, code: 'smtp_rejected', smtpCode: 550, smtpResponse: expect.stringMatching(/No such user here/) }),
+        },
+      ]);
+    });
+
+    it('fails on the last attempt that PostgreSQL counted, whatever the queue remembers', async () => {
+      const emailId = await newRequestTo();
+      refuse(emailId, 421, 'Service not available');
+      const retrying = senderWith({ SEND_MAX_ATTEMPTS: '2', SEND_RETRY_BASE_MS: '10' });
+      expect(await retrying.send(emailId)).toEqual({ retryAt: expect.any(Date) });
+      expect(await retrying.send(emailId)).toBe('processed');
+      expect(await find(emailId)).toMatchObject({ status: 'failed', attempts: 2 });
+      const recorded = await events(emailId);
+      expect(recorded.map((e) => e.type)).toEqual(['email.retrying', 'email.failed']);
+      expect(recorded[1]?.detail).toMatchObject({ attempt: 2, code: 'retries_exhausted', smtpCode: 421, smtpResponse: expect.stringMatching(/Service not available/) });
+    });
+
+    it('fails once the next attempt would start after the retry window that began with the first attempt', async () => {
+      const emailId = await newRequestTo();
+      refuse(emailId, 450, 'Greylisted');
+      const windowed = senderWith({ SEND_MAX_ATTEMPTS: '50', SEND_RETRY_BASE_MS: '10', SEND_RETRY_WINDOW_MS: '1000' });
+      expect(await windowed.send(emailId)).toEqual({ retryAt: expect.any(Date) });
+      // The first attempt began over a second ago: the window is over even with 48 attempts left.
+      await dataSource.query(`UPDATE mail_attempts SET started_at = started_at - interval '2 seconds' WHERE email_id = $1 AND attempt = 1`, [emailId]);
+      expect(await windowed.send(emailId)).toBe('processed');
+      expect(await find(emailId)).toMatchObject({ status: 'failed', attempts: 2 });
+      expect((await events(emailId))[1]).toMatchObject({ type: 'email.failed', detail: { attempt: 2, code: 'retry_window_elapsed', smtpCode: 450 } });
+    });
   });
 });

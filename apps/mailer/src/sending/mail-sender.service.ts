@@ -13,14 +13,17 @@ import { AttemptInProgressError, NotDueYetError } from './attempt.errors.js';
 import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
 import { outgoingMessage } from './outgoing-message.js';
 import { SmtpTransport } from './smtp.transport.js';
+import { decideRetry } from './retry-policy.js';
 
 /** How long a known SMTP outcome is kept trying to reach PostgreSQL; below the job lock's renewals. */
 const OUTCOME_RECORD_DEADLINE_MS = 60_000;
 
-export interface SendAttemptContext {
-  /** True when the queue will not try again after this attempt. */
-  lastTry: boolean;
-}
+/**
+ * What one attempt came to: done (`processed`, or `skipped` when there was nothing to do or a
+ * later attempt took over), or failed for now, to be tried again at `retryAt`: the time the
+ * `email.retrying` event announced, which the queue must keep exactly.
+ */
+export type SendOutcome = HandlerOutcome | { retryAt: Date };
 
 /**
  * Sends one email, once. The order of steps is the guarantee:
@@ -58,7 +61,8 @@ export class MailSender {
     private readonly suppressions: SuppressionsRepository,
   ) {}
 
-  async send(emailId: string, context: SendAttemptContext): Promise<HandlerOutcome> {
+  async send(emailId: string): Promise<SendOutcome> {
+    const startedAt = this.clock.now();
     const started = await this.start(emailId);
     if (!started) return 'skipped';
     const { request, attempt } = started;
@@ -81,13 +85,11 @@ export class MailSender {
       );
       return recorded ? 'processed' : 'skipped';
     } catch (error) {
-      if (error instanceof SmtpRejectedError || (error instanceof SmtpDeferredError && context.lastTry)) {
-        return (await this.fail(emailId, attempt, error)) ? 'processed' : 'skipped';
+      if (error instanceof SmtpRejectedError) {
+        return (await this.fail(emailId, attempt, error, { code: error.code, reason: error.message })) ? 'processed' : 'skipped';
       }
-      if (error instanceof SmtpDeferredError && !(await this.defer(emailId, attempt, error))) {
-        return 'skipped'; // a later attempt owns the email now; nothing for the queue to retry
-      }
-      throw error; // the queue retries with backoff
+      if (error instanceof SmtpDeferredError) return this.retryOrFail(emailId, attempt, attempt === 1 ? startedAt : null, error);
+      throw error; // not an SMTP outcome (e.g. the database went away): the queue's own back-off retries
     } finally {
       stopRenewing();
     }
@@ -155,12 +157,41 @@ export class MailSender {
   }
 
   /**
-   * Records a final failure; false when a later attempt superseded this one. A recipient refused
-   * for good (`5.1.x`, {@link isHardBounce}) goes on the suppression list in the same transaction
-   * (also when the others accepted the message: see `send`).
+   * A temporary failure: decides, once, whether and when the next attempt runs (`SEND_MAX_ATTEMPTS`,
+   * `SEND_RETRY_WINDOW_MS`, back-off with jitter, see {@link decideRetry}) and records it. The
+   * attempt count is PostgreSQL's (`attempt`), not the queue's, so a job rebuilt after Redis lost
+   * it cannot restart the count. `firstAttemptAt` is known in memory on attempt 1; later ones
+   * read it (one query, on this failure path only).
    */
-  private async fail(emailId: string, attempt: number, error: SmtpRejectedError | SmtpDeferredError): Promise<boolean> {
-    this.logger.warn(`email ${emailId} failed on attempt ${attempt}: ${error.message}`);
+  private async retryOrFail(emailId: string, attempt: number, firstAttemptAt: Date | null, error: SmtpDeferredError): Promise<SendOutcome> {
+    const now = this.clock.now();
+    const windowStart = firstAttemptAt ?? (await this.requests.firstAttemptStartedAt(this.dataSource.manager, emailId)) ?? now;
+    const decision = decideRetry(attempt, windowStart, now, {
+      maxAttempts: this.config.SEND_MAX_ATTEMPTS,
+      baseDelayMs: this.config.SEND_RETRY_BASE_MS,
+      maxDelayMs: this.config.SEND_RETRY_MAX_DELAY_MS,
+      windowMs: this.config.SEND_RETRY_WINDOW_MS,
+    });
+    if (!decision.retry) {
+      const recorded = await this.fail(emailId, attempt, error, { code: decision.code, reason: `${decision.reason}; last failure: ${error.message}` });
+      return recorded ? 'processed' : 'skipped';
+    }
+    // A later attempt owns the email when this is not recorded: nothing for the queue to retry.
+    return (await this.defer(emailId, attempt, error, decision.nextAttemptAt)) ? { retryAt: decision.nextAttemptAt } : 'skipped';
+  }
+
+  /**
+   * Records a final failure with its stable `code`; false when a later attempt superseded this one.
+   * A recipient refused for good (`5.1.x`, {@link isHardBounce}) goes on the suppression list in
+   * the same transaction (also when the others accepted the message: see `send`).
+   */
+  private async fail(
+    emailId: string,
+    attempt: number,
+    error: SmtpRejectedError | SmtpDeferredError,
+    why: { code: string; reason: string },
+  ): Promise<boolean> {
+    this.logger.warn(`email ${emailId} failed on attempt ${attempt}: ${why.reason}`);
     const suppress = error instanceof SmtpRejectedError ? this.suppressHardBounces(emailId, error.refusedRecipients) : undefined;
     return this.finish(
       emailId,
@@ -170,14 +201,14 @@ export class MailSender {
         outcome: error instanceof SmtpRejectedError ? 'rejected' : 'deferred',
         ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
         ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse }),
-        error: error.message,
+        error: why.reason,
       },
       'email.failed',
       {
         attempt,
-        reason: error.message.slice(0, 2_000),
-        ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
-        ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse.slice(0, 2_000) }),
+        code: why.code,
+        reason: why.reason.slice(0, 2_000),
+        ...smtpReply(error),
       },
       suppress,
     );
@@ -197,20 +228,24 @@ export class MailSender {
       );
   }
 
-  /** Records a temporary failure before the queue retries; false when a later attempt superseded this one. */
-  private async defer(emailId: string, attempt: number, error: SmtpDeferredError): Promise<boolean> {
+  /**
+   * Records a temporary failure and when the next attempt runs (`nextAttemptAt`); false when a
+   * later attempt superseded this one.
+   */
+  private async defer(emailId: string, attempt: number, error: SmtpDeferredError, nextAttemptAt: Date): Promise<boolean> {
     return this.finish(
       emailId,
       attempt,
       {
         status: 'retrying',
         outcome: 'deferred',
+        nextAttemptAt,
         ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
         ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse }),
         error: error.message,
       },
       'email.retrying',
-      { attempt, reason: error.message.slice(0, 2_000), ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }) },
+      { attempt, code: error.code, reason: error.message.slice(0, 2_000), nextAttemptAt: nextAttemptAt.toISOString(), ...smtpReply(error) },
     );
   }
 
@@ -279,4 +314,13 @@ export class MailSender {
       },
     });
   }
+}
+
+/** The SMTP server's reply code and text for an event's detail, when the failure had one. */
+function smtpReply(error: SmtpRejectedError | SmtpDeferredError): Pick<EmailEventDetail, 'smtpCode' | 'smtpResponse'> {
+  return {
+    // The contract takes reply codes 200–599 only; a client-side failure has none.
+    ...(error.smtpCode !== undefined && error.smtpCode >= 200 && error.smtpCode <= 599 && { smtpCode: error.smtpCode }),
+    ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse.slice(0, 2_000) }),
+  };
 }

@@ -26,8 +26,8 @@ export class SendJobSweeper extends JobSweeper<OpenMailRequest> {
     return this.requests.listOpen(this.dataSource.manager, limit, after?.emailId ?? null);
   }
 
-  /** A scheduled request's job is rebuilt delayed by what remains until its `send_at`. */
-  protected ensure({ emailId, lane, sendAt }: OpenMailRequest): Promise<EnsureJobOutcome> {
-    return this.queue.ensure(emailId, lane, sendAt);
+  /** A rebuilt job waits for what PostgreSQL says is due: a scheduled request's `send_at`, a retrying one's announced next attempt. */
+  protected ensure({ emailId, lane, sendAt, nextAttemptAt }: OpenMailRequest): Promise<EnsureJobOutcome> {
+    return this.queue.ensure(emailId, lane, { notBefore: sendAt ?? nextAttemptAt });
   }
 }

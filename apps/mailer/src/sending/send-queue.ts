@@ -3,9 +3,15 @@ import { Queue, type JobsOptions } from 'bullmq';
 import { LANES, type Lane } from '@app/contracts';
 import { QueueDeadline, bullConnection, ensureJob, type EnsureJobOutcome } from '@app/queue';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { recipientDomains } from '../rate-limits/send-rate.js';
 
 export interface SendJobData {
   emailId: string;
+  /**
+   * The recipients' domains, only while `RATE_LIMIT_DOMAINS` is set: the worker reserves their
+   * budgets before the attempt without reading the request. A job rebuilt by the sweeper has none.
+   */
+  domains?: string[];
 }
 
 /** An email to make a send job for, on its lane's queue. */
@@ -14,6 +20,8 @@ export interface SendJobItem {
   lane: Lane;
   /** A scheduled email's time: its job is delayed until then (PostgreSQL keeps the time; the job is only its timer). */
   sendAt?: Date | null;
+  /** Every address the email goes to (to, cc, bcc), for per-domain rate limits. */
+  recipients?: readonly string[];
 }
 
 const SEND_JOB = 'send';
@@ -73,15 +81,20 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
           const laneItems = items.filter((item) => item.lane === lane);
           if (laneItems.length === 0) return undefined;
           return this.queues[lane].addBulk(
-            laneItems.map(({ emailId, sendAt }) => ({ name: SEND_JOB, data: { emailId }, opts: this.jobOptions(emailId, sendAt) })),
+            laneItems.map((item) => ({ name: SEND_JOB, data: this.jobData(item), opts: this.jobOptions(item.emailId, item.sendAt) })),
           );
         }),
       ),
     );
   }
 
-  private async add(emailId: string, lane: Lane, sendAt?: Date | null): Promise<void> {
-    await this.queues[lane].add(SEND_JOB, { emailId }, this.jobOptions(emailId, sendAt));
+  private async add(emailId: string, lane: Lane, notBefore?: Date | null): Promise<void> {
+    await this.queues[lane].add(SEND_JOB, { emailId }, this.jobOptions(emailId, notBefore));
+  }
+
+  private jobData({ emailId, recipients }: SendJobItem): SendJobData {
+    if (this.config.RATE_LIMIT_DOMAINS.size === 0 || !recipients) return { emailId };
+    return { emailId, domains: recipientDomains(recipients) };
   }
 
   /**
@@ -94,6 +107,8 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
     return {
       jobId: emailId,
       ...(delay > 0 && { delay }),
+      // BullMQ's attempts and back-off cover failures outside SMTP only (the database away): an
+      // SMTP failure is retried by MailSender's own schedule, counted in PostgreSQL.
       attempts: this.config.SEND_MAX_ATTEMPTS,
       backoff: { type: 'exponential', delay: this.config.SEND_RETRY_BASE_MS },
       // Finished jobs are only a cache of what PostgreSQL records; keep Redis small.
@@ -102,9 +117,12 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
-  /** Makes sure a runnable job exists for an email PostgreSQL still considers open (see `ensureJob`). */
-  async ensure(emailId: string, lane: Lane, sendAt?: Date | null): Promise<EnsureJobOutcome> {
-    return this.deadline.run('ensure', () => ensureJob(this.queues[lane], emailId, () => this.add(emailId, lane, sendAt)));
+  /**
+   * Makes sure a runnable job exists for an email PostgreSQL still considers open (see `ensureJob`);
+   * a job it has to add waits until `notBefore` (a scheduled email's `sendAt`, a retry's announced time).
+   */
+  async ensure(emailId: string, lane: Lane, options: { notBefore?: Date | null } = {}): Promise<EnsureJobOutcome> {
+    return this.deadline.run('ensure', () => ensureJob(this.queues[lane], emailId, () => this.add(emailId, lane, options.notBefore)));
   }
 
   /**

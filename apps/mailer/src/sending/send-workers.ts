@@ -6,7 +6,11 @@ import { isRetriable, sleep } from '@app/common';
 /** How long BullMQ may take to acknowledge the last jobs on shutdown once every processor is done. */
 const CLOSE_GRACE_MS = 2_000;
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
+import { DataSource } from 'typeorm';
 import { MailSender } from './mail-sender.service.js';
+import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
+import { SendRateLimiter } from '../rate-limits/send-rate-limiter.js';
+import { recipientDomains } from '../rate-limits/send-rate.js';
 import { AttemptInProgressError, NotDueYetError } from './attempt.errors.js';
 import { bullConnection } from '@app/queue';
 import { sendQueueName, type SendJobData } from './send-queue.js';
@@ -20,6 +24,9 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
 
   constructor(
     private readonly sender: MailSender,
+    private readonly rateLimiter: SendRateLimiter,
+    private readonly dataSource: DataSource,
+    private readonly requests: MailRequestsRepository,
     @Inject(MAILER_CONFIG) private readonly config: MailerConfig,
   ) {}
 
@@ -29,7 +36,7 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
       bulk: this.config.SEND_CONCURRENCY_BULK,
     };
     this.workers = LANES.map((lane) => {
-      const worker = new Worker<SendJobData>(sendQueueName(lane), (job, token) => this.track(this.process(job, token)), {
+      const worker = new Worker<SendJobData>(sendQueueName(lane), (job, token) => this.track(this.process(lane, job, token)), {
         connection: bullConnection(this.config.REDIS_URL),
         prefix: this.config.QUEUE_PREFIX,
         concurrency: concurrency[lane],
@@ -68,11 +75,35 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  private async process(job: Job<SendJobData>, token: string | undefined): Promise<string> {
-    const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  /** The recipients' domains: carried by the job, or read from the request for a job rebuilt without them. */
+  private async domainsOf(job: Job<SendJobData>): Promise<string[]> {
+    if (job.data.domains || !this.rateLimiter.limitsDomains) return job.data.domains ?? [];
+    const request = await this.requests.find(this.dataSource.manager, job.data.emailId);
+    if (!request) return [];
+    const { to, cc = [], bcc = [] } = request.payload;
+    return recipientDomains([...to, ...cc, ...bcc]);
+  }
+
+  private async process(lane: Lane, job: Job<SendJobData>, token: string | undefined): Promise<string> {
     try {
-      return await this.sender.send(job.data.emailId, { lastTry });
+      if (this.rateLimiter.enabled) {
+        const waitMs = await this.rateLimiter.delayFor(lane, await this.domainsOf(job));
+        if (waitMs > 0) {
+          // Over a send rate: wait for a free slot. Not an attempt (nothing started in
+          // PostgreSQL) and not a failed job for BullMQ, however long the wait.
+          await job.moveToDelayed(Date.now() + waitMs, token);
+          throw new DelayedError();
+        }
+      }
+      const outcome = await this.sender.send(job.data.emailId);
+      if (typeof outcome === 'string') return outcome;
+      // A temporary SMTP failure, recorded with its `nextAttemptAt`: the job waits for exactly that
+      // time. Moving it to delayed is not a failed job for BullMQ (its own back-off and attempt
+      // budget are kept for failures outside SMTP); PostgreSQL counts the attempts.
+      await job.moveToDelayed(outcome.retryAt.getTime(), token);
+      throw new DelayedError();
     } catch (error) {
+      if (error instanceof DelayedError) throw error;
       if (error instanceof AttemptInProgressError) {
         // Another worker is still sending this email (this job is a copy the sweeper rebuilt after
         // Redis lost the original): look again once that attempt's lease can have run out. Moving

@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Lane } from '@app/contracts';
 import { SmtpCapture, waitFor } from '@app/testing';
 import { loadMailerConfig } from '../config.js';
 import { SmtpTransport, type OutgoingMail } from './smtp.transport.js';
+import { SmtpDeferredError } from './smtp.errors.js';
 
 /** The per-lane SMTP pools against a real SMTP server (the test kit's capture server). */
 describe('SmtpTransport lanes (SMTP)', () => {
@@ -61,5 +63,85 @@ describe('SmtpTransport lanes (SMTP)', () => {
     } finally {
       release();
     }
+  });
+});
+
+/**
+ * Failures without an SMTP reply, on raw TCP servers: each is temporary (the server may be back),
+ * so the attempt is retried, never failed for good.
+ */
+describe('SmtpTransport connection failures (TCP)', () => {
+  const servers: Server[] = [];
+  const transports: SmtpTransport[] = [];
+
+  afterEach(async () => {
+    for (const t of transports.splice(0)) await t.onApplicationShutdown();
+    await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  });
+
+  /** A TCP server on loopback that does `onConnection` with each client; resolves with its port. */
+  async function tcpServer(onConnection: (socket: Socket) => void): Promise<number> {
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      onConnection(socket);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    return (server.address() as AddressInfo).port;
+  }
+
+  function transportTo(port: number): SmtpTransport {
+    const transport = new SmtpTransport(
+      loadMailerConfig({
+        MAILER_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused',
+        KAFKA_BROKERS: '127.0.0.1:9092',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        SMTP_URL: `smtp://127.0.0.1:${port}`,
+        SMTP_CONNECT_TIMEOUT_MS: '300',
+        SMTP_SOCKET_TIMEOUT_MS: '300',
+      }),
+    );
+    transports.push(transport);
+    return transport;
+  }
+
+  const mail: OutgoingMail = { messageId: '<x@test.local>', from: 'no-reply@test.local', to: ['ada@example.com'], subject: 's', text: 'x', headers: {} };
+
+  it('retries a refused connection', async () => {
+    const port = await tcpServer(() => undefined);
+    await new Promise<void>((resolve) => servers.pop()!.close(() => resolve())); // nothing listens there now
+    const error = await transportTo(port).send(mail, 'transactional').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SmtpDeferredError);
+    expect(error).toMatchObject({ retriable: true, smtpCode: undefined, message: expect.stringMatching(/ECONNREFUSED/) });
+  });
+
+  it('retries a server that accepts the connection and never greets (timeout)', async () => {
+    const port = await tcpServer(() => undefined);
+    const error = await transportTo(port).send(mail, 'transactional').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SmtpDeferredError);
+    expect(error).toMatchObject({ retriable: true, cause: expect.objectContaining({ code: 'ETIMEDOUT' }) });
+  });
+
+  it('retries a connection the server drops in the middle of the session', async () => {
+    const port = await tcpServer((socket) => {
+      socket.write('220 test ESMTP\r\n');
+      socket.once('data', () => socket.destroy()); // hangs up on EHLO
+    });
+    const error = await transportTo(port).send(mail, 'transactional').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SmtpDeferredError);
+    expect(error).toMatchObject({ retriable: true });
+  });
+
+  it('retries a server that goes silent during the hand-off (socket timeout)', async () => {
+    const port = await tcpServer((socket) => {
+      socket.write('220 test ESMTP\r\n');
+      socket.on('data', (chunk: Buffer) => {
+        if (/^EHLO/i.test(chunk.toString())) socket.write('250 test\r\n');
+        // MAIL FROM and everything after it: no answer at all.
+      });
+    });
+    const error = await transportTo(port).send(mail, 'transactional').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SmtpDeferredError);
+    expect(error).toMatchObject({ retriable: true });
   });
 });

@@ -60,9 +60,9 @@ export class SmtpTransport implements OnApplicationShutdown {
         pool: true,
         maxConnections: smtpPoolSize(config, lane),
         maxMessages: 1_000,
-        connectionTimeout: 10_000,
-        greetingTimeout: 10_000,
-        socketTimeout: 60_000,
+        connectionTimeout: config.SMTP_CONNECT_TIMEOUT_MS,
+        greetingTimeout: config.SMTP_CONNECT_TIMEOUT_MS,
+        socketTimeout: config.SMTP_SOCKET_TIMEOUT_MS,
       });
     this.pools = { transactional: pool('transactional'), bulk: pool('bulk') };
     // Pools on the same route talk to the same server with the same credentials: one greeting tells for both.

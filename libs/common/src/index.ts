@@ -6,3 +6,4 @@ export * from './database.js';
 export * from './lifecycle.js';
 export * from './api-exception.filter.js';
 export * from './database-errors.js';
+export * from './canonical-json.js';

@@ -26,6 +26,8 @@ describe('dedupKey', () => {
       tags: ['campaign'],
       to: ['BOB@example.com'],
       cc: ['ada@example.com'],
+      // Each copy of a bulk email carries its own signed unsubscribe link.
+      unsubscribeUrl: 'https://api.example.test/v1/unsubscribe/second-copy',
     };
     expect(dedupKey(again)).toBe(dedupKey(base));
   });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '@app/common';
 import type { EmailRequestedMessage } from '@app/contracts';
 import { addressKey, recipientsOf } from './mail-check.js';
 
@@ -7,7 +8,22 @@ import { addressKey, recipientsOf } from './mail-check.js';
  * these are "the same email". Every other field is content, so fields that later versions add
  * (`template` and its `data`, attachments, `from`) take part without a change here.
  */
-const NOT_CONTENT = new Set(['version', 'type', 'emailId', 'requestedAt', 'expiresAt', 'sendAt', 'metadata', 'tags', 'lane', 'to', 'cc', 'bcc']);
+const NOT_CONTENT = new Set([
+  'version',
+  'type',
+  'emailId',
+  'requestedAt',
+  'expiresAt',
+  'sendAt',
+  'metadata',
+  'tags',
+  'lane',
+  'to',
+  'cc',
+  'bcc',
+  // Signed per email (it names the email id): content-like, but different on every copy.
+  'unsubscribeUrl',
+]);
 
 /**
  * The dedup fingerprint of a request: its category, its recipients (case-insensitive, in any
@@ -19,14 +35,3 @@ export function dedupKey(request: EmailRequestedMessage): string {
   return createHash('sha256').update(canonicalJson({ recipients, content })).digest('hex');
 }
 
-/** JSON with object keys sorted, so the order in which a producer wrote them does not matter. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}

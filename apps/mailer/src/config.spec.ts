@@ -145,6 +145,15 @@ describe('loadMailerConfig', () => {
     );
   });
 
+  it('switches the recipient-domain check on only when asked, with its resolvers', () => {
+    expect(loadMailerConfig(valid)).toMatchObject({ MAIL_CHECK_RECIPIENT_DOMAINS: false, DNS_SERVERS: [], DNS_TIMEOUT_MS: 2_000 });
+    expect(loadMailerConfig({ ...valid, MAIL_CHECK_RECIPIENT_DOMAINS: 'true', DNS_SERVERS: '127.0.0.1:5353, 192.0.2.53' })).toMatchObject({
+      MAIL_CHECK_RECIPIENT_DOMAINS: true,
+      DNS_SERVERS: ['127.0.0.1:5353', '192.0.2.53'],
+    });
+    expect(() => loadMailerConfig({ ...valid, MAIL_CHECK_RECIPIENT_DOMAINS: 'yes', DNS_SERVERS: 'dns.example' })).toThrow(/MAIL_CHECK_RECIPIENT_DOMAINS[\s\S]*DNS_SERVERS/);
+  });
+
   it('reads the retry window and the longest back-off, with defaults', () => {
     expect(loadMailerConfig(valid)).toMatchObject({ SEND_RETRY_WINDOW_MS: 3_600_000, SEND_RETRY_MAX_DELAY_MS: 300_000 });
     expect(() => loadMailerConfig({ ...valid, SEND_RETRY_WINDOW_MS: '-1' })).toThrow(/SEND_RETRY_WINDOW_MS/);

@@ -143,6 +143,19 @@ const mailerConfigSchema = z
     DEDUP_CATEGORIES: perCategory(30 * 86_400),
     /** At most N emails per recipient per category per UTC day (`FREQUENCY_CAP=newsletter:3`); none by default. */
     FREQUENCY_CAP: perCategory(1_000_000),
+    /**
+     * Refuse mail to a domain that cannot receive any (no MX and no address record, or a null MX,
+     * RFC 7505) before trying SMTP. Off by default: it costs a DNS lookup per new domain (cached)
+     * and a resolver that is down must not stop mail (such a lookup lets the email through).
+     */
+    MAIL_CHECK_RECIPIENT_DOMAINS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    /** The resolvers of that check (`ip` or `ip:port`, comma-separated); the system's by default. */
+    DNS_SERVERS: z
+      .string()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
+      .pipe(z.array(z.string().regex(/^[0-9a-fA-F.:[\]]+$/, 'must be ip or ip:port'))),
+    DNS_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2_000),
   })
   .transform((c, ctx) => {
     const fromDomain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(c.MAIL_FROM)?.[1];

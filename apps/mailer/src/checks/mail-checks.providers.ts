@@ -8,6 +8,7 @@ import { MAIL_CHECKS, type MailCheck } from './mail-check.js';
 import { MailCheckChain } from './mail-check-chain.service.js';
 import { MessageSizeCheck } from './message-size.check.js';
 import { RecipientCountCheck } from './recipient-count.check.js';
+import { RecipientDomainCheck } from './recipient-domain.check.js';
 import { SenderAllowedCheck } from './sender-allowed.check.js';
 import { SendLimitsRepository } from './send-limits.repository.js';
 
@@ -22,6 +23,7 @@ export const MAIL_CHECKS_IN_ORDER: readonly Type<MailCheck>[] = [
   SenderAllowedCheck,
   MessageSizeCheck,
   ExpiryCheck,
+  RecipientDomainCheck,
   SuppressionCheck,
   DedupCheck,
   FrequencyCapCheck,

@@ -7,7 +7,7 @@ import { RecipientDomainCheck } from './recipient-domain.check.js';
 import type { CheckBatch } from './mail-check.js';
 
 /** What the test's name server answers: records per name and type; anything else is NXDOMAIN. */
-const ZONE: Record<string, Partial<Record<'MX' | 'A' | 'AAAA', Answer['data'][]>>> = {
+const ZONE: Record<string, Partial<Record<'MX' | 'A' | 'AAAA', unknown[]>>> = {
   'mx.example.test': { MX: [{ preference: 10, exchange: 'mail.mx.example.test' }] },
   'a-only.example.test': { A: ['192.0.2.10'] },
   'null-mx.example.test': { MX: [{ preference: 0, exchange: '.' }] },

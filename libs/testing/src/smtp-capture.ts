@@ -6,6 +6,8 @@ export interface CapturedMail {
   messageId: string | null;
   subject: string | null;
   emailId: string | null;
+  /** The one-click unsubscribe link of bulk mail (`List-Unsubscribe`), when there is one. */
+  listUnsubscribe: string | null;
   raw: string;
   receivedAt: Date;
 }
@@ -56,6 +58,7 @@ export class SmtpCapture {
             messageId: header(raw, 'message-id'),
             subject: header(raw, 'subject'),
             emailId: header(raw, 'x-email-id'),
+            listUnsubscribe: header(raw, 'list-unsubscribe'),
             raw,
             receivedAt: new Date(),
           };

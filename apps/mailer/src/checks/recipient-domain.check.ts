@@ -1,7 +1,8 @@
 import { promises as dns } from 'node:dns';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { addressDomain } from '@app/contracts';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
-import { addressKey, recipientsOf, type CheckBatch, type CheckVerdict, type MailCheck } from './mail-check.js';
+import { recipientsOf, type CheckBatch, type CheckVerdict, type MailCheck } from './mail-check.js';
 
 /** What DNS says about a domain as a mail destination. */
 type DomainVerdict = 'receives' | 'not_found' | 'null_mx' | 'unknown';
@@ -34,11 +35,11 @@ export class RecipientDomainCheck implements MailCheck {
 
   async check({ requests }: CheckBatch): Promise<(CheckVerdict | null)[]> {
     if (!this.config.MAIL_CHECK_RECIPIENT_DOMAINS) return requests.map(() => null);
-    const domains = new Set(requests.flatMap((request) => recipientsOf(request).map(domainOf)));
+    const domains = new Set(requests.flatMap((request) => recipientsOf(request).map(addressDomain)));
     const verdicts = new Map(await Promise.all([...domains].map(async (domain) => [domain, await this.verdictOn(domain)] as const)));
     return requests.map((request) => {
       for (const address of recipientsOf(request)) {
-        const verdict = verdicts.get(domainOf(address));
+        const verdict = verdicts.get(addressDomain(address));
         if (verdict === 'not_found') {
           return { status: 'rejected', code: 'recipient_domain_not_found', reason: `${address}: its domain has no MX or address record` };
         }
@@ -87,10 +88,6 @@ export class RecipientDomainCheck implements MailCheck {
     if (found.includes('yes')) return 'receives';
     return found.includes('unknown') ? 'unknown' : 'not_found';
   }
-}
-
-function domainOf(address: string): string {
-  return addressKey(address).slice(addressKey(address).lastIndexOf('@') + 1);
 }
 
 function isNoSuchName(error: unknown): boolean {

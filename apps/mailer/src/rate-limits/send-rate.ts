@@ -1,3 +1,4 @@
+import { addressDomain } from '@app/contracts';
 /** A send rate: at most `points` emails per `durationSeconds`. */
 export interface SendRate {
   points: number;
@@ -37,5 +38,5 @@ export function parseDomainRates(text: string): Map<string, SendRate> {
 
 /** The distinct lower-case domains of these addresses (the part after the last `@`). */
 export function recipientDomains(addresses: readonly string[]): string[] {
-  return [...new Set(addresses.map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()))];
+  return [...new Set(addresses.map(addressDomain))];
 }

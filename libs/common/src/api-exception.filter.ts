@@ -2,10 +2,13 @@ import { Catch, HttpException, HttpStatus, Logger, type ArgumentsHost, type Exce
 import type { Response } from 'express';
 import {
   DomainError,
+  ForbiddenError,
   InvalidInputError,
   NotFoundError,
   PayloadTooLargeError,
+  RateLimitedError,
   StateConflictError,
+  UnauthenticatedError,
   UnprocessableRequestError,
   type FieldError,
 } from './errors.js';
@@ -34,6 +37,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     const [status, body] = this.toResponse(exception);
+    if (exception instanceof UnauthenticatedError) response.setHeader('WWW-Authenticate', 'Bearer');
+    if (exception instanceof RateLimitedError) response.setHeader('Retry-After', String(exception.retryAfterSeconds));
     if (status === HttpStatus.SERVICE_UNAVAILABLE) {
       response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
       this.logger.warn(`503 ${body.error.code}: ${exception instanceof Error ? exception.message : String(exception)}`);
@@ -46,6 +51,15 @@ export class ApiExceptionFilter implements ExceptionFilter {
   private toResponse(exception: unknown): [number, ErrorBody] {
     if (exception instanceof InvalidInputError) {
       return [HttpStatus.BAD_REQUEST, { error: { code: exception.code, message: exception.message, fields: exception.fieldErrors } }];
+    }
+    if (exception instanceof UnauthenticatedError) {
+      return [HttpStatus.UNAUTHORIZED, { error: { code: exception.code, message: exception.message } }];
+    }
+    if (exception instanceof ForbiddenError) {
+      return [HttpStatus.FORBIDDEN, { error: { code: exception.code, message: exception.message, ...(exception.details && { details: exception.details }) } }];
+    }
+    if (exception instanceof RateLimitedError) {
+      return [HttpStatus.TOO_MANY_REQUESTS, { error: { code: exception.code, message: exception.message } }];
     }
     if (exception instanceof NotFoundError) {
       return [HttpStatus.NOT_FOUND, { error: { code: exception.code, message: exception.message } }];

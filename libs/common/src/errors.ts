@@ -68,6 +68,42 @@ export abstract class PayloadTooLargeError extends DomainError {
   }
 }
 
+/** The request carries no valid credentials (HTTP 401, with `WWW-Authenticate: Bearer`). */
+export class UnauthenticatedError extends DomainError {
+  readonly code = 'unauthenticated';
+  readonly retriable = false;
+}
+
+/**
+ * The caller is known but may not do this (HTTP 403), e.g. its API key lacks a scope. `details`
+ * names what is missing, e.g. `{ scope: 'emails:send' }`.
+ */
+export class ForbiddenError extends DomainError {
+  readonly retriable = false;
+
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details?: Readonly<Record<string, string>>,
+  ) {
+    super(message);
+  }
+}
+
+/** The caller sent more requests than its rate allows (HTTP 429 with `Retry-After`). */
+export class RateLimitedError extends DomainError {
+  readonly code = 'rate_limited';
+  readonly retriable = false;
+
+  constructor(
+    message: string,
+    /** Whole seconds until a request may succeed again. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A dependency (database, broker, SMTP server) failed in a way that may heal by itself. */
 export class TransientError extends DomainError {
   readonly code = 'transient';

@@ -55,12 +55,14 @@ export function secretValuesOf(env: Readonly<Record<string, string | undefined>>
       for (const match of value.matchAll(/:\/\/([^\s/@]+)@/g)) {
         const userinfo = match[1] as string;
         const colon = userinfo.indexOf(':');
-        // `user:password`: the password (a user name alone would blank out words like `postgres`);
-        // a userinfo without a colon is usually a token.
-        const secret = colon === -1 ? userinfo : userinfo.slice(colon + 1);
+        // Only a password is cut out wherever it appears; a user name alone (`postgres://postgres@`)
+        // would blank out ordinary words, and is cut with the rest of the URL's userinfo by
+        // redactSecrets wherever the URL itself is quoted.
+        if (colon === -1) continue;
+        const password = userinfo.slice(colon + 1);
         secrets.add(userinfo);
-        secrets.add(secret);
-        secrets.add(safeDecode(secret));
+        secrets.add(password);
+        secrets.add(safeDecode(password));
       }
     }
   }

@@ -25,6 +25,9 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 type Next = (error?: unknown) => void;
 
+/** `/./`, `/../` (also at the end), percent-encoded `.`, `/` or `\`, or a raw backslash. */
+const SUSPICIOUS_PATH = /\/\.{1,2}(?:\/|$)|%2e|%2f|%5c|\\/i;
+
 /**
  * A second HTTP port over the same Nest app, serving only the routes listed in
  * {@link PublicListenerOptions.routes}: what mailbox providers and recipients must reach from the
@@ -106,6 +109,10 @@ export class PublicListener implements BeforeApplicationShutdown {
   }
 
   private isPublicPath(url: string): boolean {
-    return this.options.routes.some((prefix) => url.startsWith(prefix));
+    const path = url.split('?', 1)[0] as string;
+    // Dot segments and encoded separators are never part of a public route: refusing them keeps
+    // the prefix test the whole decision, whatever a router or a proxy would make of them.
+    if (SUSPICIOUS_PATH.test(path)) return false;
+    return this.options.routes.some((prefix) => path.startsWith(prefix));
   }
 }

@@ -7,6 +7,14 @@ import { EmailLoopStack, freePort } from './stack.js';
 const UNSUBSCRIBE_SECRET = 'e2e-network-edge-secret-0123456789abcdef';
 const ALLOWED_ORIGIN = 'https://console.example.test';
 
+function jsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 /** A request through fetch, its body read as text and, when it is JSON, parsed. */
 async function call(
   url: string,
@@ -14,13 +22,7 @@ async function call(
 ): Promise<{ status: number; headers: Headers; text: string; json: any }> {
   const res = await fetch(url, { method: init.method ?? 'GET', headers: init.headers, body: init.body, redirect: 'manual' });
   const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return { status: res.status, headers: res.headers, text, json: jsonOrNull(text) };
 }
 
 /** A request whose path goes out exactly as written (fetch would resolve `..` and the like first). */
@@ -31,14 +33,7 @@ function rawCall(base: string, method: string, path: string, body?: string): Pro
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown = null;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = null;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, json });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, json: jsonOrNull(Buffer.concat(chunks).toString('utf8')) });
       });
     });
     req.on('error', reject);

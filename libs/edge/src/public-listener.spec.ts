@@ -9,10 +9,10 @@ import { PublicListener } from './public-listener.js';
  * `applyHttpEdge` registers it, and whatever it lets through is answered `200 routed`.
  */
 function listenerOver(routes: readonly string[]): PublicListener {
-  let listener!: PublicListener;
+  // The handler runs only once a request arrives, when `listener` is set.
   const app = (req: IncomingMessage, res: ServerResponse): void => listener.gate(req, res, () => res.end('routed'));
   const host = { httpAdapter: { getInstance: () => app } } as unknown as HttpAdapterHost;
-  listener = new PublicListener({ port: 0, host: '127.0.0.1', routes }, host);
+  const listener = new PublicListener({ port: 0, host: '127.0.0.1', routes }, host);
   return listener;
 }
 

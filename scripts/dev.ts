@@ -26,6 +26,9 @@ const env = {
   SMTP_URL: process.env.SMTP_URL ?? `smtp://127.0.0.1:${SMTP_PORT}`,
   BUSINESS_PORT: String(BUSINESS_PORT),
   MAILER_PORT: String(MAILER_PORT),
+  // Loopback: the apps' default (0.0.0.0, for containers) would open a laptop's ports to its network.
+  BUSINESS_HOST: process.env.BUSINESS_HOST ?? '127.0.0.1',
+  MAILER_HOST: process.env.MAILER_HOST ?? '127.0.0.1',
   // The demo receiver listens on loopback, which the SSRF guard refuses unless allowed.
   WEBHOOK_ALLOWED_NETWORKS: process.env.WEBHOOK_ALLOWED_NETWORKS ?? '127.0.0.0/8',
   // Bulk mail carries a one-click unsubscribe link to this app (a fixed secret: development only).

@@ -129,6 +129,7 @@ export class EmailLoopStack {
             KAFKA_BROKERS: this.kafkaBrokers,
             KAFKA_TOPIC_PREFIX: this.topicPrefix,
             BUSINESS_PORT: String(port),
+            BUSINESS_HOST: '127.0.0.1',
             // Not the default (`public`): the suites run the module's tables in a schema of their own.
             EMAIL_SCHEMA: 'email_loop',
             REDIS_URL: REDIS_URL,
@@ -169,7 +170,7 @@ export class EmailLoopStack {
     const port = await freePort();
     return new AppProcess(
       'mailer',
-      { ...this.mailerBaseEnv, MAILER_DATABASE_URL: databaseUrl, MAILER_PORT: String(port), ...env },
+      { ...this.mailerBaseEnv, MAILER_DATABASE_URL: databaseUrl, MAILER_PORT: String(port), MAILER_HOST: '127.0.0.1', ...env },
       `http://127.0.0.1:${port}`,
       `${this.id}-mailer-${this.mailers.length}`,
     );

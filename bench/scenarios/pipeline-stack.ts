@@ -59,6 +59,7 @@ export class PipelineStack {
         KAFKA_BROKERS,
         KAFKA_TOPIC_PREFIX: this.topicPrefix,
         BUSINESS_PORT: String(businessPort),
+        BUSINESS_HOST: '127.0.0.1',
         // The bench reads and writes the module's tables in this schema (the raw-pg writer too).
         EMAIL_SCHEMA: 'email_loop',
         REDIS_URL,
@@ -85,6 +86,7 @@ export class PipelineStack {
         QUEUE_PREFIX: this.id,
         SMTP_URL: this.options.smtpUrl,
         MAILER_PORT: String(port),
+        MAILER_HOST: '127.0.0.1',
         ...this.options.mailerEnv,
       },
       port,

@@ -3,10 +3,12 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { EmailModule, emailMigrations } from '@app/email';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
+import { PublicListenerModule } from '@app/edge';
 import { daysToMs } from '@app/retention';
 import type { BusinessConfig } from './config.js';
 import { EmailsController } from './emails/emails.controller.js';
 import { TemplatesController } from './templates/templates.controller.js';
+import { PUBLIC_ROUTES } from './public-routes.js';
 import { UnsubscribeController } from './unsubscribe/unsubscribe.controller.js';
 import { WEBHOOK_MIGRATIONS, WebhooksModule } from './webhooks/webhooks.module.js';
 
@@ -62,6 +64,7 @@ export class AppModule {
           sweepIntervalMs: config.WEBHOOK_SWEEP_INTERVAL_MS,
         }),
         TerminusModule.forRoot({ logger: false }),
+        PublicListenerModule.forRoot({ port: config.PUBLIC_PORT, host: config.PUBLIC_HOST, routes: PUBLIC_ROUTES }),
       ],
       controllers: [EmailsController, TemplatesController, UnsubscribeController, HealthController],
       providers: dependencyProbes([DatabaseProbe, KafkaConsumersProbe]),

@@ -86,3 +86,28 @@ describe('loadBusinessConfig', () => {
     );
   });
 });
+
+describe('loadBusinessConfig: listeners', () => {
+  it('binds 0.0.0.0 and has no public listener by default', () => {
+    const config = loadBusinessConfig(valid);
+    expect(config).toMatchObject({ BUSINESS_HOST: '0.0.0.0', PUBLIC_HOST: '0.0.0.0', CORS_ORIGINS: [] });
+    expect(config.PUBLIC_PORT).toBeUndefined();
+  });
+
+  it('reads the public port and refuses it on the API port', () => {
+    expect(loadBusinessConfig({ ...valid, PUBLIC_PORT: '8080', PUBLIC_HOST: '10.0.0.5' })).toMatchObject({ PUBLIC_PORT: 8080, PUBLIC_HOST: '10.0.0.5' });
+    expect(() => loadBusinessConfig({ ...valid, BUSINESS_PORT: '8080', PUBLIC_PORT: '8080' })).toThrow(/PUBLIC_PORT: must differ from BUSINESS_PORT/);
+  });
+
+  it('never quotes a secret in its error', () => {
+    const run = () =>
+      loadBusinessConfig({
+        ...valid,
+        BUSINESS_DATABASE_URL: 'mysql://app:db-pass-123@db/x',
+        REDIS_URL: 'http://:redis-pass-456@cache',
+        UNSUBSCRIBE_SECRET: 'too-short-secret',
+      });
+    expect(run).toThrow(/BUSINESS_DATABASE_URL[\s\S]*REDIS_URL[\s\S]*UNSUBSCRIBE_SECRET/);
+    expect(run).not.toThrow(/db-pass-123|redis-pass-456|too-short-secret/);
+  });
+});

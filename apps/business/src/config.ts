@@ -26,6 +26,12 @@ const businessConfigSchema = z.object({
   KAFKA_TOPIC_PARTITIONS: configFields.topicPartitions(),
   OUTBOX_POLL_INTERVAL_MS: configFields.outboxPollIntervalMs(),
   BUSINESS_PORT: configFields.port(3000),
+  BUSINESS_HOST: configFields.host(),
+  // The public listener (docs/security/edge.md): only PUBLIC_ROUTES (the unsubscribe endpoints),
+  // on a port of its own that may face the internet while BUSINESS_PORT stays private. Unset: none.
+  PUBLIC_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+  PUBLIC_HOST: configFields.host(),
+  CORS_ORIGINS: configFields.corsOrigins(),
   // Schema of the email module's tables. `public`: where versions before the package created them,
   // so an upgraded deployment keeps its emails, outbox and inbox (a new one may choose e.g. email_loop).
   EMAIL_SCHEMA: z.string().regex(SQL_SCHEMA_PATTERN, 'must be a lower-case identifier of at most 47 characters').default('public'),
@@ -69,6 +75,9 @@ const businessConfigSchema = z.object({
     .transform((s) => (s ?? '').split(',').map((v) => v.trim()).filter(Boolean))
     .pipe(z.array(z.string().min(MIN_UNSUBSCRIBE_SECRET_LENGTH, `each must be at least ${MIN_UNSUBSCRIBE_SECRET_LENGTH} characters`))),
 }).superRefine((c, ctx) => {
+  if (c.PUBLIC_PORT !== undefined && c.PUBLIC_PORT === c.BUSINESS_PORT) {
+    ctx.addIssue({ code: 'custom', path: ['PUBLIC_PORT'], message: 'must differ from BUSINESS_PORT (the public port serves only the public routes)' });
+  }
   if ((c.UNSUBSCRIBE_BASE_URL === undefined) !== (c.UNSUBSCRIBE_SECRET === undefined)) {
     const missing = c.UNSUBSCRIBE_BASE_URL === undefined ? 'UNSUBSCRIBE_BASE_URL' : 'UNSUBSCRIBE_SECRET';
     ctx.addIssue({ code: 'custom', path: [missing], message: 'required with the other UNSUBSCRIBE_ variable (unsubscribe links need both)' });

@@ -159,3 +159,19 @@ describe('loadMailerConfig', () => {
     expect(() => loadMailerConfig({ ...valid, SEND_RETRY_WINDOW_MS: '-1' })).toThrow(/SEND_RETRY_WINDOW_MS/);
   });
 });
+
+describe('loadMailerConfig: listener and secrets', () => {
+  it('binds 0.0.0.0 by default and takes MAILER_HOST and CORS_ORIGINS', () => {
+    expect(loadMailerConfig(valid)).toMatchObject({ MAILER_HOST: '0.0.0.0', CORS_ORIGINS: [] });
+    expect(loadMailerConfig({ ...valid, MAILER_HOST: '127.0.0.1', CORS_ORIGINS: 'https://ops.example' })).toMatchObject({
+      MAILER_HOST: '127.0.0.1',
+      CORS_ORIGINS: ['https://ops.example'],
+    });
+  });
+
+  it('never quotes the password of a bad SMTP_URL or REDIS_URL', () => {
+    const run = () => loadMailerConfig({ ...valid, SMTP_URL: 'smtps://user:smtp-pass-789@smtp.example.com:99999', REDIS_URL: 'redis://:redis-pass-456@cache:bad' });
+    expect(run).toThrow(/REDIS_URL[\s\S]*SMTP_URL/);
+    expect(run).not.toThrow(/smtp-pass-789|redis-pass-456/);
+  });
+});

@@ -69,6 +69,8 @@ const mailerConfigSchema = z
     /** How long a connection may stay silent during a hand-off (a stuck server); past it the attempt is retried. */
     SMTP_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
     MAILER_PORT: configFields.port(3001),
+    MAILER_HOST: configFields.host(),
+    CORS_ORIGINS: configFields.corsOrigins(),
     MAIL_FROM: z.string().min(3).default('Email Loop <no-reply@email-loop.local>'),
     /** Domain of the deterministic `Message-ID` (`<email id>@domain`); defaults to MAIL_FROM's. */
     MESSAGE_ID_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+$/).optional(),

@@ -13,6 +13,7 @@ import {
   type FieldError,
 } from './errors.js';
 import { classifyDatabaseError } from './database-errors.js';
+import { redactSecrets } from './redaction.js';
 
 /** Seconds a client is told to wait before retrying a request refused because a dependency is away. */
 const RETRY_AFTER_SECONDS = 5;
@@ -41,9 +42,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (exception instanceof RateLimitedError) response.setHeader('Retry-After', String(exception.retryAfterSeconds));
     if (status === HttpStatus.SERVICE_UNAVAILABLE) {
       response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-      this.logger.warn(`503 ${body.error.code}: ${exception instanceof Error ? exception.message : String(exception)}`);
+      this.logger.warn(redactSecrets(`503 ${body.error.code}: ${exception instanceof Error ? exception.message : String(exception)}`));
     } else if (status >= 500) {
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+      // A driver's error can quote a connection string: the log gets it without credentials.
+      this.logger.error(redactSecrets(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)));
     }
     response.status(status).json(body);
   }

@@ -1,15 +1,32 @@
 import { z } from 'zod';
+import { isIP } from 'node:net';
+import { redactValues, secretValuesOf } from './redaction.js';
 import { toFieldErrors } from './validation.js';
 
 /**
  * Parses an app's environment once, at the edge, before Nest creates anything.
  * On failure it throws one error naming every bad key, so an operator fixes them all at once.
+ * The error never holds a secret: the values of secret-named keys and the credentials of URL
+ * keys are cut out of every message (a parser's message may quote the value it refused).
  */
 export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, app: string): z.output<S> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
-  const lines = toFieldErrors(result.error.issues).map((e) => `  ${e.path}: ${e.message}`);
+  const secrets = secretValuesOf(env);
+  const lines = toFieldErrors(result.error.issues).map((e) => `  ${e.path}: ${redactValues(e.message, secrets)}`);
   throw new Error(`${app}: invalid configuration\n${lines.join('\n')}`);
+}
+
+/** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function isExactOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
 }
 
 /** Config helpers shared by the apps' schemas. */
@@ -22,6 +39,27 @@ export const configFields = {
       .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
       .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')).min(1)),
   port: (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback),
+  /**
+   * The address an HTTP listener binds to: an IP address or a host name. `0.0.0.0` (all IPv4
+   * interfaces) is the default because in a container the orchestrator's port mapping reaches the
+   * app through the container's own interface, never its loopback; on a bare host set 127.0.0.1
+   * (or a private interface) so the port is not open to every network the host is on.
+   */
+  host: (fallback = '0.0.0.0') =>
+    z
+      .string()
+      .default(fallback)
+      .refine((v) => isIP(v) !== 0 || HOST_NAME.test(v), 'must be an IP address or a host name'),
+  /**
+   * Browser origins allowed to call the API cross-origin (CORS), comma-separated, each exactly
+   * `scheme://host[:port]`; empty (the default): CORS off, browsers refuse cross-origin calls.
+   */
+  corsOrigins: () =>
+    z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+      .pipe(z.array(z.string().refine(isExactOrigin, 'each must be an origin, scheme://host[:port], without a path'))),
   topicPrefix: () => z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
   /**
    * Partitions of the topics an app creates at start-up (existing topics are left as they are).

@@ -1,3 +1,5 @@
+import { redactSecrets } from './redaction.js';
+
 /**
  * Base class of every error this project raises on purpose.
  *
@@ -118,7 +120,7 @@ export function isRetriable(error: unknown): boolean {
   return true;
 }
 
+/** An error as one log line, with any credentials it quotes (a URL's userinfo) cut out. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+  return redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 }

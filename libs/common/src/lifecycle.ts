@@ -1,4 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import { redactSecrets } from './redaction.js';
 
 /**
  * Graceful shutdown on SIGTERM/SIGINT: `app.close()` runs every `onApplicationShutdown` hook
@@ -21,7 +22,7 @@ export function closeOnSignals(app: INestApplicationContext, name: string, timeo
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error(`${name}: shutdown failed`, error);
+        console.error(`${name}: shutdown failed: ${printable(error)}`);
         process.exit(1);
       },
     );
@@ -30,10 +31,18 @@ export function closeOnSignals(app: INestApplicationContext, name: string, timeo
   process.once('SIGINT', close);
 }
 
-/** Runs an app's start-up; a failure (bad config, unreachable database) exits 1 with its message. */
+/**
+ * Runs an app's start-up; a failure (bad config, unreachable database) exits 1 with its message.
+ * A driver's error may quote the URL it was given, so it is printed redacted, stack included.
+ */
 export function runMain(name: string, main: () => Promise<void>): void {
   main().catch((error: unknown) => {
-    console.error(error instanceof Error && error.message.startsWith(`${name}:`) ? error.message : error);
+    console.error(error instanceof Error && error.message.startsWith(`${name}:`) ? error.message : printable(error));
     process.exit(1);
   });
+}
+
+/** An error with its stack, without credentials. */
+function printable(error: unknown): string {
+  return redactSecrets(error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error));
 }

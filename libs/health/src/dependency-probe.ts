@@ -2,8 +2,10 @@ import type { Provider, Type } from '@nestjs/common';
 
 /**
  * One dependency an app needs to do its work (database, broker, Redis, SMTP). `probe()` resolves
- * (optionally with details) when the dependency is usable and throws, saying why, when it is not.
- * Probes are run with a timeout, so a probe may simply wait on the dependency.
+ * (optionally with counts, e.g. `{ consumers: 2 }`) when the dependency is usable and throws,
+ * saying why, when it is not. Probes are run with a timeout, so a probe may simply wait on the
+ * dependency. The health endpoints show only the state and the numeric details; the reason a
+ * probe threw goes to the log, redacted (`HealthController`).
  */
 export interface DependencyProbe {
   /** The key under which the dependency is reported, e.g. `database`. */

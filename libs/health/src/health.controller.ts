@@ -1,6 +1,7 @@
-import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
-import { HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
+import { Controller, Get, Inject, Logger, Res, ServiceUnavailableException } from '@nestjs/common';
+import { HealthCheckService, HealthIndicatorService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
 import type { Response } from 'express';
+import { describeError } from '@app/common';
 import { OutboxStatsReader, type OutboxStats } from '@app/outbox';
 import { DEPENDENCY_PROBES, type DependencyProbe } from './dependency-probe.js';
 
@@ -19,6 +20,10 @@ const RETRY_AFTER_SECONDS = 5;
  *
  * A growing `outbox.oldestPendingAgeSeconds` means the broker is unreachable; `deadLettered` > 0
  * needs an operator (`OutboxDeadLetters`).
+ *
+ * Invariant: both answer with states (`up`/`down`) and counts only. The endpoints are open (no
+ * API key), and a driver's reason for `down` names hosts, ports, users or URLs, so it goes to the
+ * log (redacted, once per change of state) and the body says `reason: 'unavailable'`.
  */
 @Controller('health')
 export class HealthController {
@@ -28,6 +33,10 @@ export class HealthController {
     @Inject(DEPENDENCY_PROBES) private readonly probes: DependencyProbe[],
     private readonly outbox: OutboxStatsReader,
   ) {}
+
+  private readonly logger = new Logger(HealthController.name);
+  /** Probes last seen down, so a dependency's failure is logged once per outage, not per request. */
+  private readonly down = new Set<string>();
 
   @Get()
   async live(): Promise<{ status: 'ok'; ready: boolean; dependencies: HealthCheckResult['details']; outbox: OutboxStats | null }> {
@@ -47,16 +56,57 @@ export class HealthController {
       (p) => () =>
         this.indicators
           .check(p.name)
-          .attempt(async () => (await p.probe()) ?? undefined)
+          .attempt(async () => counts(await this.run(p)))
           .withTimeout(PROBE_TIMEOUT_MS)
           .cacheFor(PROBE_CACHE_MS),
     );
+    let result: HealthCheckResult;
     try {
-      return await this.health.check(checks);
+      result = await this.health.check(checks);
     } catch (error) {
       // terminus reports "not ready" as a 503 exception carrying the result.
-      if (error instanceof ServiceUnavailableException) return error.getResponse() as HealthCheckResult;
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      result = error.getResponse() as HealthCheckResult;
+    }
+    return {
+      status: result.status,
+      info: statesOnly(result.info),
+      error: statesOnly(result.error),
+      details: statesOnly(result.details),
+    };
+  }
+
+  private async run(probe: DependencyProbe): Promise<Record<string, unknown> | void> {
+    try {
+      const details = await probe.probe();
+      if (this.down.delete(probe.name)) this.logger.log(`${probe.name} is up again`);
+      return details;
+    } catch (error) {
+      if (!this.down.has(probe.name)) this.logger.warn(`${probe.name} is down: ${describeError(error)}`);
+      this.down.add(probe.name);
       throw error;
     }
   }
+}
+
+/** The numbers a probe reported (its counts); anything else it returned stays out of the body. */
+function counts(details: Record<string, unknown> | void): Record<string, number> | undefined {
+  if (!details) return undefined;
+  return Object.fromEntries(Object.entries(details).filter((entry): entry is [string, number] => typeof entry[1] === 'number'));
+}
+
+/**
+ * Each dependency's state and counts: terminus adds the driver's message to a `down` entry (and a
+ * response time to every entry); neither leaves the process.
+ */
+function statesOnly(results: Partial<HealthIndicatorResult> | undefined): HealthIndicatorResult {
+  const out: HealthIndicatorResult = {};
+  for (const [name, entry] of Object.entries(results ?? {})) {
+    if (!entry) continue;
+    out[name] =
+      entry.status === 'up'
+        ? { status: 'up', ...counts(Object.fromEntries(Object.entries(entry).filter(([key]) => key !== 'status' && key !== 'responseTime'))) }
+        : { status: 'down', reason: 'unavailable' };
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { redactSecrets } from '@app/common';
 import { KAFKA_OPTIONS, type KafkaModuleOptions } from './kafka.options.js';
 
 /**
@@ -39,7 +40,8 @@ export class KafkaClient {
 
   private log({ level, namespace, log }: LogEntry): void {
     const { message, ...rest } = log;
-    const text = `${namespace}: ${message} ${JSON.stringify(rest)}`;
+    // kafkajs adds its context (broker, error, stack) to each entry: printed without credentials.
+    const text = redactSecrets(`${namespace}: ${message} ${JSON.stringify(rest)}`);
     if (level <= logLevel.ERROR) this.logger.error(text);
     else if (level === logLevel.WARN) this.logger.warn(text);
     else this.logger.debug(text);

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Clock } from '@app/common';
+import { Clock, redactUrl } from '@app/common';
 import { classifyWebhookResponse, nextRetryDelayMs, postWebhook, signWebhook, type WebhookResponse } from '@app/webhooks';
 import { WebhookDeliveriesRepository, type ClaimedDelivery } from './webhook-deliveries.repository.js';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
@@ -102,7 +102,7 @@ export class WebhookDeliveryService {
           // Paused, due as soon as the endpoint is re-enabled.
           await this.deliveries.settle(manager, claimed.id, { status: 'pending', retryInMs: 0, lastError: verdict.reason });
           await this.endpoints.disable(manager, claimed.endpointId, '410 Gone');
-          this.logger.warn(`webhook endpoint ${claimed.endpointId} disabled: ${claimed.url} answered 410 Gone`);
+          this.logger.warn(`webhook endpoint ${claimed.endpointId} disabled: ${redactUrl(claimed.url)} answered 410 Gone`);
           return { kind: 'paused', reason: verdict.reason } as const;
         case 'failed':
           await this.deliveries.settle(manager, claimed.id, { status: 'failed', lastError: verdict.reason });

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { API_KEY_MIGRATIONS, ApiKeysModule } from '@app/auth';
 import { EmailModule, emailMigrations } from '@app/email';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
@@ -19,7 +20,7 @@ export class AppModule {
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: config.BUSINESS_DATABASE_URL,
-          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS],
+          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS, ...API_KEY_MIGRATIONS],
           migrationsRun: false, // run under an advisory lock in main.ts
           extra: { max: 20 },
         }),
@@ -62,6 +63,12 @@ export class AppModule {
           sweepIntervalMs: config.WEBHOOK_SWEEP_INTERVAL_MS,
         }),
         TerminusModule.forRoot({ logger: false }),
+        ApiKeysModule.forRoot({
+          app: 'business',
+          bootstrapKeyHashes: config.BUSINESS_API_KEYS,
+          bootstrapKeysVariable: 'BUSINESS_API_KEYS',
+          rateLimit: { redisUrl: config.REDIS_URL, keyPrefix: `${config.QUEUE_PREFIX}:business:api-rate`, rate: config.API_RATE_LIMIT },
+        }),
       ],
       controllers: [EmailsController, TemplatesController, UnsubscribeController, HealthController],
       providers: dependencyProbes([DatabaseProbe, KafkaConsumersProbe]),

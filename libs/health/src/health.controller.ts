@@ -1,4 +1,5 @@
 import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Public } from '@app/auth';
 import { HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { OutboxStatsReader, type OutboxStats } from '@app/outbox';
@@ -21,6 +22,7 @@ const RETRY_AFTER_SECONDS = 5;
  * needs an operator (`OutboxDeadLetters`).
  */
 @Controller('health')
+@Public()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,

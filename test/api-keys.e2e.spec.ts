@@ -55,6 +55,7 @@ describe('API keys on the built apps', () => {
       body: JSON.stringify({ to: 'cli-key@example.test', subject: 'cli', text: 'x' }),
     });
     expect(sent.status).toBe(202);
+    const emailId = ((await sent.json()) as { id: string }).id;
     const templates = await fetch(`${stack.businessUrl}/v1/templates`, { headers: auth });
     expect(templates.status).toBe(403);
     expect(await templates.json()).toMatchObject({ error: { code: 'missing_scope', details: { scope: 'templates:read' } } });
@@ -66,7 +67,7 @@ describe('API keys on the built apps', () => {
     const revoked = await keysCli(['revoke', id, '--app', 'business'], env);
     expect(revoked.code, revoked.stderr).toBe(0);
     // Another process revoked it: the app's cache forgets it within 5 s.
-    await waitFor(async () => (await fetch(`${stack.businessUrl}/v1/emails/${(await sent.clone().json()).id}`, { headers: auth })).status === 401, {
+    await waitFor(async () => (await fetch(`${stack.businessUrl}/v1/emails/${emailId}`, { headers: auth })).status === 401, {
       timeoutMs: 10_000,
       intervalMs: 250,
       description: 'the revoked key to be refused',

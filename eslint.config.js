@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['apps/*/src/config.ts', 'apps/*/src/main.ts', 'scripts/**', 'test/**', 'libs/testing/**', 'vitest.config.ts', '**/*.spec.ts'],
+    files: ['apps/*/src/config.ts', 'apps/*/src/main.ts', 'libs/*/src/*.cli.ts', 'scripts/**', 'test/**', 'libs/testing/**', 'vitest.config.ts', '**/*.spec.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

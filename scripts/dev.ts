@@ -5,6 +5,7 @@
 // in watch mode, registers a webhook on a small local receiver, sends a first email and shows it
 // arrive, turn `sent`, and come back to the receiver as a signed `email.sent` delivery.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { SmtpCapture } from '../libs/testing/src/smtp-capture.js';
 import { waitFor } from '../libs/testing/src/wait-for.js';
@@ -16,6 +17,10 @@ const BUSINESS_PORT = Number(process.env.BUSINESS_PORT ?? 3000);
 const MAILER_PORT = Number(process.env.MAILER_PORT ?? 3001);
 const WEBHOOK_PORT = Number(process.env.DEV_WEBHOOK_PORT ?? 8026);
 const DEMO = process.env.DEV_DEMO !== '0';
+// A development key for both apps (their bootstrap key, every scope): the one already exported
+// (so a shell that ran `export EMAIL_LOOP_KEY=…` keeps working across restarts), else a new one.
+const DEV_KEY = process.env.EMAIL_LOOP_KEY ?? `el_dev_${randomBytes(24).toString('base64url')}`;
+const auth = { authorization: `Bearer ${DEV_KEY}` };
 
 const env = {
   ...process.env,
@@ -29,6 +34,8 @@ const env = {
   // Loopback: the apps' default (0.0.0.0, for containers) would open a laptop's ports to its network.
   BUSINESS_HOST: process.env.BUSINESS_HOST ?? '127.0.0.1',
   MAILER_HOST: process.env.MAILER_HOST ?? '127.0.0.1',
+  BUSINESS_API_KEYS: process.env.BUSINESS_API_KEYS ?? DEV_KEY,
+  MAILER_API_KEYS: process.env.MAILER_API_KEYS ?? DEV_KEY,
   // The demo receiver listens on loopback, which the SSRF guard refuses unless allowed.
   WEBHOOK_ALLOWED_NETWORKS: process.env.WEBHOOK_ALLOWED_NETWORKS ?? '127.0.0.0/8',
   // Bulk mail carries a one-click unsubscribe link to this app (a fixed secret: development only).
@@ -62,27 +69,28 @@ async function main(): Promise<void> {
   await waitFor(async () => (await fetch(`${businessUrl}/health`)).ok, { timeoutMs: 180_000, intervalMs: 500, description: 'business' });
   await waitFor(async () => (await fetch(`http://127.0.0.1:${MAILER_PORT}/health`)).ok, { timeoutMs: 180_000, intervalMs: 500, description: 'mailer' });
 
-  const curl = `curl -s -X POST ${businessUrl}/v1/emails -H 'content-type: application/json' -H 'Idempotency-Key: hello-1' \\
+  const curl = `curl -s -X POST ${businessUrl}/v1/emails -H "Authorization: Bearer $EMAIL_LOOP_KEY" -H 'content-type: application/json' -H 'Idempotency-Key: hello-1' \\
   -d '{"to":"ada@example.com","subject":"Hello","text":"It works!"}'`;
   say('everything is up:');
   say(`  business API   ${businessUrl}  (POST /v1/emails, GET /v1/emails/:id, GET /health, GET /health/ready)`);
   say(`  mailer health  http://127.0.0.1:${MAILER_PORT}/health  (readiness: /health/ready)`);
   say(`  captured mail  http://127.0.0.1:${INBOX_PORT}  (dev SMTP server on 127.0.0.1:${SMTP_PORT})`);
   say(`  webhooks       ${businessUrl}/v1/webhooks  (the demo's receiver: 127.0.0.1:${WEBHOOK_PORT})`);
+  say(`API key of this run (both apps, every scope; development only):\n  export EMAIL_LOOP_KEY=${DEV_KEY}`);
   say(`send an email:\n${curl}`);
 
   if (DEMO) {
     const secret = await registerDemoWebhook(businessUrl);
     const res = await fetch(`${businessUrl}/v1/emails`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth },
       body: JSON.stringify({ to: 'newcomer@example.com', subject: 'Your first email', text: 'Sent through the outbox, Kafka and SMTP.' }),
     });
     const { id } = (await res.json()) as { id: string };
     say(`sent a first email: ${id}`);
     const view = await waitFor(
       async () => {
-        const v = (await (await fetch(`${businessUrl}/v1/emails/${id}`)).json()) as { status: string };
+        const v = (await (await fetch(`${businessUrl}/v1/emails/${id}`, { headers: auth })).json()) as { status: string };
         return v.status === 'sent' ? v : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 250, description: 'the first email to be sent' },
@@ -118,13 +126,13 @@ async function registerDemoWebhook(businessUrl: string): Promise<{ delivered: Se
     });
   }).listen(WEBHOOK_PORT, '127.0.0.1');
   // A previous run's endpoint has a secret this receiver does not know: replace it.
-  const existing = (await (await fetch(`${businessUrl}/v1/webhooks`)).json()) as { data: { id: string; description?: string }[] };
+  const existing = (await (await fetch(`${businessUrl}/v1/webhooks`, { headers: auth })).json()) as { data: { id: string; description?: string }[] };
   for (const old of existing.data) {
-    if (old.description === DEMO_WEBHOOK) await fetch(`${businessUrl}/v1/webhooks/${old.id}`, { method: 'DELETE' });
+    if (old.description === DEMO_WEBHOOK) await fetch(`${businessUrl}/v1/webhooks/${old.id}`, { method: 'DELETE', headers: auth });
   }
   const response = await fetch(`${businessUrl}/v1/webhooks`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...auth },
     body: JSON.stringify({ url: `http://127.0.0.1:${WEBHOOK_PORT}/webhooks`, events: ['email.sent'], description: DEMO_WEBHOOK }),
   });
   const endpoint = (await response.json()) as { id: string; secret: string };

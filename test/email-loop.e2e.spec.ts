@@ -166,7 +166,7 @@ describe('the email loop, end to end on Kafka, PostgreSQL, Redis and SMTP', () =
     const reconcile = async (id: string, body: unknown) => {
       const res = await fetch(`${stack.mailerUrl}/v1/unconfirmed/${id}/reconcile`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...stack.authHeaders('mailer') },
         body: JSON.stringify(body),
       });
       return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
@@ -184,7 +184,7 @@ describe('the email loop, end to end on Kafka, PostgreSQL, Redis and SMTP', () =
       body: { error: { code: 'mail_request_not_unknown' } },
     });
     expect(stack.smtp.countByRecipient().get('reconcile@example.test')).toBe(1); // nothing was resent
-    const list = (await (await fetch(`${stack.mailerUrl}/v1/unconfirmed`)).json()) as { emails: unknown[] };
+    const list = (await (await fetch(`${stack.mailerUrl}/v1/unconfirmed`, { headers: stack.authHeaders('mailer') })).json()) as { emails: unknown[] };
     expect(list.emails).toEqual([]);
   });
 

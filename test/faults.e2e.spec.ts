@@ -344,7 +344,7 @@ const scenarios: Scenario[] = [
         reconcile: async () => {
           const unconfirmed = await waitFor(
             async () => {
-              const res = await fetch(`${stack.mailerUrl}/v1/unconfirmed`);
+              const res = await fetch(`${stack.mailerUrl}/v1/unconfirmed`, { headers: stack.authHeaders('mailer') });
               const body = (await res.json()) as { emails: { emailId: string }[] };
               return body.emails.length >= 5 ? body.emails : undefined;
             },
@@ -355,7 +355,7 @@ const scenarios: Scenario[] = [
             const delivered = stack.smtp.mails.some((m) => m.emailId === emailId);
             const res = await fetch(`${stack.mailerUrl}/v1/unconfirmed/${emailId}/reconcile`, {
               method: 'POST',
-              headers: { 'content-type': 'application/json' },
+              headers: { 'content-type': 'application/json', ...stack.authHeaders('mailer') },
               body: JSON.stringify({ outcome: delivered ? 'delivered' : 'resend', note: 'fault suite' }),
             });
             expect(res.status).toBe(200);
@@ -410,7 +410,7 @@ const scenarios: Scenario[] = [
       // An outage is not a bug: the API refuses with 503 and Retry-After (clients retry), never 500.
       const refused = await fetch(`${stack.businessUrl}/v1/emails`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'Idempotency-Key': 'postgres-down-probe' },
+        headers: { 'content-type': 'application/json', 'Idempotency-Key': 'postgres-down-probe', ...stack.authHeaders() },
         body: JSON.stringify({ to: 'probe@example.test', subject: 'probe', text: 'x' }),
       });
       expect(refused.status).toBe(503);

@@ -24,7 +24,7 @@ describe('scheduled sending and cancel, end to end on Kafka, PostgreSQL, Redis a
   });
 
   async function cancel(id: string): Promise<{ status: number; body: any }> {
-    const res = await fetch(`${stack.businessUrl}/v1/emails/${id}`, { method: 'DELETE' });
+    const res = await fetch(`${stack.businessUrl}/v1/emails/${id}`, { method: 'DELETE', headers: stack.authHeaders() });
     return { status: res.status, body: await res.json().catch(() => null) };
   }
   const statusOf = async (id: string): Promise<string | undefined> => (await stack.get(`/v1/emails/${id}`)).body?.status;

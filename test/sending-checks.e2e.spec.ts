@@ -50,7 +50,8 @@ describe('the mailer checks, end to end', () => {
   async function mailer(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const res = await fetch(`${stack.mailerUrl}${path}`, {
       method,
-      ...(body !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      headers: { ...stack.authHeaders('mailer'), ...(body !== undefined && { 'content-type': 'application/json' }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
     });
     return { status: res.status, body: await res.json().catch(() => null) };
   }

@@ -55,6 +55,10 @@ export class EmailLoopStack {
   redisGate?: TcpGate;
   /** With `mailerDatabaseGate`: the initial mailer instances reach PostgreSQL through this gate. */
   mailerDatabaseGate?: TcpGate;
+  /** The business instances' bootstrap key (`BUSINESS_API_KEYS`): every scope. */
+  readonly businessKey = `el_test_${randomBytes(24).toString('base64url')}`;
+  /** The mailer instances' bootstrap key (`MAILER_API_KEYS`): every scope. */
+  readonly mailerKey = `el_test_${randomBytes(24).toString('base64url')}`;
   kafkaBrokers = KAFKA_BROKERS;
   businessDatabaseUrl = '';
   mailerDatabaseUrl = '';
@@ -114,6 +118,9 @@ export class EmailLoopStack {
       SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       SMTP_POOL_SIZE: String(SMTP_POOL_SIZE),
       SEND_RETRY_BASE_MS: '200',
+      MAILER_API_KEYS: this.mailerKey,
+      // The suites send bursts far above the default per-key rate; a test of the limit sets its own.
+      API_RATE_LIMIT: '100000/s',
       ...options.mailerEnv,
     };
     for (let i = 0; i < (options.mailerInstances ?? 1); i++) {
@@ -134,6 +141,8 @@ export class EmailLoopStack {
             EMAIL_SCHEMA: 'email_loop',
             REDIS_URL: REDIS_URL,
             QUEUE_PREFIX: this.id,
+            BUSINESS_API_KEYS: this.businessKey,
+            API_RATE_LIMIT: '100000/s',
             ...options.businessEnv,
           },
           `http://127.0.0.1:${port}`,
@@ -188,18 +197,23 @@ export class EmailLoopStack {
     return { business: businessCodes[0] ?? null, mailer: mailerCodes[0] ?? null };
   }
 
-  /** POST to the business API; with several instances, requests go round-robin as through a load balancer. */
+  /** `Authorization: Bearer <key>` of the app's bootstrap key, for a `fetch` of its API. */
+  authHeaders(app: 'business' | 'mailer' = 'business'): Record<string, string> {
+    return { authorization: `Bearer ${app === 'business' ? this.businessKey : this.mailerKey}` };
+  }
+
+  /** POST to the business API with its key; with several instances, requests go round-robin as through a load balancer. */
   async post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
     const res = await fetch(`${this.pickBusiness()}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
+      headers: { 'content-type': 'application/json', ...this.authHeaders(), ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
     return { status: res.status, body: await res.json().catch(() => null) };
   }
 
   async get(path: string): Promise<{ status: number; body: any }> {
-    const res = await fetch(`${this.pickBusiness()}${path}`);
+    const res = await fetch(`${this.pickBusiness()}${path}`, { headers: this.authHeaders() });
     return { status: res.status, body: await res.json().catch(() => null) };
   }
 

@@ -17,11 +17,11 @@ export interface Target {
 }
 
 export type TargetSpec =
-  | { kind: 'api'; urls: string[]; tag: string }
+  | { kind: 'api'; urls: string[]; tag: string; /** Sent as `Authorization: Bearer`. */ apiKey: string }
   | { kind: 'pg'; databaseUrl: string; poolSize: number; topic: string; tag: string };
 
 export function createTarget(spec: TargetSpec): Target {
-  return spec.kind === 'api' ? new ApiTarget(spec.urls, spec.tag) : new PgTarget(spec.databaseUrl, spec.poolSize, spec.topic, spec.tag);
+  return spec.kind === 'api' ? new ApiTarget(spec.urls, spec.tag, spec.apiKey) : new PgTarget(spec.databaseUrl, spec.poolSize, spec.topic, spec.tag);
 }
 
 /** `POST /v1/emails` over kept-alive connections; several URLs are used round-robin. */
@@ -30,7 +30,7 @@ class ApiTarget implements Target {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   private next = 0;
 
-  constructor(private readonly urls: string[], private readonly tag: string) {}
+  constructor(private readonly urls: string[], private readonly tag: string, private readonly apiKey: string) {}
 
   send(seq: number): Promise<Outcome> {
     const body = JSON.stringify({ to: recipientOf(this.tag, seq), subject: BENCH_MAIL.subject, text: BENCH_MAIL.text });
@@ -38,7 +38,7 @@ class ApiTarget implements Target {
     return new Promise((resolve) => {
       const req = http.request(
         url,
-        { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${this.apiKey}` } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -42,7 +42,7 @@ async function closedLoop(ctx: BenchContext, label: string, target: TargetSpec):
  */
 export async function apiVersusPg(ctx: BenchContext, stack: PipelineStack): Promise<{ api: AcceptRun; pg: AcceptRun }> {
   await stack.stopMailers();
-  const api = await closedLoop(ctx, `POST /v1/emails (${ctx.options.concurrency} clients)`, { kind: 'api', urls: [stack.business.baseUrl], tag: ctx.tag });
+  const api = await closedLoop(ctx, `POST /v1/emails (${ctx.options.concurrency} clients)`, { kind: 'api', urls: [stack.business.baseUrl], tag: ctx.tag, apiKey: stack.businessKey });
   const url = await createDatabase(`rawpg_${stack.id}`);
   try {
     await migrateEmailTables(url);

@@ -35,6 +35,8 @@ export interface PipelineOptions {
 export class PipelineStack {
   readonly id = `bench${randomBytes(3).toString('hex')}`;
   readonly topicPrefix = `${this.id}.`;
+  /** The business app's bootstrap key (`BUSINESS_API_KEYS`), which the load generator sends. */
+  readonly businessKey = `el_bench_${randomBytes(24).toString('base64url')}`;
   businessDatabaseUrl = '';
   mailerDatabaseUrl = '';
   business!: AppRunner;
@@ -64,6 +66,9 @@ export class PipelineStack {
         EMAIL_SCHEMA: 'email_loop',
         REDIS_URL,
         QUEUE_PREFIX: this.id,
+        BUSINESS_API_KEYS: this.businessKey,
+        // The bench measures the pipeline, not the per-key limit: far above any rate it offers.
+        API_RATE_LIMIT: '1000000/s',
       },
       businessPort,
       `${this.id}-business`,

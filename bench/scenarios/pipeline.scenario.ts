@@ -46,7 +46,7 @@ export interface PipelineRun {
  * and its status applied (business `updated_at` of the `sent` row).
  */
 export async function runPipeline(ctx: BenchContext, stack: PipelineStack, label: string, load: Load): Promise<PipelineRun> {
-  const target: TargetSpec = { kind: 'api', urls: [stack.business.baseUrl], tag: ctx.tag };
+  const target: TargetSpec = { kind: 'api', urls: [stack.business.baseUrl], tag: ctx.tag, apiKey: stack.businessKey };
   const requests = load.shape === 'closed' ? load.total : Math.round((load.rate * load.durationMs) / 1000);
   const firstSeq = ctx.takeSeqs(requests);
   await ctx.sink.reset();

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { API_KEY_MIGRATIONS, ApiKeysModule } from '@app/auth';
 import { EmailModule, emailMigrations } from '@app/email';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
@@ -21,7 +22,7 @@ export class AppModule {
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: config.BUSINESS_DATABASE_URL,
-          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS],
+          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS, ...API_KEY_MIGRATIONS],
           migrationsRun: false, // run under an advisory lock in main.ts
           extra: { max: 20 },
         }),
@@ -65,6 +66,12 @@ export class AppModule {
         }),
         TerminusModule.forRoot({ logger: false }),
         PublicListenerModule.forRoot({ port: config.PUBLIC_PORT, host: config.PUBLIC_HOST, routes: PUBLIC_ROUTES }),
+        ApiKeysModule.forRoot({
+          app: 'business',
+          bootstrapKeyHashes: config.BUSINESS_API_KEYS,
+          bootstrapKeysVariable: 'BUSINESS_API_KEYS',
+          rateLimit: { redisUrl: config.REDIS_URL, keyPrefix: `${config.QUEUE_PREFIX}:business:api-rate`, rate: config.API_RATE_LIMIT },
+        }),
       ],
       controllers: [EmailsController, TemplatesController, UnsubscribeController, HealthController],
       providers: dependencyProbes([DatabaseProbe, KafkaConsumersProbe]),

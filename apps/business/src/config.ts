@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bootstrapApiKeysSchema } from '@app/auth';
 import { SQL_SCHEMA_PATTERN, configFields, loadConfig } from '@app/common';
 import { senderDomainListSchema } from '@app/contracts';
 import { DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MIN_UNSUBSCRIBE_SECRET_LENGTH } from '@app/email';
@@ -32,6 +33,11 @@ const businessConfigSchema = z.object({
   PUBLIC_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
   PUBLIC_HOST: configFields.host(),
   CORS_ORIGINS: configFields.corsOrigins(),
+  // API keys from configuration (docs: Security): comma-separated, each ≥ 24 characters, every
+  // scope; held as hashes only. Unset: only keys created with `npm run keys` (none: every /v1 call is 401).
+  BUSINESS_API_KEYS: bootstrapApiKeysSchema(),
+  // Requests per API key across every instance (counted in Redis).
+  API_RATE_LIMIT: configFields.rate('50/s'),
   // Schema of the email module's tables. `public`: where versions before the package created them,
   // so an upgraded deployment keeps its emails, outbox and inbox (a new one may choose e.g. email_loop).
   EMAIL_SCHEMA: z.string().regex(SQL_SCHEMA_PATTERN, 'must be a lower-case identifier of at most 47 characters').default('public'),

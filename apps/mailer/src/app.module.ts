@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiKeysModule } from '@app/auth';
 import { Clock, IdGenerator } from '@app/common';
 import { InboxModule } from '@app/inbox';
 import { KafkaModule } from '@app/kafka';
@@ -59,6 +60,12 @@ export class AppModule {
         }),
         TerminusModule.forRoot({ logger: false }),
         InboxModule.forRoot({}),
+        ApiKeysModule.forRoot({
+          app: 'mailer',
+          bootstrapKeyHashes: config.MAILER_API_KEYS,
+          bootstrapKeysVariable: 'MAILER_API_KEYS',
+          rateLimit: { redisUrl: config.REDIS_URL, keyPrefix: `${config.QUEUE_PREFIX}:mailer:api-rate`, rate: config.API_RATE_LIMIT },
+        }),
       ],
       controllers: [HealthController, ReconciliationController, MailRequestsController, SuppressionsController, SuppressionChangesController],
       providers: [

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bootstrapApiKeysSchema } from '@app/auth';
 import { configFields, loadConfig } from '@app/common';
 import { categorySchema, senderDomainListSchema, type Lane } from '@app/contracts';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
@@ -71,6 +72,13 @@ const mailerConfigSchema = z
     MAILER_PORT: configFields.port(3001),
     MAILER_HOST: configFields.host(),
     CORS_ORIGINS: configFields.corsOrigins(),
+    /**
+     * API keys from configuration (docs: Security): comma-separated, each ≥ 24 characters, every
+     * scope; held as hashes only. Unset: only keys created with `npm run keys` (none: every /v1 call is 401).
+     */
+    MAILER_API_KEYS: bootstrapApiKeysSchema(),
+    /** Requests per API key across every instance (counted in Redis). */
+    API_RATE_LIMIT: configFields.rate('50/s'),
     MAIL_FROM: z.string().min(3).default('Email Loop <no-reply@email-loop.local>'),
     /** Domain of the deterministic `Message-ID` (`<email id>@domain`); defaults to MAIL_FROM's. */
     MESSAGE_ID_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+$/).optional(),

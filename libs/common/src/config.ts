@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isIP } from 'node:net';
 import { redactValues, secretValuesOf } from './redaction.js';
 import { toFieldErrors } from './validation.js';
+import { parseRate } from './rate.js';
 
 /**
  * Parses an app's environment once, at the edge, before Nest creates anything.
@@ -81,4 +82,17 @@ export const configFields = {
       .refine((days) => days === 0 || days >= minDays, `0 (keep forever) or at least ${minDays} days`),
   /** Time between two retention passes. */
   retentionIntervalMs: () => z.coerce.number().int().min(1_000).max(86_400_000).default(3_600_000),
+  /** A rate `<count>/<unit>` (`50/s`, `600/m`, `5000/h`; see `parseRate`). */
+  rate: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .transform((text, ctx) => {
+        try {
+          return parseRate(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+          return z.NEVER;
+        }
+      }),
 };

@@ -8,3 +8,4 @@ export * from './api-exception.filter.js';
 export * from './database-errors.js';
 export * from './canonical-json.js';
 export * from './redaction.js';
+export * from './rate.js';

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Logger, Res, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
+import { Public } from '@app/auth';
 import type { Response } from 'express';
 import { describeError } from '@app/common';
 import { OutboxStatsReader, type OutboxStats } from '@app/outbox';
@@ -26,6 +27,7 @@ const RETRY_AFTER_SECONDS = 5;
  * log (redacted, once per change of state) and the body says `reason: 'unavailable'`.
  */
 @Controller('health')
+@Public()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,

@@ -1,7 +1,9 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { z } from 'zod';
+import { CurrentApiKey, RequireScope, type ApiKeyPrincipal } from '@app/auth';
 import { parseOrThrow } from '@app/common';
 import { EmailClient, type CancelResult, type EmailView, type SendResult } from '@app/email';
+import { assertKeyMaySendFrom } from './key-sender-domains.js';
 
 const idempotencyKeySchema = z
   .string()
@@ -17,16 +19,20 @@ export class EmailsController {
 
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
+  @RequireScope('emails:send')
   async send(
     @Body() body: unknown,
     @Headers('idempotency-key') rawKey: string | undefined,
+    @CurrentApiKey() apiKey: ApiKeyPrincipal,
   ): Promise<{ id: string; status: SendResult['status'] }> {
+    assertKeyMaySendFrom(apiKey, body);
     const idempotencyKey = parseOrThrow(idempotencyKeySchema, rawKey, 'Idempotency-Key header');
     const result = await this.emails.send(body as never, idempotencyKey === undefined ? {} : { idempotencyKey });
     return { id: result.id, status: result.status };
   }
 
   @Get(':id')
+  @RequireScope('emails:read')
   get(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string): Promise<EmailView> {
     return this.emails.get(id);
   }
@@ -37,6 +43,7 @@ export class EmailsController {
    * when it already ended, `404` when there is no such email.
    */
   @Delete(':id')
+  @RequireScope('emails:send')
   @HttpCode(HttpStatus.ACCEPTED)
   cancel(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string): Promise<CancelResult> {
     return this.emails.cancel(id);

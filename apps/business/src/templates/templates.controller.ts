@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { RequireScope } from '@app/auth';
 import { z } from 'zod';
 import { parseOrThrow } from '@app/common';
 import { templateNameSchema, templateVersionSchema } from '@app/contracts';
@@ -16,28 +17,33 @@ export class TemplatesController {
   constructor(private readonly templates: TemplatesService) {}
 
   @Post()
+  @RequireScope('templates:write')
   create(@Body() body: unknown): Promise<TemplateView> {
     return this.templates.create(body as never);
   }
 
   @Get()
+  @RequireScope('templates:read')
   async list(): Promise<{ data: TemplateView[] }> {
     return { data: await this.templates.list() };
   }
 
   @Get(':name')
+  @RequireScope('templates:read')
   get(@Param('name') name: string, @Query() query: unknown): Promise<TemplateView> {
     const { version } = parseOrThrow(versionQuerySchema, query, 'query');
     return this.templates.get(templateName(name), version);
   }
 
   @Get(':name/versions')
+  @RequireScope('templates:read')
   async versions(@Param('name') name: string): Promise<{ data: TemplateView[] }> {
     return { data: await this.templates.versions(templateName(name)) };
   }
 
   /** Renders without sending or storing anything: `200`, not `201`. */
   @Post(':name/preview')
+  @RequireScope('templates:read')
   @HttpCode(HttpStatus.OK)
   preview(@Param('name') name: string, @Body() body: unknown): Promise<RenderedTemplate> {
     return this.templates.preview(templateName(name), (body ?? {}) as never);

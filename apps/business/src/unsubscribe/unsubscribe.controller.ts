@@ -1,4 +1,5 @@
 import { Controller, Get, Header, Headers, HttpCode, HttpStatus, Param, Post, Res, UseFilters } from '@nestjs/common';
+import { Public } from '@app/auth';
 import type { Response } from 'express';
 import { UnsubscribeService } from '@app/email';
 import { UnsubscribePageFilter } from './unsubscribe-page.filter.js';
@@ -19,6 +20,7 @@ import { confirmationPage, unsubscribedPage } from './unsubscribe-pages.js';
  * the pages are never cached and never send a referrer.
  */
 @Controller('v1/unsubscribe')
+@Public()
 @UseFilters(UnsubscribePageFilter)
 export class UnsubscribeController {
   constructor(private readonly unsubscribes: UnsubscribeService) {}

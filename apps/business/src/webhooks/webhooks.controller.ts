@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { RequireScope } from '@app/auth';
 import { z } from 'zod';
 import { parseOrThrow } from '@app/common';
 import { WEBHOOK_EVENT_TYPES } from '@app/webhooks';
@@ -36,59 +37,70 @@ export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
 
   @Post('webhooks')
+  @RequireScope('webhooks:write')
   create(@Body() body: unknown): Promise<WebhookEndpointView & { secret: string }> {
     return this.webhooks.create(parseOrThrow(createSchema, body, 'webhook endpoint'));
   }
 
   @Get('webhooks')
+  @RequireScope('webhooks:read')
   async list(): Promise<{ data: WebhookEndpointView[] }> {
     return { data: await this.webhooks.list() };
   }
 
   @Get('webhooks/:id')
+  @RequireScope('webhooks:read')
   get(@Param('id', uuid) id: string): Promise<WebhookEndpointView> {
     return this.webhooks.get(id);
   }
 
   @Patch('webhooks/:id')
+  @RequireScope('webhooks:write')
   update(@Param('id', uuid) id: string, @Body() body: unknown): Promise<WebhookEndpointView> {
     return this.webhooks.update(id, parseOrThrow(updateSchema, body, 'webhook endpoint change'));
   }
 
   @Delete('webhooks/:id')
+  @RequireScope('webhooks:write')
   @HttpCode(HttpStatus.NO_CONTENT)
   delete(@Param('id', uuid) id: string): Promise<void> {
     return this.webhooks.delete(id);
   }
 
   @Post('webhooks/:id/rotate-secret')
+  @RequireScope('webhooks:write')
   rotateSecret(@Param('id', uuid) id: string): Promise<{ id: string; secret: string; previousSecretExpiresAt: string | null }> {
     return this.webhooks.rotateSecret(id);
   }
 
   @Get('webhooks/:id/deliveries')
+  @RequireScope('webhooks:read')
   listDeliveries(@Param('id', uuid) id: string, @Query() query: unknown): Promise<{ data: WebhookDeliveryView[]; nextCursor: string | null }> {
     return this.webhooks.listDeliveries(id, parseOrThrow(deliveriesQuerySchema, query, 'query'));
   }
 
   @Get('webhooks/:id/deliveries/:deliveryId')
+  @RequireScope('webhooks:read')
   getDelivery(@Param('id', uuid) id: string, @Param('deliveryId', uuid) deliveryId: string): Promise<WebhookDeliveryDetailView> {
     return this.webhooks.getDelivery(id, deliveryId);
   }
 
   @Post('webhooks/:id/deliveries/:deliveryId/replay')
+  @RequireScope('webhooks:write')
   @HttpCode(HttpStatus.ACCEPTED)
   replay(@Param('id', uuid) id: string, @Param('deliveryId', uuid) deliveryId: string): Promise<WebhookDeliveryView> {
     return this.webhooks.replay(id, deliveryId);
   }
 
   @Post('webhooks/:id/replay')
+  @RequireScope('webhooks:write')
   @HttpCode(HttpStatus.ACCEPTED)
   replaySince(@Param('id', uuid) id: string, @Body() body: unknown): Promise<{ replayed: number }> {
     return this.webhooks.replaySince(id, parseOrThrow(replaySinceSchema, body, 'replay').since);
   }
 
   @Get('emails/:id/webhook-deliveries')
+  @RequireScope('webhooks:read')
   listEmailDeliveries(@Param('id', uuid) id: string): Promise<{ data: WebhookDeliveryView[] }> {
     return this.webhooks.listEmailDeliveries(id);
   }

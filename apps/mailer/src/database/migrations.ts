@@ -1,3 +1,4 @@
+import { API_KEY_MIGRATIONS } from '@app/auth';
 import { INBOX_MIGRATIONS } from '@app/inbox';
 import { OUTBOX_MIGRATIONS } from '@app/outbox';
 import { CreateMailRequests1763900000200 } from './mailer.migration.js';
@@ -20,4 +21,5 @@ export const MAILER_MIGRATIONS = [
   MailRequestsNextAttempt1763900000285,
   SendingChecks1763900000310,
   MailRequestsSendAt1763900000410,
+  ...API_KEY_MIGRATIONS,
 ];

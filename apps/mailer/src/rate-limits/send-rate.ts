@@ -1,23 +1,10 @@
+import { parseRate, type Rate } from '@app/common';
 import { addressDomain } from '@app/contracts';
-/** A send rate: at most `points` emails per `durationSeconds`. */
-export interface SendRate {
-  points: number;
-  durationSeconds: number;
-}
+/** A send rate: at most `points` emails per `durationSeconds` (the shared `Rate` of `@app/common`). */
+export type SendRate = Rate;
 
-const UNIT_SECONDS = { s: 1, m: 60, h: 3_600 } as const;
-
-/**
- * Parses `<count>/<unit>`, unit `s`, `m` or `h` (`100/s`, `600/m`, `5000/h`). Whole seconds
- * only: the counters live in Redis keys that expire after the window (`EX`). Throws an `Error`
- * saying what is wrong, for config validation.
- */
-export function parseSendRate(text: string): SendRate {
-  const match = /^\s*(\d{1,9})\s*\/\s*([smh])\s*$/.exec(text);
-  const points = Number(match?.[1]);
-  if (!match || !(points >= 1)) throw new Error(`"${text}" is not a rate like 100/s, 600/m or 5000/h (count ≥ 1, unit s, m or h)`);
-  return { points, durationSeconds: UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS] };
-}
+/** `<count>/<unit>` (`100/s`, `600/m`, `5000/h`): `@app/common`'s `parseRate`, shared with `API_RATE_LIMIT`. */
+export const parseSendRate = parseRate;
 
 /**
  * Parses `domain:rate,domain:rate` (`gmail.com:20/s,yahoo.com:10/s`) into a map by lower-case

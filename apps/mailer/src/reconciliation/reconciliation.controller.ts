@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { RequireScope } from '@app/auth';
 import { parseOrThrow } from '@app/common';
 import { ReconciliationService, reconciliationSchema, type UnconfirmedEmail } from './reconciliation.service.js';
 
@@ -11,11 +12,13 @@ export class ReconciliationController {
   constructor(private readonly reconciliation: ReconciliationService) {}
 
   @Get()
+  @RequireScope('emails:read')
   async list(): Promise<{ emails: UnconfirmedEmail[] }> {
     return { emails: await this.reconciliation.listUnconfirmed() };
   }
 
   @Post(':emailId/reconcile')
+  @RequireScope('unconfirmed:write')
   @HttpCode(HttpStatus.OK)
   reconcile(@Param('emailId', new ParseUUIDPipe()) emailId: string, @Body() body: unknown): Promise<{ emailId: string; status: string }> {
     return this.reconciliation.reconcile(emailId, parseOrThrow(reconciliationSchema, body, 'reconciliation'));

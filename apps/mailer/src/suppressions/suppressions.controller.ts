@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { RequireScope } from '@app/auth';
 import type { Response } from 'express';
 import { parseOrThrow } from '@app/common';
 import type { Suppression } from './suppressions.repository.js';
@@ -14,12 +15,14 @@ export class SuppressionsController {
 
   /** `?address=` filters to one address; `?limit=` (default 100) and `?offset=` page; `next` is the next page's offset. */
   @Get()
+  @RequireScope('suppressions:read')
   list(@Query() query: unknown): Promise<{ suppressions: Suppression[]; next: number | null }> {
     return this.suppressions.list(parseOrThrow(suppressionListQuerySchema, query, 'query'));
   }
 
   /** 201 with the new entry, or 200 with the one already listed for that address and category. */
   @Post()
+  @RequireScope('suppressions:write')
   async add(@Body() body: unknown, @Res({ passthrough: true }) response: Response): Promise<{ suppression: Suppression; created: boolean }> {
     const result = await this.suppressions.add(parseOrThrow(newSuppressionSchema, body, 'suppression'));
     response.status(result.created ? HttpStatus.CREATED : HttpStatus.OK);
@@ -28,6 +31,7 @@ export class SuppressionsController {
 
   /** Without `?category=`, every entry of the address; 404 when there was none. */
   @Delete(':address')
+  @RequireScope('suppressions:write')
   @HttpCode(HttpStatus.OK)
   remove(@Param('address') address: string, @Query() query: Record<string, unknown>): Promise<{ removed: number }> {
     return this.suppressions.remove(parseOrThrow(suppressionRemovalSchema, { ...query, address }, 'suppression'));

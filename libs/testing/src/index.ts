@@ -7,3 +7,4 @@ export { explainWithoutSeqScan, type PlannedQuery } from './query-plans.js';
 export { TopicReaders, type ReadMessage } from './topic-readers.js';
 export { statementLoggingDataSource } from './statement-log.js';
 export { parseMail, verifyDkim, type DkimVerdict } from './mail-inspection.js';
+export { makeTestCertificates, type TestCertificates } from './test-certificates.js';

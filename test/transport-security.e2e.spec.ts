@@ -130,13 +130,23 @@ describe('Kafka with SASL and TLS (private broker)', () => {
     }
   });
 
-  it('carries one email through the whole loop: business with SCRAM-SHA-512, mailer with PLAIN', async () => {
+  it('carries one email through the whole loop: business with SCRAM-SHA-512, mailer with PLAIN over TLS', async () => {
     const stack = new EmailLoopStack();
+    const passwordFile = join(certs.dir, 'kafka-password');
+    writeFileSync(passwordFile, `${PLAIN.password}\n`, { mode: 0o600 });
     try {
       await stack.start({
         kafkaBrokers: broker.brokers,
         businessEnv: { KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: SCRAM_512.name, KAFKA_SASL_PASSWORD: SCRAM_512.password },
-        mailerEnv: { KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: PLAIN.name, KAFKA_SASL_PASSWORD: PLAIN.password },
+        // The mailer reaches the SASL_SSL listener, trusting the private CA, with its password in a file.
+        mailerEnv: {
+          KAFKA_BROKERS: `localhost:${broker.sslPort}`,
+          KAFKA_SSL: 'true',
+          KAFKA_SSL_CA_FILE: certs.caFile,
+          KAFKA_SASL_MECHANISM: 'PLAIN',
+          KAFKA_SASL_USERNAME: PLAIN.name,
+          KAFKA_SASL_PASSWORD_FILE: passwordFile,
+        },
       });
       const res = await stack.post('/v1/emails', { to: 'ada@example.test', subject: 'Over SASL', text: 'Hi' });
       expect(res.status).toBe(202);

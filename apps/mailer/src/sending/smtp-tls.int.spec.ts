@@ -141,9 +141,14 @@ describe('SMTP over TLS with credentials (SMTP)', () => {
   it('refuses a wrong password with a retriable error that does not contain it', async () => {
     const port = await startServer();
     const wrong = 'wrong-pass-5f1d9c';
-    const error = await refusal(mailer(port, { SMTP_TLS: 'required', SMTP_TLS_CA_FILE: certs.caFile }, wrong).send(mail(), 'transactional'), wrong);
+    const smtp = mailer(port, { SMTP_TLS: 'required', SMTP_TLS_CA_FILE: certs.caFile }, wrong);
+    const error = await refusal(smtp.send(mail(), 'transactional'), wrong);
     expect(error.smtpCode).toBe(535);
     expect(delivered).toEqual([]);
+    // What /health/ready reports for SMTP is verify()'s error: it names the failure, not the password.
+    const probe = await smtp.verify().then(() => expect.fail('verify() accepted the credentials'), (e: Error) => e);
+    expect(probe.message).toMatch(/535|Invalid login/);
+    expect(`${probe.message} ${JSON.stringify(probe)}`).not.toContain(wrong);
   });
 
   it('opportunistic TLS upgrades when offered and falls back to clear text when not', async () => {

@@ -29,6 +29,8 @@ const env = {
   KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
   REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   SMTP_URL: process.env.SMTP_URL ?? `smtp://127.0.0.1:${SMTP_PORT}`,
+  // The embedded capture server speaks no TLS; a real SMTP_URL keeps the mailer's default (required).
+  SMTP_TLS: process.env.SMTP_TLS ?? (process.env.SMTP_URL ? 'required' : 'none'),
   BUSINESS_PORT: String(BUSINESS_PORT),
   MAILER_PORT: String(MAILER_PORT),
   // Loopback: the apps' default (0.0.0.0, for containers) would open a laptop's ports to its network.

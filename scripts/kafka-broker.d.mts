@@ -7,5 +7,18 @@ export function startBroker(options: {
   controllerPort: number;
   detached?: boolean;
   heapMb?: number;
+  security?: BrokerSecurity;
 }): Promise<number>;
+
+/** A broker whose clients must authenticate (SASL), optionally over TLS too. */
+export interface BrokerSecurity {
+  /** Plaintext listener the broker uses to reach itself. */
+  internalPort: number;
+  /** A second client listener, SASL_SSL; needs `keystorePemFile`. */
+  sslPort?: number;
+  /** PEM file: the broker's unencrypted PKCS#8 key followed by its certificate chain. */
+  keystorePemFile?: string;
+  scramUsers?: { mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; name: string; password: string }[];
+  plainUsers?: Record<string, string>;
+}
 export function stopBroker(dir: string, signal?: NodeJS.Signals): Promise<boolean>;

@@ -50,16 +50,56 @@ function tail(file, lines = 30) {
   return `\n--- last lines of ${file} ---\n${readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')}`;
 }
 
-function writeServerProperties(dir, port, controllerPort) {
+const SASL_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN'];
+const jaasQuote = (text) => `"${String(text).replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+
+/**
+ * The listeners of a broker: plaintext on `port`; with `security`, the client listener on `port`
+ * is SASL_PLAINTEXT (and one on `security.sslPort` SASL_SSL) with SCRAM-SHA-256/512 and PLAIN,
+ * while the broker talks to itself on a plaintext `security.internalPort`.
+ */
+function listenerProperties(port, controllerPort, security) {
+  if (!security) {
+    return {
+      listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+      'inter.broker.listener.name': 'PLAINTEXT',
+      'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    };
+  }
+  const clients = [['SASL', port, 'SASL_PLAINTEXT']];
+  if (security.sslPort) clients.push(['SASLSSL', security.sslPort, 'SASL_SSL']);
+  const advertised = [...clients.map(([name, p]) => `${name}://127.0.0.1:${p}`), `INTERNAL://127.0.0.1:${security.internalPort}`];
+  const props = {
+    listeners: [...advertised, `CONTROLLER://127.0.0.1:${controllerPort}`].join(','),
+    'advertised.listeners': advertised.join(','),
+    'inter.broker.listener.name': 'INTERNAL',
+    'listener.security.protocol.map': ['CONTROLLER:PLAINTEXT', 'INTERNAL:PLAINTEXT', ...clients.map(([name, , protocol]) => `${name}:${protocol}`)].join(','),
+  };
+  const plainUsers = Object.entries(security.plainUsers ?? {}).map(([name, password]) => `user_${name}=${jaasQuote(password)}`);
+  for (const [name] of clients) {
+    const prefix = `listener.name.${name.toLowerCase()}`;
+    props[`${prefix}.sasl.enabled.mechanisms`] = SASL_MECHANISMS.join(',');
+    props[`${prefix}.plain.sasl.jaas.config`] = `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers.join(' ')};`;
+    for (const scram of ['scram-sha-256', 'scram-sha-512']) {
+      props[`${prefix}.${scram}.sasl.jaas.config`] = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    }
+  }
+  if (security.sslPort) {
+    // A PEM file holding the broker's PKCS#8 key (unencrypted) followed by its certificate chain.
+    props['listener.name.saslssl.ssl.keystore.type'] = 'PEM';
+    props['listener.name.saslssl.ssl.keystore.location'] = security.keystorePemFile;
+  }
+  return props;
+}
+
+function writeServerProperties(dir, port, controllerPort, security) {
   const props = {
     'process.roles': 'broker,controller',
     'node.id': '1',
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    ...listenerProperties(port, controllerPort, security),
     'controller.listener.names': 'CONTROLLER',
-    'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
     'log.dirs': join(dir, 'data'),
     'num.partitions': '4',
     'auto.create.topics.enable': 'false',
@@ -101,14 +141,20 @@ export function brokerPid(dir) {
  * Starts a broker whose state lives in `dir` (formatted on first start, kept across restarts)
  * and resolves once it accepts clients. `detached` lets it outlive this process.
  */
-export async function startBroker({ dir, port, controllerPort, detached = true, heapMb = 512 }) {
+/**
+ * `security` (tests of authenticated clients): `{ internalPort, sslPort?, keystorePemFile?,
+ * scramUsers: [{ mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', name, password }],
+ * plainUsers: { name: password } }`; SCRAM users are created when the storage is formatted.
+ */
+export async function startBroker({ dir, port, controllerPort, detached = true, heapMb = 512, security }) {
   const logs = join(dir, 'logs');
   mkdirSync(logs, { recursive: true });
   resolveKafkaJars();
-  const props = writeServerProperties(dir, port, controllerPort);
+  const props = writeServerProperties(dir, port, controllerPort, security);
+  const scram = (security?.scramUsers ?? []).flatMap((u) => ['--add-scram', `${u.mechanism}=[name=${u.name},password=${u.password}]`]);
   const classpath = `${LIBS}/*`;
   const jvmLog = [`-Dlog4j.configuration=file:${join(ROOT, 'stack/kafka/log4j.properties')}`, `-Dkafka.logs.dir=${logs}`];
-  run('java', [...jvmLog, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(dir), '-c', props, '--ignore-formatted'], {
+  run('java', [...jvmLog, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(dir), '-c', props, '--ignore-formatted', ...scram], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const serverLog = join(logs, 'server.log');

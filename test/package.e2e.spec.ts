@@ -74,6 +74,7 @@ describe('@email-loop/nestjs installed in a fresh NestJS app', () => {
         REDIS_URL,
         QUEUE_PREFIX: id,
         SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+        SMTP_TLS: 'none', // the capture server speaks no TLS
       },
       `http://127.0.0.1:${mailerPort}`,
       `${id}-mailer`,

@@ -116,6 +116,7 @@ export class EmailLoopStack {
       REDIS_URL: redisUrl,
       QUEUE_PREFIX: this.id,
       SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      SMTP_TLS: 'none', // the capture server speaks no TLS
       SMTP_POOL_SIZE: String(SMTP_POOL_SIZE),
       SEND_RETRY_BASE_MS: '200',
       MAILER_API_KEYS: this.mailerKey,

@@ -90,6 +90,7 @@ export class PipelineStack {
         REDIS_URL,
         QUEUE_PREFIX: this.id,
         SMTP_URL: this.options.smtpUrl,
+        SMTP_TLS: 'none', // the capture server speaks no TLS
         MAILER_PORT: String(port),
         MAILER_HOST: '127.0.0.1',
         ...this.options.mailerEnv,

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -22,6 +22,9 @@ export class PrivatePostgres {
   private readonly data = join(this.dir, 'data');
   port = 0;
 
+  /** With `tls`, the server also accepts TLS (`ssl=on`) with this certificate and key (PEM files). */
+  constructor(private readonly options: { tls?: { certFile: string; keyFile: string } } = {}) {}
+
   get adminUrl(): string {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
   }
@@ -36,7 +39,8 @@ export class PrivatePostgres {
       }
       this.pg('initdb', ['-D', this.data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
     }
-    const settings = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+    let settings = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+    if (this.options.tls) settings += ` ${this.tlsSettings(this.options.tls)}`;
     this.pg('pg_ctl', ['-D', this.data, '-l', join(this.dir, 'server.log'), '-o', settings, '-w', '-t', '60', 'start']);
   }
 
@@ -52,6 +56,21 @@ export class PrivatePostgres {
       // already stopped
     }
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Copies the certificate and key where the server's user owns them (it refuses a key others can read). */
+  private tlsSettings(tls: { certFile: string; keyFile: string }): string {
+    const cert = join(this.dir, 'server.crt');
+    const key = join(this.dir, 'server.key');
+    copyFileSync(tls.certFile, cert);
+    copyFileSync(tls.keyFile, key);
+    chmodSync(key, 0o600);
+    if (userInfo().uid === 0) {
+      const pgUser = Number(execFileSync('id', ['-u', 'postgres']).toString());
+      const pgGroup = Number(execFileSync('id', ['-g', 'postgres']).toString());
+      for (const file of [cert, key]) chownSync(file, pgUser, pgGroup);
+    }
+    return `-c ssl=on -c ssl_cert_file=${cert} -c ssl_key_file=${key}`;
   }
 
   private pg(command: string, args: string[]): void {

@@ -31,7 +31,12 @@ export class AppModule {
           appName: 'business',
           schema: config.EMAIL_SCHEMA,
           databaseUrl: config.BUSINESS_DATABASE_URL,
-          kafka: { brokers: config.KAFKA_BROKERS, topicPrefix: config.KAFKA_TOPIC_PREFIX, partitions: config.KAFKA_TOPIC_PARTITIONS },
+          kafka: {
+            brokers: config.KAFKA_BROKERS,
+            topicPrefix: config.KAFKA_TOPIC_PREFIX,
+            partitions: config.KAFKA_TOPIC_PARTITIONS,
+            ...config.KAFKA_SECURITY,
+          },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
           senderDomains: config.MAIL_SENDER_DOMAINS,
           maxAttachmentBytes: config.MAIL_MAX_ATTACHMENT_BYTES,
@@ -53,6 +58,7 @@ export class AppModule {
         }),
         WebhooksModule.forRoot({
           redisUrl: config.REDIS_URL,
+          redisTlsCa: config.REDIS_TLS_CA,
           queuePrefix: config.QUEUE_PREFIX,
           concurrency: config.WEBHOOK_CONCURRENCY,
           timeoutMs: config.WEBHOOK_TIMEOUT_MS,

@@ -111,3 +111,18 @@ describe('loadBusinessConfig: listeners', () => {
     expect(run).not.toThrow(/db-pass-123|redis-pass-456|too-short-secret/);
   });
 });
+
+describe('loadBusinessConfig: transports (TLS and credentials)', () => {
+  it('passes Kafka TLS and SASL to the client, keeps the raw variables out, and names a missing one without echoing the secret', () => {
+    const config = loadBusinessConfig({ ...valid, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'business', KAFKA_SASL_PASSWORD: 'kafka-secret' });
+    expect(config.KAFKA_SECURITY).toEqual({ sasl: { mechanism: 'scram-sha-512', username: 'business', password: 'kafka-secret' } });
+    expect(config).not.toHaveProperty('KAFKA_SASL_PASSWORD');
+    expect(() => loadBusinessConfig({ ...valid, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_PASSWORD: 'kafka-secret' })).toThrow(/KAFKA_SASL_USERNAME: required/);
+    expect(() => loadBusinessConfig({ ...valid, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_PASSWORD: 'kafka-secret' })).not.toThrow(/kafka-secret/);
+  });
+
+  it('takes a Redis CA for rediss:// only', () => {
+    expect(() => loadBusinessConfig({ ...valid, REDIS_TLS_CA_FILE: '/nonexistent/ca.pem' })).toThrow(/REDIS_TLS_CA_FILE: cannot read/);
+    expect(loadBusinessConfig({ ...valid, REDIS_URL: 'rediss://:pw@redis.example:6380' })).toMatchObject({ REDIS_TLS_CA: undefined });
+  });
+});

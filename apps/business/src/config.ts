@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bootstrapApiKeysSchema } from '@app/auth';
-import { SQL_SCHEMA_PATTERN, configFields, loadConfig } from '@app/common';
+import { SQL_SCHEMA_PATTERN, configFields, fileContents, loadConfig, resolveKafkaSecurity, withoutKafkaSecuritySettings } from '@app/common';
 import { senderDomainListSchema } from '@app/contracts';
 import { DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MIN_UNSUBSCRIBE_SECRET_LENGTH } from '@app/email';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
@@ -26,6 +26,7 @@ const businessConfigSchema = z.object({
   KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
   KAFKA_TOPIC_PARTITIONS: configFields.topicPartitions(),
   OUTBOX_POLL_INTERVAL_MS: configFields.outboxPollIntervalMs(),
+  ...configFields.kafkaSecurity(),
   BUSINESS_PORT: configFields.port(3000),
   BUSINESS_HOST: configFields.host(),
   // The public listener (docs/security/edge.md): only PUBLIC_ROUTES (the unsubscribe endpoints),
@@ -54,7 +55,9 @@ const businessConfigSchema = z.object({
   EMAIL_RETENTION_DAYS: configFields.retentionDays(90, TOPIC_MESSAGE_MAX_AGE_DAYS),
   RETENTION_INTERVAL_MS: configFields.retentionIntervalMs(),
   // Webhooks (README "Webhooks"). Redis holds their timers only; PostgreSQL holds the deliveries.
-  REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// URL' }),
+  REDIS_URL: configFields.redisUrl(),
+  // PEM of a private CA that signed the Redis server's certificate (with a rediss:// REDIS_URL).
+  REDIS_TLS_CA_FILE: fileContents().optional(),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('email-loop'),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(20),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5_000),
@@ -97,6 +100,16 @@ const businessConfigSchema = z.object({
       message: `must exceed the retry schedule's span (${span} ms), or an endpoint is disabled before a delivery was retried in full`,
     });
   }
+  if (c.REDIS_TLS_CA_FILE !== undefined && !c.REDIS_URL.startsWith('rediss:')) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'requires a rediss:// REDIS_URL' });
+  }
+}).transform((c, ctx) => {
+  const kafka = resolveKafkaSecurity(c);
+  for (const issue of kafka.issues) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+  if (kafka.issues.length > 0) return z.NEVER;
+  const { REDIS_TLS_CA_FILE, ...rest } = withoutKafkaSecuritySettings(c);
+  // kafkajs's `ssl` and `sasl` options (the KAFKA_SSL* and KAFKA_SASL_* variables, checked together).
+  return { ...rest, KAFKA_SECURITY: kafka.security, REDIS_TLS_CA: REDIS_TLS_CA_FILE };
 });
 
 export type BusinessConfig = z.output<typeof businessConfigSchema>;

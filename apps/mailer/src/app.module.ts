@@ -40,6 +40,7 @@ export class AppModule {
       clientId: 'mailer',
       topicPrefix: config.KAFKA_TOPIC_PREFIX,
       partitions: config.KAFKA_TOPIC_PARTITIONS,
+      ...config.KAFKA_SECURITY,
     });
     return {
       module: AppModule,

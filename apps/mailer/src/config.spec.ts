@@ -175,3 +175,44 @@ describe('loadMailerConfig: listener and secrets', () => {
     expect(run).not.toThrow(/smtp-pass-789|redis-pass-456/);
   });
 });
+
+describe('loadMailerConfig: transports (TLS and credentials)', () => {
+  const ca = join(mkdtempSync(join(tmpdir(), 'mailer-config-')), 'ca.pem');
+  writeFileSync(ca, 'CA PEM');
+  const error = (env: Record<string, string | undefined>): string => {
+    try {
+      loadMailerConfig({ ...valid, ...env });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return expect.fail('the configuration was accepted');
+  };
+
+  it('requires TLS to the SMTP server by default, verifying certificates', () => {
+    expect(loadMailerConfig(valid)).toMatchObject({ SMTP_TLS: 'required', SMTP_TLS_REJECT_UNAUTHORIZED: true, SMTP_TLS_CA: undefined });
+    expect(loadMailerConfig({ ...valid, SMTP_TLS: 'opportunistic', SMTP_TLS_CA_FILE: ca })).toMatchObject({ SMTP_TLS: 'opportunistic', SMTP_TLS_CA: 'CA PEM' });
+    expect(error({ SMTP_TLS: 'sometimes' })).toMatch(/SMTP_TLS/);
+  });
+
+  it('refuses SMTP_TLS=none with an smtps:// route or a CA, and an unreadable CA file', () => {
+    expect(error({ SMTP_TLS: 'none', SMTP_URL_BULK: 'smtps://user:smtp-secret@relay.example:465' })).toMatch(/SMTP_URL_BULK: smtps:\/\/ is TLS/);
+    expect(error({ SMTP_TLS: 'none', SMTP_URL_BULK: 'smtps://user:smtp-secret@relay.example:465' })).not.toContain('smtp-secret');
+    expect(error({ SMTP_TLS: 'none', SMTP_TLS_CA_FILE: ca })).toMatch(/SMTP_TLS_CA_FILE: has no use/);
+    expect(error({ SMTP_TLS_CA_FILE: '/nonexistent/ca.pem' })).toMatch(/SMTP_TLS_CA_FILE: cannot read \/nonexistent\/ca.pem/);
+  });
+
+  it('takes a CA for rediss:// only, and never echoes a URL with a password', () => {
+    expect(loadMailerConfig({ ...valid, REDIS_URL: 'rediss://:pw@redis.example:6380', REDIS_TLS_CA_FILE: ca })).toMatchObject({ REDIS_TLS_CA: 'CA PEM' });
+    expect(error({ REDIS_TLS_CA_FILE: ca })).toMatch(/REDIS_TLS_CA_FILE: requires a rediss:\/\/ REDIS_URL/);
+    expect(error({ REDIS_URL: 'http://:redis-secret@x' })).not.toContain('redis-secret');
+    expect(error({ SMTP_URL: 'smtpx://u:smtp-secret@x' })).not.toContain('smtp-secret');
+  });
+
+  it('passes Kafka TLS and SASL to the client and keeps the raw variables out of the config', () => {
+    const config = loadMailerConfig({ ...valid, KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'mailer', KAFKA_SASL_PASSWORD: 'kafka-secret' });
+    expect(config.KAFKA_SECURITY).toEqual({ ssl: { rejectUnauthorized: true }, sasl: { mechanism: 'plain', username: 'mailer', password: 'kafka-secret' } });
+    expect(config).not.toHaveProperty('KAFKA_SASL_PASSWORD');
+    expect(error({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'kafka-secret' })).toMatch(/KAFKA_SASL_USERNAME: required/);
+    expect(error({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'kafka-secret' })).not.toContain('kafka-secret');
+  });
+});

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bootstrapApiKeysSchema } from '@app/auth';
-import { configFields, loadConfig } from '@app/common';
+import { booleanFlag, configFields, fileContents, loadConfig, resolveKafkaSecurity, withoutKafkaSecuritySettings } from '@app/common';
 import { categorySchema, senderDomainListSchema, type Lane } from '@app/contracts';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import { resolveDkimSigning } from './sending/dkim-signing.js';
@@ -51,7 +51,11 @@ const mailerConfigSchema = z
     KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
     KAFKA_TOPIC_PARTITIONS: configFields.topicPartitions(),
     OUTBOX_POLL_INTERVAL_MS: configFields.outboxPollIntervalMs(),
-    REDIS_URL: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// URL' }),
+    ...configFields.kafkaSecurity(),
+    REDIS_URL: configFields.redisUrl(),
+    /** PEM of a private CA that signed the Redis server's certificate (with a `rediss://` REDIS_URL). */
+    REDIS_TLS_CA_FILE: fileContents().optional(),
+    /** SMTP credentials, if the server wants them, are the URL's user and password (percent-encoded). */
     SMTP_URL: smtpUrl,
     /** A lane's own SMTP route (server, port, credentials), when it should not use SMTP_URL's. */
     SMTP_URL_TRANSACTIONAL: smtpUrl.optional(),
@@ -65,6 +69,18 @@ const mailerConfigSchema = z
     SMTP_POOL_SIZE: poolSize.optional(),
     SMTP_POOL_SIZE_TRANSACTIONAL: poolSize.optional(),
     SMTP_POOL_SIZE_BULK: poolSize.optional(),
+    /**
+     * TLS to the SMTP server(s), every route alike. `required` (default): STARTTLS must succeed
+     * with a trusted certificate, or the URL is `smtps://` (TLS from the first byte); no mail and
+     * no password ever travels in clear. `opportunistic`: STARTTLS when the server offers it,
+     * plaintext otherwise (an attacker on the path can strip the offer). `none`: never TLS (a
+     * local capture server).
+     */
+    SMTP_TLS: z.enum(['required', 'opportunistic', 'none']).default('required'),
+    /** PEM of a private CA that signed the SMTP server's certificate; unset: the system's CAs. */
+    SMTP_TLS_CA_FILE: fileContents().optional(),
+    /** `false` accepts any certificate (encrypts, but no longer proves who the server is): for testing only. */
+    SMTP_TLS_REJECT_UNAUTHORIZED: booleanFlag(true),
     /** How long to wait for a TCP connection and then for the server's greeting; past it the attempt is retried. */
     SMTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
     /** How long a connection may stay silent during a hand-off (a stuck server); past it the attempt is retried. */
@@ -175,11 +191,18 @@ const mailerConfigSchema = z
       return z.NEVER;
     }
     const dkim = resolveDkimSigning(c);
-    for (const issue of dkim.issues) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
-    if (dkim.issues.length > 0) return z.NEVER;
-    const { SMTP_POOL_SIZE: sharedPoolSize, DKIM_PRIVATE_KEY: _key, DKIM_PRIVATE_KEY_FILE: _keyFile, ...rest } = c;
+    const kafka = resolveKafkaSecurity(c);
+    const issues = [...dkim.issues, ...kafka.issues, ...transportIssues(c)];
+    for (const issue of issues) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+    if (issues.length > 0) return z.NEVER;
+    const { SMTP_POOL_SIZE: sharedPoolSize, DKIM_PRIVATE_KEY: _key, DKIM_PRIVATE_KEY_FILE: _keyFile, REDIS_TLS_CA_FILE, SMTP_TLS_CA_FILE, ...rest } =
+      withoutKafkaSecuritySettings(c);
     return {
       ...rest,
+      /** kafkajs's `ssl` and `sasl` options (the KAFKA_SSL* and KAFKA_SASL_* variables, checked together). */
+      KAFKA_SECURITY: kafka.security,
+      REDIS_TLS_CA: REDIS_TLS_CA_FILE,
+      SMTP_TLS_CA: SMTP_TLS_CA_FILE,
       MESSAGE_ID_DOMAIN: domain,
       /** nodemailer's `dkim` option, or undefined when messages go out unsigned. */
       DKIM: dkim.signing,
@@ -189,6 +212,29 @@ const mailerConfigSchema = z
       SMTP_POOL_SIZE_BULK: c.SMTP_POOL_SIZE_BULK ?? sharedPoolSize ?? 5,
     };
   });
+
+/** Combinations of the Redis and SMTP TLS settings that cannot mean what the operator wants. */
+function transportIssues(c: {
+  REDIS_URL: string;
+  REDIS_TLS_CA_FILE?: string | undefined;
+  SMTP_TLS: 'required' | 'opportunistic' | 'none';
+  SMTP_TLS_CA_FILE?: string | undefined;
+  SMTP_URL: string;
+  SMTP_URL_TRANSACTIONAL?: string | undefined;
+  SMTP_URL_BULK?: string | undefined;
+}): { path: string; message: string }[] {
+  const issues: { path: string; message: string }[] = [];
+  if (c.REDIS_TLS_CA_FILE !== undefined && !c.REDIS_URL.startsWith('rediss:')) {
+    issues.push({ path: 'REDIS_TLS_CA_FILE', message: 'requires a rediss:// REDIS_URL' });
+  }
+  if (c.SMTP_TLS === 'none') {
+    if (c.SMTP_TLS_CA_FILE !== undefined) issues.push({ path: 'SMTP_TLS_CA_FILE', message: 'has no use with SMTP_TLS=none' });
+    for (const name of ['SMTP_URL', 'SMTP_URL_TRANSACTIONAL', 'SMTP_URL_BULK'] as const) {
+      if (c[name]?.startsWith('smtps:')) issues.push({ path: name, message: 'smtps:// is TLS from the first byte: not with SMTP_TLS=none' });
+    }
+  }
+  return issues;
+}
 
 export type MailerConfig = z.output<typeof mailerConfigSchema>;
 

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { redactValues, secretValuesOf } from './redaction.js';
 import { toFieldErrors } from './validation.js';
 import { parseRate } from './rate.js';
+import { kafkaSecurityFields, postgresUrl, redisUrl } from './transport-config.js';
 
 /**
  * Parses an app's environment once, at the edge, before Nest creates anything.
@@ -32,7 +33,11 @@ function isExactOrigin(value: string): boolean {
 
 /** Config helpers shared by the apps' schemas. */
 export const configFields = {
-  postgresUrl: () => z.url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// URL' }),
+  /** A PostgreSQL URL; TLS (`sslmode`, `sslrootcert`) is set in it (see `postgresUrl`). */
+  postgresUrl,
+  redisUrl,
+  /** Kafka TLS and SASL (`KAFKA_SSL*`, `KAFKA_SASL_*`): spread into the schema, checked by `resolveKafkaSecurity`. */
+  kafkaSecurity: kafkaSecurityFields,
   brokers: () =>
     z
       .string()

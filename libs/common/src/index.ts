@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './validation.js';
 export * from './config.js';
+export * from './transport-config.js';
 export * from './clock.js';
 export * from './database.js';
 export * from './lifecycle.js';

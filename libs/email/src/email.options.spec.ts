@@ -62,3 +62,18 @@ describe('resolveEmailModuleOptions', () => {
     expect(() => resolveEmailModuleOptions({ ...base, retention: { inboxMs: DAY } })).toThrow(/inboxMs must be 0/);
   });
 });
+
+describe('resolveEmailModuleOptions: Kafka TLS and SASL', () => {
+  const base = { appName: 'orders', databaseUrl: 'postgres://db/orders', kafka: { brokers: ['127.0.0.1:9092'] } };
+
+  it('passes ssl and sasl through to the module Kafka client', () => {
+    const kafka = { ...base.kafka, ssl: { ca: 'CA PEM', rejectUnauthorized: true }, sasl: { mechanism: 'scram-sha-512' as const, username: 'orders', password: 'kafka-secret' } };
+    expect(resolveEmailModuleOptions({ ...base, kafka }).kafka).toMatchObject({ ssl: kafka.ssl, sasl: kafka.sasl });
+  });
+
+  it('refuses a SASL mechanism without its username or password, never echoing the password', () => {
+    const sasl = { mechanism: 'plain', username: '', password: 'kafka-secret' } as never;
+    expect(() => resolveEmailModuleOptions({ ...base, kafka: { ...base.kafka, sasl } })).toThrow(/kafka\.sasl\.username: required with mechanism plain/);
+    expect(() => resolveEmailModuleOptions({ ...base, kafka: { ...base.kafka, sasl } })).not.toThrow(/kafka-secret/);
+  });
+});

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { SQL_SCHEMA_PATTERN, toFieldErrors } from '@app/common';
 import { senderDomainSchema } from '@app/contracts';
-import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
+import type { ConnectionOptions } from 'node:tls';
+import { TOPIC_MESSAGE_MAX_AGE_DAYS, type KafkaSaslOptions } from '@app/kafka';
 import type { OutboxRelayOptions } from '@app/outbox';
 import { daysToMs } from '@app/retention';
 import { MIN_UNSUBSCRIBE_SECRET_LENGTH } from './unsubscribe/unsubscribe-tokens.js';
@@ -46,6 +47,16 @@ export interface EmailKafkaOptions {
   topicPrefix?: string;
   /** Partitions for the topics the module creates at start-up. */
   partitions?: number;
+  /**
+   * TLS to the brokers: `true` (the system's CAs) or Node's TLS options (`ca` for a private CA,
+   * `cert`/`key` for mTLS, `rejectUnauthorized`). Absent: plaintext. Passed to kafkajs as is.
+   */
+  ssl?: boolean | ConnectionOptions;
+  /**
+   * SASL authentication: `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`.
+   * `plain` sends the password as is: use it over TLS only. Absent: none.
+   */
+  sasl?: KafkaSaslOptions;
 }
 
 /**
@@ -149,6 +160,18 @@ const emailModuleOptionsSchema = z.object({
     clientId: z.string().min(1).optional(),
     topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').optional(),
     partitions: positiveInt.optional(),
+    ssl: z.union([z.boolean(), z.looseObject({ rejectUnauthorized: z.boolean().optional() })]).optional(),
+    // Checked here for the three mechanisms the apps use; kafkajs's others pass through as given.
+    sasl: z
+      .looseObject({ mechanism: z.string().min(1) })
+      .superRefine((sasl, ctx) => {
+        if (!['plain', 'scram-sha-256', 'scram-sha-512'].includes(sasl.mechanism)) return;
+        for (const key of ['username', 'password']) {
+          const value = (sasl as Record<string, unknown>)[key];
+          if (typeof value !== 'string' || value.length === 0) ctx.addIssue({ code: 'custom', path: [key], message: `required with mechanism ${sasl.mechanism}` });
+        }
+      })
+      .optional(),
   }),
   runRelay: z.boolean().optional(),
   consumeEvents: z.boolean().optional(),

@@ -1,5 +1,5 @@
 export { KafkaModule } from './kafka.module.js';
-export { DEFAULT_TOPIC_PARTITIONS, type KafkaModuleOptions } from './kafka.options.js';
+export { DEFAULT_TOPIC_PARTITIONS, type KafkaModuleOptions, type KafkaSaslOptions } from './kafka.options.js';
 export { KafkaClient } from './kafka-client.js';
 export { KafkaProducer, type OutgoingRecord } from './kafka-producer.js';
 export { KafkaConsumerRunner, type ConsumerState, type RunningConsumer } from './kafka-consumer.js';

@@ -31,6 +31,8 @@ export class KafkaClient {
     const common = {
       clientId: options.clientId,
       brokers: options.brokers,
+      ...(options.ssl !== undefined && { ssl: options.ssl }),
+      ...(options.sasl !== undefined && { sasl: options.sasl }),
       logLevel: logLevel.WARN,
       logCreator: () => (entry: LogEntry) => this.log(entry),
     };

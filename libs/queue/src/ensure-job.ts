@@ -1,8 +1,9 @@
 import type { ConnectionOptions, Queue } from 'bullmq';
+import { redisOptions, type RedisTlsSettings } from './redis-connection.js';
 
-/** BullMQ connection options; workers block on Redis, so retries per request are unlimited. */
-export function bullConnection(redisUrl: string): ConnectionOptions {
-  return { url: redisUrl, maxRetriesPerRequest: null };
+/** BullMQ connection options (see {@link redisOptions}); workers block on Redis, so retries per request are unlimited. */
+export function bullConnection(redisUrl: string, tls: RedisTlsSettings = {}): ConnectionOptions {
+  return { ...redisOptions(redisUrl, tls), maxRetriesPerRequest: null };
 }
 
 export type EnsureJobOutcome = 'added' | 'revived' | 'present';

@@ -8,3 +8,4 @@ export { TopicReaders, type ReadMessage } from './topic-readers.js';
 export { statementLoggingDataSource } from './statement-log.js';
 export { parseMail, verifyDkim, type DkimVerdict } from './mail-inspection.js';
 export { httpRoutesOf, type HttpRoute } from './http-routes.js';
+export { makeTestCertificates, type TestCertificates } from './test-certificates.js';

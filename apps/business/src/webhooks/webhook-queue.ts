@@ -11,7 +11,7 @@ export interface WebhookJobData {
 
 /** BullMQ connection options of the webhook queue and its worker. */
 export function webhookQueueConnection(options: WebhooksOptions): ConnectionOptions {
-  return bullConnection(options.redisUrl);
+  return bullConnection(options.redisUrl, { tlsCa: options.redisTlsCa });
 }
 
 /**

@@ -3,6 +3,8 @@ import type { AllowedNetworks } from '@app/webhooks';
 /** What the webhooks feature is configured with (parsed from the business config at start-up). */
 export interface WebhooksOptions {
   redisUrl: string;
+  /** PEM of a private CA for a `rediss://` URL (`REDIS_TLS_CA_FILE`). */
+  redisTlsCa?: string | undefined;
   /** BullMQ key prefix; one per deployment (or per test) so queues never collide. */
   queuePrefix: string;
   /** Deliveries in flight per instance. */

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { redisOptions } from '@app/queue';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Lane } from '@app/contracts';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
@@ -46,7 +47,7 @@ export class SendRateLimiter implements OnModuleInit, OnApplicationShutdown {
     if (!this.enabled) return;
     // Commands wait for a reconnect rather than failing at once; a send job that cannot reserve
     // fails as any job does while Redis is away, and BullMQ retries it.
-    this.redis = new Redis(this.config.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: true });
+    this.redis = new Redis({ ...redisOptions(this.config.REDIS_URL, { tlsCa: this.config.REDIS_TLS_CA }), maxRetriesPerRequest: 3, enableOfflineQueue: true });
     this.redis.on('error', () => undefined); // surfaces as a failed reservation, and in /health/ready through the queue
     const prefix = `${this.config.QUEUE_PREFIX}:send-rate`;
     const bulkShare = this.config.RATE_LIMIT_BULK_SHARE;

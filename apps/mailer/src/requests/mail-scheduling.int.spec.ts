@@ -55,6 +55,7 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
       KAFKA_BROKERS: '127.0.0.1:9092',
       REDIS_URL,
       SMTP_URL: `smtp://127.0.0.1:${port}`,
+      SMTP_TLS: 'none',
       QUEUE_PREFIX: queuePrefix,
     });
     queue = new SendQueue(config);

@@ -43,6 +43,7 @@ describe('MailSender (PostgreSQL, SMTP)', () => {
         KAFKA_BROKERS: '127.0.0.1:9092',
         REDIS_URL: 'redis://127.0.0.1:6379',
         SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+        SMTP_TLS: 'none',
         UNCONFIRMED_SEND_BULK: 'hold',
         ...env,
       });

@@ -41,6 +41,7 @@ describe('outgoing message (SMTP)', () => {
       KAFKA_BROKERS: '127.0.0.1:9092',
       REDIS_URL: 'redis://127.0.0.1:6379',
       SMTP_URL: mainUrl,
+      SMTP_TLS: 'none',
       MAIL_FROM: 'Shop <no-reply@shop.example>',
       ...env,
     });

@@ -45,7 +45,7 @@ export class SendQueue implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     const queue = (lane: Lane): Queue<SendJobData> => {
-      const q = new Queue<SendJobData>(sendQueueName(lane), { connection: bullConnection(this.config.REDIS_URL), prefix: this.config.QUEUE_PREFIX });
+      const q = new Queue<SendJobData>(sendQueueName(lane), { connection: bullConnection(this.config.REDIS_URL, { tlsCa: this.config.REDIS_TLS_CA }), prefix: this.config.QUEUE_PREFIX });
       q.on('error', () => undefined); // connection errors surface as QueueUnavailableError and in /health/ready
       return q;
     };

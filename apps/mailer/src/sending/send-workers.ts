@@ -37,7 +37,7 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
     };
     this.workers = LANES.map((lane) => {
       const worker = new Worker<SendJobData>(sendQueueName(lane), (job, token) => this.track(this.process(lane, job, token)), {
-        connection: bullConnection(this.config.REDIS_URL),
+        connection: bullConnection(this.config.REDIS_URL, { tlsCa: this.config.REDIS_TLS_CA }),
         prefix: this.config.QUEUE_PREFIX,
         concurrency: concurrency[lane],
         // A worker that dies holding a job loses its lock after lockDuration; the stalled-job

@@ -21,6 +21,7 @@ describe('SmtpTransport lanes (SMTP)', () => {
         KAFKA_BROKERS: '127.0.0.1:9092',
         REDIS_URL: 'redis://127.0.0.1:6379',
         SMTP_URL: `smtp://127.0.0.1:${port}`,
+        SMTP_TLS: 'none',
         SMTP_POOL_SIZE: '2',
       }),
     );
@@ -97,6 +98,7 @@ describe('SmtpTransport connection failures (TCP)', () => {
         KAFKA_BROKERS: '127.0.0.1:9092',
         REDIS_URL: 'redis://127.0.0.1:6379',
         SMTP_URL: `smtp://127.0.0.1:${port}`,
+        SMTP_TLS: 'none',
         SMTP_CONNECT_TIMEOUT_MS: '300',
         SMTP_SOCKET_TIMEOUT_MS: '300',
       }),

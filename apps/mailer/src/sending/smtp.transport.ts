@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { LANES, type Lane } from '@app/contracts';
 import { MAILER_CONFIG, type MailerConfig, smtpPoolSize, smtpUrlOf } from '../config.js';
 import type { RecipientRefusal } from '../suppressions/hard-bounce.js';
@@ -63,6 +64,7 @@ export class SmtpTransport implements OnApplicationShutdown {
         connectionTimeout: config.SMTP_CONNECT_TIMEOUT_MS,
         greetingTimeout: config.SMTP_CONNECT_TIMEOUT_MS,
         socketTimeout: config.SMTP_SOCKET_TIMEOUT_MS,
+        ...smtpTlsOptions(config),
       });
     this.pools = { transactional: pool('transactional'), bulk: pool('bulk') };
     // Pools on the same route talk to the same server with the same credentials: one greeting tells for both.
@@ -99,6 +101,19 @@ export class SmtpTransport implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     for (const lane of LANES) this.pools[lane].close();
   }
+}
+
+/**
+ * nodemailer's TLS options for `SMTP_TLS`: `requireTLS` makes it fail the connection (before any
+ * AUTH or MAIL FROM) when STARTTLS is not offered or fails; `ignoreTLS` never tries it. An
+ * `smtps://` route is TLS from the first byte whatever this says (config refuses it with `none`).
+ */
+export function smtpTlsOptions(config: Pick<MailerConfig, 'SMTP_TLS' | 'SMTP_TLS_CA' | 'SMTP_TLS_REJECT_UNAUTHORIZED'>): SMTPPool.Options {
+  if (config.SMTP_TLS === 'none') return { ignoreTLS: true };
+  return {
+    ...(config.SMTP_TLS === 'required' && { requireTLS: true }),
+    tls: { rejectUnauthorized: config.SMTP_TLS_REJECT_UNAUTHORIZED, ...(config.SMTP_TLS_CA !== undefined && { ca: config.SMTP_TLS_CA }) },
+  };
 }
 
 /** nodemailer's per-recipient RCPT TO errors, as our refusals. */

@@ -28,3 +28,10 @@ export {
   DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS,
   WEBHOOK_RETRY_JITTER,
 } from './webhook-retry-schedule.js';
+export {
+  WebhookSecretCipher,
+  WebhookSecretDecryptionError,
+  parseWebhookSecretsKey,
+  webhookSecretsKeyId,
+  type WebhookSecretsKeyring,
+} from './webhook-secret-cipher.js';

@@ -1,18 +1,22 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { parseOrThrow } from '@app/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { z } from 'zod';
+import { micros, pageQuerySchema, pageRequestOf, parseOrThrow, type Page } from '@app/common';
 import { ReconciliationService, reconciliationSchema, type UnconfirmedEmail } from './reconciliation.service.js';
 
 /**
  * Operator API for the emails a `hold` lane marked `unknown`. Internal: expose it only on the
  * operators' network, like the mailer's health endpoint.
  */
+/** Cursor: how long held (microseconds of `updated_at`) and the email id. */
+const listQuerySchema = pageQuerySchema(z.tuple([micros, z.uuid()])).strict();
+
 @Controller('v1/unconfirmed')
 export class ReconciliationController {
   constructor(private readonly reconciliation: ReconciliationService) {}
 
   @Get()
-  async list(): Promise<{ emails: UnconfirmedEmail[] }> {
-    return { emails: await this.reconciliation.listUnconfirmed() };
+  list(@Query() query: unknown): Promise<Page<UnconfirmedEmail>> {
+    return this.reconciliation.listUnconfirmed(pageRequestOf(parseOrThrow(listQuerySchema, query, 'query')));
   }
 
   @Post(':emailId/reconcile')

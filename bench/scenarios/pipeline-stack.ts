@@ -63,6 +63,7 @@ export class PipelineStack {
         EMAIL_SCHEMA: 'email_loop',
         REDIS_URL,
         QUEUE_PREFIX: this.id,
+        WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
       },
       businessPort,
       `${this.id}-business`,

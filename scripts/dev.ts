@@ -43,6 +43,9 @@ const env = {
   // Bulk mail carries a one-click unsubscribe link to this app (a fixed secret: development only).
   UNSUBSCRIBE_BASE_URL: process.env.UNSUBSCRIBE_BASE_URL ?? `http://127.0.0.1:${BUSINESS_PORT}`,
   UNSUBSCRIBE_SECRET: process.env.UNSUBSCRIBE_SECRET ?? 'development-only-unsubscribe-secret-change-me',
+  // Webhook secrets are encrypted at rest under this key: fixed so the dev database stays readable
+  // across runs. Development only; production sets its own (`openssl rand -base64 32`).
+  WEBHOOK_SECRETS_KEY: process.env.WEBHOOK_SECRETS_KEY ?? 'ZGV2ZWxvcG1lbnQtb25seS13ZWJob29rcy1rZXktMzI=',
 };
 
 const children: ChildProcess[] = [];
@@ -128,8 +131,8 @@ async function registerDemoWebhook(businessUrl: string): Promise<{ delivered: Se
     });
   }).listen(WEBHOOK_PORT, '127.0.0.1');
   // A previous run's endpoint has a secret this receiver does not know: replace it.
-  const existing = (await (await fetch(`${businessUrl}/v1/webhooks`, { headers: auth })).json()) as { data: { id: string; description?: string }[] };
-  for (const old of existing.data) {
+  const existing = (await (await fetch(`${businessUrl}/v1/webhooks?limit=200`, { headers: auth })).json()) as { items: { id: string; description?: string }[] };
+  for (const old of existing.items) {
     if (old.description === DEMO_WEBHOOK) await fetch(`${businessUrl}/v1/webhooks/${old.id}`, { method: 'DELETE', headers: auth });
   }
   const response = await fetch(`${businessUrl}/v1/webhooks`, {

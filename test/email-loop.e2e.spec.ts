@@ -184,8 +184,8 @@ describe('the email loop, end to end on Kafka, PostgreSQL, Redis and SMTP', () =
       body: { error: { code: 'mail_request_not_unknown' } },
     });
     expect(stack.smtp.countByRecipient().get('reconcile@example.test')).toBe(1); // nothing was resent
-    const list = (await (await fetch(`${stack.mailerUrl}/v1/unconfirmed`, { headers: stack.authHeaders('mailer') })).json()) as { emails: unknown[] };
-    expect(list.emails).toEqual([]);
+    const list = (await (await fetch(`${stack.mailerUrl}/v1/unconfirmed`, { headers: stack.authHeaders('mailer') })).json()) as { items: unknown[] };
+    expect(list.items).toEqual([]);
   });
 
   it('dead-letters malformed Kafka messages with their reason and keeps consuming', async () => {

@@ -345,8 +345,8 @@ const scenarios: Scenario[] = [
           const unconfirmed = await waitFor(
             async () => {
               const res = await fetch(`${stack.mailerUrl}/v1/unconfirmed`, { headers: stack.authHeaders('mailer') });
-              const body = (await res.json()) as { emails: { emailId: string }[] };
-              return body.emails.length >= 5 ? body.emails : undefined;
+              const body = (await res.json()) as { items: { emailId: string }[] };
+              return body.items.length >= 5 ? body.items : undefined;
             },
             { timeoutMs: 60_000, description: 'the emails in the window to be held as unknown' },
           );

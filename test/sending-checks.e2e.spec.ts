@@ -65,7 +65,7 @@ describe('the mailer checks, end to end', () => {
     expect(stack.smtp.recipientAttempts.get(gone)).toBe(1);
 
     const listed = await mailer('GET', `/v1/suppressions?address=${encodeURIComponent(gone)}`);
-    expect(listed.body.suppressions).toEqual([
+    expect(listed.body.items).toEqual([
       { address: gone, category: null, reason: 'hard_bounce', sourceEmailId: bounced.id, createdAt: expect.any(String) },
     ]);
 
@@ -87,7 +87,7 @@ describe('the mailer checks, end to end', () => {
     const added = await mailer('POST', '/v1/suppressions', { address: reader, category: 'promo', reason: 'unsubscribed' });
     expect(added).toMatchObject({ status: 201, body: { created: true, suppression: { address: reader, category: 'promo', reason: 'unsubscribed' } } });
     expect(await mailer('POST', '/v1/suppressions', { address: reader, category: 'promo' })).toMatchObject({ status: 200, body: { created: false } });
-    expect((await mailer('GET', `/v1/suppressions?address=${reader}`)).body.suppressions).toHaveLength(1);
+    expect((await mailer('GET', `/v1/suppressions?address=${reader}`)).body.items).toHaveLength(1);
     expect((await mailer('GET', '/v1/suppressions?limit=0')).status).toBe(400);
 
     const promo = await settled(await send({ to: reader, category: 'promo', lane: 'bulk' }));
@@ -140,7 +140,7 @@ describe('the mailer checks, end to end', () => {
       };
       await producer.send({ topic: `${stack.topicPrefix}${Topics.suppressions}`, messages: [{ key: to, value: JSON.stringify(change) }] });
     };
-    const listed = async (): Promise<unknown[]> => (await mailer('GET', `/v1/suppressions?address=${to}`)).body.suppressions;
+    const listed = async (): Promise<unknown[]> => (await mailer('GET', `/v1/suppressions?address=${to}`)).body.items;
     try {
       await publish('suppression.added');
       await waitFor(async () => (await listed()).length === 1 || undefined, { timeoutMs: 30_000, description: 'the unsubscribe on the list' });

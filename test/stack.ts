@@ -48,6 +48,8 @@ function hostPort(url: string, defaultPort: number): { host: string; port: numbe
 export class EmailLoopStack {
   readonly id = `t${randomBytes(4).toString('hex')}`;
   readonly topicPrefix = `${this.id}.`;
+  /** `WEBHOOK_SECRETS_KEY` of the business instances. */
+  readonly webhookSecretsKey = randomBytes(32).toString('base64');
   readonly smtp = new SmtpCapture();
   /** The mailers reach the SMTP server through this gate, so a test can cut them off. */
   smtpGate!: TcpGate;
@@ -144,6 +146,8 @@ export class EmailLoopStack {
             QUEUE_PREFIX: this.id,
             BUSINESS_API_KEYS: this.businessKey,
             API_RATE_LIMIT: '100000/s',
+            // Required: webhook signing secrets are encrypted at rest under it (one per stack).
+            WEBHOOK_SECRETS_KEY: this.webhookSecretsKey,
             ...options.businessEnv,
           },
           `http://127.0.0.1:${port}`,

@@ -60,9 +60,9 @@ describe('templates, end to end on Kafka, PostgreSQL, Redis and SMTP', () => {
 
     expect((await stack.get(`/v1/templates/${name}`)).body).toMatchObject({ version: 2, subject: version2.subject });
     expect((await stack.get(`/v1/templates/${name}?version=1`)).body).toMatchObject({ version: 1, subject: version1.subject });
-    expect((await stack.get(`/v1/templates/${name}/versions`)).body.data.map((t: { version: number }) => t.version)).toEqual([2, 1]);
+    expect((await stack.get(`/v1/templates/${name}/versions`)).body.items.map((t: { version: number }) => t.version)).toEqual([2, 1]);
     const list = await stack.get('/v1/templates');
-    expect(list.body.data).toEqual([expect.objectContaining({ name, version: 2 })]);
+    expect(list.body.items).toEqual([expect.objectContaining({ name, version: 2 })]);
   });
 
   it('previews a version without sending anything', async () => {

@@ -101,7 +101,7 @@ describe('webhooks, end to end: signed, retried through an outage, each event on
     const nul = await stack.post('/v1/webhooks', { url: main.url, events: ['email.sent'], description: 'a\u0000b' });
     expect(nul.status).toBe(400);
     expect(nul.body.error.fields).toEqual([{ path: 'description', message: 'must not contain NUL characters' }]);
-    expect((await stack.get('/v1/webhooks')).body.data.filter((e: { description?: string }) => e.description === 'a\u0000b')).toEqual([]);
+    expect((await stack.get('/v1/webhooks')).body.items.filter((e: { description?: string }) => e.description === 'a\u0000b')).toEqual([]);
   });
 
   it(`delivers every email.sent and email.failed of ${EMAIL_COUNT} emails once, through a receiver down then failing then back`, async () => {
@@ -150,14 +150,14 @@ describe('webhooks, end to end: signed, retried through an outage, each event on
 
     // The history: each delivery delivered, its attempts listed; per email too.
     const list = await stack.get(`/v1/webhooks/${endpointId}/deliveries?limit=100`);
-    expect(list.body.data).toHaveLength(EMAIL_COUNT);
-    expect(list.body.data.every((d: { status: string }) => d.status === 'delivered')).toBe(true);
-    const retried = list.body.data.find((d: { attempts: number }) => d.attempts > 1);
+    expect(list.body.items).toHaveLength(EMAIL_COUNT);
+    expect(list.body.items.every((d: { status: string }) => d.status === 'delivered')).toBe(true);
+    const retried = list.body.items.find((d: { attempts: number }) => d.attempts > 1);
     const detail = await stack.get(`/v1/webhooks/${endpointId}/deliveries/${retried.id}`);
     expect(detail.body.attemptLog.at(-1)).toMatchObject({ statusCode: 200 });
     expect(detail.body.attemptLog.length).toBe(retried.attempts);
     const [someEmail] = emails.keys();
-    expect((await stack.get(`/v1/emails/${someEmail}/webhook-deliveries`)).body.data).toEqual([
+    expect((await stack.get(`/v1/emails/${someEmail}/webhook-deliveries`)).body.items).toEqual([
       expect.objectContaining({ endpointId, emailId: someEmail, status: 'delivered' }),
     ]);
 
@@ -194,7 +194,7 @@ describe('webhooks, end to end: signed, retried through an outage, each event on
     const failed = await waitFor(
       async () => {
         const res = await stack.get(`/v1/webhooks/${endpointId}/deliveries?status=failed`);
-        return res.body.data.find((d: { emailId: string }) => d.emailId === email.body.id);
+        return res.body.items.find((d: { emailId: string }) => d.emailId === email.body.id);
       },
       { timeoutMs: 30_000, description: 'the delivery to fail' },
     );

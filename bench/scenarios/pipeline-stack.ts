@@ -69,6 +69,7 @@ export class PipelineStack {
         BUSINESS_API_KEYS: this.businessKey,
         // The bench measures the pipeline, not the per-key limit: far above any rate it offers.
         API_RATE_LIMIT: '1000000/s',
+        WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
       },
       businessPort,
       `${this.id}-business`,

@@ -1,10 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadBusinessConfig } from './config.js';
 
+const secretsKey = randomBytes(32);
 const valid = {
   BUSINESS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/business',
   KAFKA_BROKERS: '127.0.0.1:9092',
   REDIS_URL: 'redis://127.0.0.1:6379',
+  WEBHOOK_SECRETS_KEY: secretsKey.toString('base64'),
 };
 
 describe('loadBusinessConfig', () => {
@@ -84,6 +87,32 @@ describe('loadBusinessConfig', () => {
     expect(() => loadBusinessConfig({ ...valid, MAIL_SENDER_DOMAINS: 'shop.example,@evil', MAIL_MAX_ATTACHMENT_BYTES: 'lots' })).toThrow(
       /MAIL_SENDER_DOMAINS[\s\S]*MAIL_MAX_ATTACHMENT_BYTES/,
     );
+  });
+
+  it('requires the webhook secrets key and caps endpoints at 25 per key and 1000 in all by default', () => {
+    const previous = randomBytes(32);
+    expect(loadBusinessConfig({ ...valid, WEBHOOK_SECRETS_PREVIOUS_KEYS: ` ${previous.toString('hex')} ` })).toMatchObject({
+      WEBHOOK_SECRETS_KEY: secretsKey,
+      WEBHOOK_SECRETS_PREVIOUS_KEYS: [previous],
+      WEBHOOK_MAX_ENDPOINTS_PER_KEY: 25,
+      WEBHOOK_MAX_ENDPOINTS: 1_000,
+    });
+    const { WEBHOOK_SECRETS_KEY: _, ...withoutKey } = valid;
+    expect(() => loadBusinessConfig(withoutKey)).toThrow(/WEBHOOK_SECRETS_KEY: is required/);
+    expect(() => loadBusinessConfig({ ...valid, WEBHOOK_MAX_ENDPOINTS_PER_KEY: '50', WEBHOOK_MAX_ENDPOINTS: '10' })).toThrow(/WEBHOOK_MAX_ENDPOINTS_PER_KEY/);
+  });
+
+  it('names a bad secrets key without repeating it', () => {
+    const bad = randomBytes(31).toString('base64');
+    const badPrevious = 'not-a-key-at-all';
+    let message = '';
+    try {
+      loadBusinessConfig({ ...valid, WEBHOOK_SECRETS_KEY: bad, WEBHOOK_SECRETS_PREVIOUS_KEYS: `${secretsKey.toString('hex')},${badPrevious}` });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/WEBHOOK_SECRETS_KEY: must be 32 bytes[\s\S]*WEBHOOK_SECRETS_PREVIOUS_KEYS: entry 2 must be 32 bytes/);
+    for (const value of [bad, badPrevious, secretsKey.toString('hex')]) expect(message).not.toContain(value);
   });
 });
 

@@ -4,7 +4,7 @@ import { SQL_SCHEMA_PATTERN, configFields, fileContents, loadConfig, resolveKafk
 import { senderDomainListSchema } from '@app/contracts';
 import { DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MIN_UNSUBSCRIBE_SECRET_LENGTH } from '@app/email';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
-import { WEBHOOK_RETRY_JITTER, parseAllowedNetworks, parseRetrySchedule } from '@app/webhooks';
+import { WEBHOOK_RETRY_JITTER, parseAllowedNetworks, parseRetrySchedule, parseWebhookSecretsKey } from '@app/webhooks';
 
 /** A value that `parse` turns into something else or refuses by throwing; the error's message is the issue. */
 const parsedBy = <T>(parse: (value: string | undefined) => T) =>
@@ -68,6 +68,34 @@ const businessConfigSchema = z.object({
   WEBHOOK_DISABLE_AFTER_MS: z.coerce.number().int().min(1_000).default(5 * 86_400_000),
   WEBHOOK_RETENTION_DAYS: configFields.retentionDays(30, 1),
   WEBHOOK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  // Endpoints one API key may own, and endpoints in all: each costs a delivery row per event.
+  WEBHOOK_MAX_ENDPOINTS_PER_KEY: z.coerce.number().int().min(1).max(10_000).default(25),
+  WEBHOOK_MAX_ENDPOINTS: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  // Key of the signing secrets at rest (AES-256-GCM), 32 bytes as hex or base64. Required in every
+  // environment (the dev script and the test stack set one): there is no mode that stores them in clear.
+  WEBHOOK_SECRETS_KEY: z.string({ message: 'is required: 32 bytes as hex or base64 (e.g. `openssl rand -base64 32`)' }).transform((value, ctx) => {
+    try {
+      return parseWebhookSecretsKey(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
+  // Keys used before a rotation, comma-separated: they decrypt older rows until start-up re-encrypts them.
+  WEBHOOK_SECRETS_PREVIOUS_KEYS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const keys: Buffer[] = [];
+      for (const [i, text] of (value ?? '').split(',').map((v) => v.trim()).filter(Boolean).entries()) {
+        try {
+          keys.push(parseWebhookSecretsKey(text));
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `entry ${i + 1} ${(error as Error).message}` });
+        }
+      }
+      return keys;
+    }),
   // One-click unsubscribe of bulk mail (README "Sending platform"): both or neither. The base URL is
   // where mailbox providers reach this app from the internet; links are <base>/v1/unsubscribe/<token>.
   UNSUBSCRIBE_BASE_URL: z
@@ -86,6 +114,9 @@ const businessConfigSchema = z.object({
 }).superRefine((c, ctx) => {
   if (c.PUBLIC_PORT !== undefined && c.PUBLIC_PORT === c.BUSINESS_PORT) {
     ctx.addIssue({ code: 'custom', path: ['PUBLIC_PORT'], message: 'must differ from BUSINESS_PORT (the public port serves only the public routes)' });
+    }
+  if (c.WEBHOOK_MAX_ENDPOINTS_PER_KEY > c.WEBHOOK_MAX_ENDPOINTS) {
+    ctx.addIssue({ code: 'custom', path: ['WEBHOOK_MAX_ENDPOINTS_PER_KEY'], message: 'must not exceed WEBHOOK_MAX_ENDPOINTS' });
   }
   if ((c.UNSUBSCRIBE_BASE_URL === undefined) !== (c.UNSUBSCRIBE_SECRET === undefined)) {
     const missing = c.UNSUBSCRIBE_BASE_URL === undefined ? 'UNSUBSCRIBE_BASE_URL' : 'UNSUBSCRIBE_SECRET';

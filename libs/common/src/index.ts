@@ -10,3 +10,4 @@ export * from './database-errors.js';
 export * from './canonical-json.js';
 export * from './redaction.js';
 export * from './rate.js';
+export * from './pagination.js';

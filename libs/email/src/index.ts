@@ -42,6 +42,8 @@ export {
   type RenderedTemplate,
   type TemplatePreviewInput,
   type TemplateView,
+  type TemplateListKey,
+  type TemplateVersionKey,
 } from './templates/templates.service.js';
 export {
   TEMPLATE_ENGINES,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkWebhookUrl, isAddressAllowed, NO_ALLOWED_NETWORKS, parseAllowedNetworks } from './webhook-address-policy.js';
+import { checkWebhookUrl, isAddressAllowed, NO_ALLOWED_NETWORKS, parseAllowedNetworks, PLAIN_HTTP_REFUSAL, plainHttpRefusal } from './webhook-address-policy.js';
 
 describe('parseAllowedNetworks', () => {
   it('reads IPv4 and IPv6 CIDRs and bare addresses, ignoring spaces', () => {
@@ -83,11 +83,24 @@ describe('checkWebhookUrl', () => {
     return result.reason;
   };
 
-  it('accepts http(s) URLs with a host name or a public address', () => {
+  it('accepts https URLs with a host name or a public address', () => {
     const result = checkWebhookUrl('https://hooks.example.com:8443/in?x=1', NO_ALLOWED_NETWORKS);
     expect(result.ok && result.url.href).toBe('https://hooks.example.com:8443/in?x=1');
-    expect(checkWebhookUrl('http://8.8.8.8/hook', NO_ALLOWED_NETWORKS).ok).toBe(true);
-    expect(checkWebhookUrl('http://[2606:4700:4700::1111]/hook', NO_ALLOWED_NETWORKS).ok).toBe(true);
+    expect(result.ok && result.plainHttpName).toBeUndefined();
+    expect(checkWebhookUrl('https://8.8.8.8/hook', NO_ALLOWED_NETWORKS).ok).toBe(true);
+    expect(checkWebhookUrl('https://[2606:4700:4700::1111]/hook', NO_ALLOWED_NETWORKS).ok).toBe(true);
+  });
+
+  it('accepts plain http only inside the allowed networks; a name is handed back to be resolved', () => {
+    expect(refused('http://8.8.8.8/hook')).toBe(PLAIN_HTTP_REFUSAL);
+    expect(refused('http://[2606:4700:4700::1111]/hook')).toBe(PLAIN_HTTP_REFUSAL);
+    expect(refused('http://10.0.0.1/hook', parseAllowedNetworks('127.0.0.0/8'))).toContain('private');
+    expect(checkWebhookUrl('http://10.0.0.1/hook', parseAllowedNetworks('10.0.0.0/8')).ok).toBe(true);
+    const named = checkWebhookUrl('http://Hooks.Example.com/in', NO_ALLOWED_NETWORKS);
+    expect(named.ok && named.plainHttpName).toBe('hooks.example.com');
+    expect(plainHttpRefusal(['10.1.2.3'], parseAllowedNetworks('10.0.0.0/8'))).toBeUndefined();
+    expect(plainHttpRefusal(['10.1.2.3', '8.8.8.8'], parseAllowedNetworks('10.0.0.0/8'))).toBe(PLAIN_HTTP_REFUSAL);
+    expect(plainHttpRefusal([], parseAllowedNetworks('10.0.0.0/8'))).toBe(PLAIN_HTTP_REFUSAL);
   });
 
   it('refuses other schemes, credentials and garbage', () => {

@@ -45,6 +45,26 @@ export function parseAllowedNetworks(value: string | undefined): AllowedNetworks
   return Object.freeze({ networks: Object.freeze(networks) });
 }
 
+/** Whether `ip` lies inside one of the allowed networks (not merely public). */
+export function isInAllowedNetworks(ip: string, allowed: AllowedNetworks): boolean {
+  const plain = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
+  if (isIP(plain) === 0) return false;
+  const address = normalise(ipaddr.parse(plain));
+  return allowed.networks.some(({ range }) => range[0].kind() === address.kind() && address.match(range));
+}
+
+/**
+ * Why plain `http://` is refused for a host that resolves to `addresses`: webhooks carry email
+ * addresses and metadata, and their signature does not hide them, so they travel in the clear only
+ * inside the operator's allowed networks (a receiver on the same host or private network).
+ */
+export const PLAIN_HTTP_REFUSAL = 'http:// is accepted only for hosts inside the allowed networks (WEBHOOK_ALLOWED_NETWORKS); use https://';
+
+/** {@link PLAIN_HTTP_REFUSAL} unless every address is inside an allowed network (and there is one). */
+export function plainHttpRefusal(addresses: readonly string[], allowed: AllowedNetworks): string | undefined {
+  return addresses.length > 0 && addresses.every((a) => isInAllowedNetworks(a, allowed)) ? undefined : PLAIN_HTTP_REFUSAL;
+}
+
 /** Why an address is refused, or undefined when webhooks may connect to it. */
 export function addressRefusal(ip: string, allowed: AllowedNetworks): string | undefined {
   const plain = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
@@ -78,9 +98,14 @@ export function isAddressAllowed(ip: string, allowed: AllowedNetworks): boolean 
  * an IP-literal host (in whatever form the WHATWG parser normalises: `0x7f.1`, `2130706433`,
  * `[::ffff:7f00:1]`) must be public or allowed; `localhost` and `*.localhost` are refused by name.
  * Other host names pass: they are checked after DNS resolution at every delivery, because what a
- * name resolves to can change after registration.
+ * name resolves to can change after registration. `http:` with an IP literal must be inside an
+ * allowed network; `http:` with a name is for the caller to resolve and judge with
+ * {@link plainHttpRefusal} (`plainHttpName`).
  */
-export function checkWebhookUrl(url: string, allowed: AllowedNetworks): { ok: true; url: URL } | { ok: false; reason: string } {
+export function checkWebhookUrl(
+  url: string,
+  allowed: AllowedNetworks,
+): { ok: true; url: URL; plainHttpName?: string } | { ok: false; reason: string } {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -96,8 +121,13 @@ export function checkWebhookUrl(url: string, allowed: AllowedNetworks): { ok: tr
   if (isIP(literal) !== 0) {
     const refusal = addressRefusal(literal, allowed);
     if (refusal !== undefined) return { ok: false, reason: refusal };
+    if (parsed.protocol === 'http:') {
+      const plain = plainHttpRefusal([literal], allowed);
+      if (plain !== undefined) return { ok: false, reason: plain };
+    }
+    return { ok: true, url: parsed };
   }
-  return { ok: true, url: parsed };
+  return parsed.protocol === 'http:' ? { ok: true, url: parsed, plainHttpName: host } : { ok: true, url: parsed };
 }
 
 function normalise(address: Address): Address {

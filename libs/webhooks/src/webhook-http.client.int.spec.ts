@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NO_ALLOWED_NETWORKS, parseAllowedNetworks } from './webhook-address-policy.js';
-import { postWebhook, WEBHOOK_USER_AGENT, type PostWebhookInput } from './webhook-http.client.js';
+import { DESTINATION_NOT_ALLOWED, PLAIN_HTTP_NOT_ALLOWED, maskAddresses, postWebhook, WEBHOOK_USER_AGENT, type PostWebhookInput } from './webhook-http.client.js';
 import { generateWebhookSecret, signWebhook, verifyWebhook } from './webhook-signature.js';
 import { classifyWebhookResponse } from './webhook-verdict.js';
 
@@ -189,6 +189,13 @@ describe('postWebhook against a real HTTP server', () => {
     const response = await postWebhook(input(url));
     expect(response).toMatchObject({ kind: 'error', blocked: false });
     expect(response.kind === 'error' && response.error).toMatch(/^ECONNREFUSED/);
+    expect(response.kind === 'error' && response.error).not.toContain('127.0.0.1');
+  });
+
+  it('masks every address in an error text, keeping the rest', () => {
+    expect(maskAddresses('connect ECONNREFUSED 10.1.2.3:8080')).toBe('connect ECONNREFUSED [address]');
+    expect(maskAddresses('connect ETIMEDOUT fd00::5:443 and [2001:db8::1]:80.')).toBe('connect ETIMEDOUT [address] and [address].');
+    expect(maskAddresses('HTTP 503, retry after 1000 ms at 12:30')).toBe('HTTP 503, retry after 1000 ms at 12:30');
   });
 });
 
@@ -196,9 +203,9 @@ describe('postWebhook SSRF guard', () => {
   it('refuses a private or loopback literal without connecting', async () => {
     const r = await receiver((_req, res) => res.writeHead(200).end());
     const loopback = await postWebhook(input(r.url(), { allowed: NO_ALLOWED_NETWORKS }));
-    expect(loopback).toMatchObject({ kind: 'error', blocked: true, error: 'refused: 127.0.0.1 is in the loopback range' });
+    expect(loopback).toMatchObject({ kind: 'error', blocked: true, error: DESTINATION_NOT_ALLOWED });
     const metadata = await postWebhook(input('http://169.254.169.254/latest/meta-data/', { allowed: LOOPBACK }));
-    expect(metadata).toMatchObject({ kind: 'error', blocked: true, error: 'refused: 169.254.169.254 is in the link local range' });
+    expect(metadata).toMatchObject({ kind: 'error', blocked: true, error: DESTINATION_NOT_ALLOWED });
     const mapped = await postWebhook(input(`http://[::ffff:7f00:1]:${r.port}/hook`, { allowed: NO_ALLOWED_NETWORKS }));
     expect(mapped).toMatchObject({ kind: 'error', blocked: true });
     expect(r.requests).toHaveLength(0);
@@ -210,7 +217,7 @@ describe('postWebhook SSRF guard', () => {
     expect(await postWebhook(input(url, { allowed: parseAllowedNetworks('127.0.0.0/8') }))).toMatchObject({
       kind: 'error',
       blocked: true,
-      error: 'refused: ::1 is in the loopback range',
+      error: DESTINATION_NOT_ALLOWED,
     });
     expect(await postWebhook(input(url, { allowed: parseAllowedNetworks('::1/128') }))).toMatchObject({ kind: 'response', statusCode: 200, body: 'v6' });
     expect(r.requests).toHaveLength(1);
@@ -220,7 +227,9 @@ describe('postWebhook SSRF guard', () => {
     const r = await receiver((_req, res) => res.writeHead(200).end('ok'));
     const refused = await postWebhook(input(r.url('/hook', 'localhost'), { allowed: NO_ALLOWED_NETWORKS }));
     expect(refused).toMatchObject({ kind: 'error', blocked: true });
-    expect(refused.kind === 'error' && refused.error).toMatch(/^refused: .* is in the loopback range \(resolved from localhost\)$/);
+    // The text is stored and shown to the endpoint's owner: it must not tell what the name resolved to.
+    expect(refused).toMatchObject({ error: DESTINATION_NOT_ALLOWED });
+    expect(refused.kind === 'error' && refused.error).not.toMatch(/127\.0\.0\.1|::1|loopback|localhost/);
     expect(r.requests).toHaveLength(0);
 
     const delivered = await postWebhook(input(r.url('/hook', 'localhost'), { allowed: LOOPBACK }));
@@ -239,9 +248,18 @@ describe('postWebhook SSRF guard', () => {
     const rebound = await postWebhook(
       input(r.url('/hook', 'hooks.example.test'), { allowed: parseAllowedNetworks('10.0.0.0/8'), resolve: resolveTo('93.184.215.14', '127.0.0.1') }),
     );
-    expect(rebound).toMatchObject({ kind: 'error', blocked: true, error: 'refused: 127.0.0.1 is in the loopback range (resolved from hooks.example.test)' });
+    expect(rebound).toMatchObject({ kind: 'error', blocked: true, error: DESTINATION_NOT_ALLOWED });
     expect(classifyWebhookResponse(rebound, new Date())).toMatchObject({ outcome: 'retry' });
     expect(r.requests).toHaveLength(1);
+  });
+
+  it('sends plain http only to hosts inside the allowed networks, checked again after DNS', async () => {
+    const r = await receiver((_req, res) => res.writeHead(200).end('ok'));
+    const resolveTo = (address: string) => async () => [{ address, family: 4 }];
+    const publicName = await postWebhook(input(r.url('/hook', 'hooks.example.test'), { allowed: LOOPBACK, resolve: resolveTo('93.184.215.14') }));
+    expect(publicName).toMatchObject({ kind: 'error', blocked: true, error: PLAIN_HTTP_NOT_ALLOWED });
+    expect(await postWebhook(input('http://93.184.215.14/hook', { allowed: LOOPBACK }))).toMatchObject({ error: PLAIN_HTTP_NOT_ALLOWED });
+    expect(r.requests).toHaveLength(0);
   });
 
   it('reports a name that does not resolve as a network error, not a refusal', async () => {

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { addressRefusal, type AllowedNetworks } from './webhook-address-policy.js';
+import { addressRefusal, plainHttpRefusal, type AllowedNetworks } from './webhook-address-policy.js';
 
 /** The outcome of one POST: a response (any status), or why there was none. */
 export type WebhookResponse =
@@ -17,7 +17,10 @@ export type WebhookResponse =
     }
   | {
       kind: 'error';
-      /** e.g. `refused: 10.0.0.1 is in the private range`, `timeout after 5000 ms`, `ECONNREFUSED`. */
+      /**
+       * e.g. {@link DESTINATION_NOT_ALLOWED}, `timeout after 5000 ms`, `ECONNREFUSED`. Stored as the
+       * delivery's `last_error` and returned by the API: it never holds an address a name resolved to.
+       */
       error: string;
       /** True when the SSRF guard refused the address: no connection was made. */
       blocked: boolean;
@@ -44,6 +47,16 @@ export interface PostWebhookInput {
 /** Sent with every request so a receiver can tell webhook traffic apart in its logs. */
 export const WEBHOOK_USER_AGENT = 'email-loop-webhooks/1';
 
+/**
+ * The one text of every SSRF refusal at delivery time. It names neither the address nor its range:
+ * the text is stored and shown to whoever registered the URL, and an address that a name resolved
+ * to would turn webhooks into a probe of internal DNS (which names exist, what they point at).
+ */
+export const DESTINATION_NOT_ALLOWED = 'destination_not_allowed: the URL resolves to a private or reserved address';
+
+/** The refusal of a plain `http://` delivery to a host outside the allowed networks (no address either). */
+export const PLAIN_HTTP_NOT_ALLOWED = 'destination_not_allowed: http:// is allowed only to hosts inside WEBHOOK_ALLOWED_NETWORKS; use https://';
+
 /** A refusal by the SSRF guard; typed so that `blocked` never depends on error text. */
 class WebhookAddressRefusedError extends Error {
   readonly code = 'webhook.address_refused';
@@ -55,7 +68,8 @@ class WebhookTimeoutError extends Error {
   readonly retriable = true;
 }
 
-const systemResolver: WebhookResolver = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
+/** The system resolver (`dns.lookup`, every address): what deliveries use unless given another. */
+export const systemWebhookResolver: WebhookResolver = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
 
 /**
  * POSTs one webhook with the SSRF guard applied to the address actually connected to, and never
@@ -80,7 +94,7 @@ const systemResolver: WebhookResolver = (hostname) => dns.promises.lookup(hostna
 export async function postWebhook(input: PostWebhookInput): Promise<WebhookResponse> {
   const started = performance.now();
   const elapsed = (): number => Math.round(performance.now() - started);
-  const refused = (reason: string): WebhookResponse => ({ kind: 'error', error: `refused: ${reason}`, blocked: true, latencyMs: elapsed() });
+  const refused = (error = DESTINATION_NOT_ALLOWED): WebhookResponse => ({ kind: 'error', error, blocked: true, latencyMs: elapsed() });
 
   let url: URL;
   try {
@@ -88,11 +102,14 @@ export async function postWebhook(input: PostWebhookInput): Promise<WebhookRespo
   } catch {
     return { kind: 'error', error: 'invalid URL', blocked: false, latencyMs: elapsed() };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return refused(`scheme ${url.protocol} is not http: or https:`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return { kind: 'error', error: `scheme ${url.protocol} is not http: or https:`, blocked: true, latencyMs: elapsed() };
+  }
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const plainHttp = url.protocol === 'http:';
   if (isIP(host) !== 0) {
-    const refusal = addressRefusal(host, input.allowed);
-    if (refusal !== undefined) return refused(refusal);
+    if (addressRefusal(host, input.allowed) !== undefined) return refused();
+    if (plainHttp && plainHttpRefusal([host], input.allowed) !== undefined) return refused(PLAIN_HTTP_NOT_ALLOWED);
   }
 
   return new Promise<WebhookResponse>((resolve) => {
@@ -127,7 +144,7 @@ export async function postWebhook(input: PostWebhookInput): Promise<WebhookRespo
         'content-length': String(Buffer.byteLength(input.body)),
       },
       agent: false,
-      lookup: guardedLookup(input.allowed, input.resolve ?? systemResolver),
+      lookup: guardedLookup(input.allowed, input.resolve ?? systemWebhookResolver, plainHttp),
     });
     const timer = setTimeout(() => fail(new WebhookTimeoutError(`timeout after ${input.timeoutMs} ms`)), input.timeoutMs);
 
@@ -167,15 +184,17 @@ export async function postWebhook(input: PostWebhookInput): Promise<WebhookRespo
  * connection unless all of them pass `isAddressAllowed`; the socket then connects only to
  * addresses that were checked. Honors `all` (Node's happy-eyeballs asks for every address).
  */
-function guardedLookup(allowed: AllowedNetworks, resolveName: WebhookResolver): LookupFunction {
+function guardedLookup(allowed: AllowedNetworks, resolveName: WebhookResolver, plainHttp: boolean): LookupFunction {
   return (hostname, options, callback) => {
     resolveName(hostname).then(
       (resolved) => {
         const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : (options.family ?? 0);
         const addresses = resolved.filter((a) => family === 0 || a.family === family);
-        for (const { address } of addresses) {
-          const refusal = addressRefusal(address, allowed);
-          if (refusal !== undefined) return callback(new WebhookAddressRefusedError(`${refusal} (resolved from ${hostname})`), '');
+        // The error carries no address: see DESTINATION_NOT_ALLOWED.
+        if (addresses.some(({ address }) => addressRefusal(address, allowed) !== undefined)) return callback(new WebhookAddressRefusedError(DESTINATION_NOT_ALLOWED), '');
+        // Checked again at delivery: a name registered inside the allowed networks may point elsewhere since.
+        if (plainHttp && addresses.length > 0 && plainHttpRefusal(addresses.map((a) => a.address), allowed) !== undefined) {
+          return callback(new WebhookAddressRefusedError(PLAIN_HTTP_NOT_ALLOWED), '');
         }
         const first = addresses[0];
         if (first === undefined) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '');
@@ -193,11 +212,28 @@ function flattenHeaders(headers: http.IncomingHttpHeaders): Record<string, strin
   return flat;
 }
 
-/** The error's code (`ECONNREFUSED`, `ENOTFOUND`…) with its message when that adds something. */
+/**
+ * The error's code (`ECONNREFUSED`, `ENOTFOUND`…) with its message when that adds something,
+ * with every IP address in it masked: Node's socket errors name the address connected to
+ * (`connect ECONNREFUSED 10.1.2.3:80`), which for an allowed private network is an internal one.
+ */
 function describeError(error: unknown): string {
   if (error instanceof WebhookTimeoutError) return error.message;
   const { code, message } = error as { code?: unknown; message?: unknown };
   const text = typeof message === 'string' ? message : String(error);
-  if (typeof code !== 'string') return text || 'request failed';
-  return text === '' || text.includes(code) ? code : `${code}: ${text}`;
+  if (typeof code !== 'string') return maskAddresses(text) || 'request failed';
+  return text === '' || text.includes(code) ? code : `${code}: ${maskAddresses(text)}`;
+}
+
+// Runs of the characters an IPv4 or IPv6 address (with brackets, zone or port) is made of.
+const ADDRESS_LIKE = /[0-9A-Fa-f:.[\]%]{2,}/g;
+
+/** `text` with every IPv4 and IPv6 address (with or without a port) replaced by `[address]`. */
+export function maskAddresses(text: string): string {
+  return text.replace(ADDRESS_LIKE, (token) => {
+    // A sentence's full stop or a label's colon after the address stays.
+    const trail = /[.:]*$/.exec(token)![0];
+    const bare = token.slice(0, token.length - trail.length).replace(/^\[/, '').replace(/\](:\d+)?$/, '');
+    return isIP(bare) !== 0 || isIP(bare.replace(/:\d+$/, '')) !== 0 ? `[address]${trail}` : token;
+  });
 }

@@ -1,12 +1,15 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import { RequireScope } from '@app/auth';
 import { z } from 'zod';
-import { parseOrThrow } from '@app/common';
+import { pageQuerySchema, pageRequestOf, parseOrThrow, type Page } from '@app/common';
 import { templateNameSchema, templateVersionSchema } from '@app/contracts';
 import { TemplatesService, type RenderedTemplate, type TemplateView } from '@app/email';
 
 const pathSchema = z.object({ name: templateNameSchema });
 const versionQuerySchema = z.strictObject({ version: z.coerce.number().pipe(templateVersionSchema).optional() });
+/** Cursors: the last template's name; the last version's number. */
+const listQuerySchema = pageQuerySchema(z.tuple([templateNameSchema])).strict();
+const versionsQuerySchema = pageQuerySchema(z.tuple([templateVersionSchema])).strict();
 
 /**
  * `/v1/templates`: create a template (or its next version), read, list, preview. Validation and
@@ -24,8 +27,8 @@ export class TemplatesController {
 
   @Get()
   @RequireScope('templates:read')
-  async list(): Promise<{ data: TemplateView[] }> {
-    return { data: await this.templates.list() };
+  list(@Query() query: unknown): Promise<Page<TemplateView>> {
+    return this.templates.list(pageRequestOf(parseOrThrow(listQuerySchema, query, 'query')));
   }
 
   @Get(':name')
@@ -37,8 +40,8 @@ export class TemplatesController {
 
   @Get(':name/versions')
   @RequireScope('templates:read')
-  async versions(@Param('name') name: string): Promise<{ data: TemplateView[] }> {
-    return { data: await this.templates.versions(templateName(name)) };
+  versions(@Param('name') name: string, @Query() query: unknown): Promise<Page<TemplateView>> {
+    return this.templates.versions(templateName(name), pageRequestOf(parseOrThrow(versionsQuerySchema, query, 'query')));
   }
 
   /** Renders without sending or storing anything: `200`, not `201`. */

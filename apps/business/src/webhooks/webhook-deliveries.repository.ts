@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { microsOf, timestampOfMicros, type PageRequest } from '@app/common';
 import type { WebhookEventType } from '@app/webhooks';
-import { updatedRows } from './webhook-endpoints.repository.js';
+import { updatedRows, type EndpointScope } from './webhook-endpoints.repository.js';
+
+/** The keyset of delivery lists: creation time in microseconds (as text, from `int8`) and id. */
+export type DeliveryListKey = [createdAtMicros: string, id: string];
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -18,6 +22,8 @@ export interface WebhookDeliveryRow {
   lastError: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** `created_at` in microseconds: the lists' cursor. */
+  createdAtMicros: string;
 }
 
 export interface WebhookAttemptRow {
@@ -59,7 +65,7 @@ export interface NewEventDeliveries {
 
 const COLUMNS = `d.id, d.endpoint_id AS "endpointId", d.event_id AS "eventId", d.email_id AS "emailId", d.event_type AS "eventType",
   d.status, d.attempts, d.next_attempt_at AS "nextAttemptAt", d.last_error AS "lastError",
-  d.created_at AS "createdAt", d.updated_at AS "updatedAt"`;
+  d.created_at AS "createdAt", d.updated_at AS "updatedAt", ${microsOf('d.created_at')}::text AS "createdAtMicros"`;
 
 const ms = (param: string): string => `${param}::float8 * interval '1 millisecond'`;
 
@@ -79,24 +85,38 @@ export const webhookDeliveryQueries = {
           RETURNING id`,
     params: [events.map((e) => e.eventId), events.map((e) => e.emailId), events.map((e) => e.type), events.map((e) => e.payload)],
   }),
-  /** Newest first, keyset-paginated by `(created_at, id)` after the delivery `after`. */
-  listByEndpoint: (endpointId: string, options: { status?: DeliveryStatus; limit: number; after?: string }) => {
-    const params: unknown[] = [endpointId, options.limit];
+  /**
+   * Newest first, keyset-paginated by `(created_at, id)` below the key `after`, one row more than
+   * the page (it tells there is a next one). Newer deliveries arriving meanwhile land before the
+   * first page, never between pages.
+   */
+  listByEndpoint: (endpointId: string, options: { status?: DeliveryStatus } & PageRequest<DeliveryListKey>) => {
+    const params: unknown[] = [endpointId, options.limit + 1];
     let where = 'd.endpoint_id = $1';
     if (options.status) {
       params.push(options.status);
       where += ` AND d.status = $${params.length}`;
     }
     if (options.after) {
-      params.push(options.after);
-      where += ` AND (d.created_at, d.id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = $${params.length})`;
+      params.push(options.after[0], options.after[1]);
+      where += ` AND (d.created_at, d.id) < (${timestampOfMicros(`$${params.length - 1}`)}, $${params.length}::uuid)`;
     }
     return { sql: `SELECT ${COLUMNS} FROM webhook_deliveries d WHERE ${where} ORDER BY d.created_at DESC, d.id DESC LIMIT $2`, params };
   },
-  listByEmail: (emailId: string) => ({
-    sql: `SELECT ${COLUMNS} FROM webhook_deliveries d WHERE d.email_id = $1 ORDER BY d.created_at, d.id LIMIT 1000`,
-    params: [emailId],
-  }),
+  /** An email's deliveries to the endpoints in scope, oldest first, after the key `after` (one row more than the page). */
+  listByEmail: (emailId: string, scope: EndpointScope, page: PageRequest<DeliveryListKey>) => {
+    const params: unknown[] = [emailId, page.limit + 1];
+    let where = 'd.email_id = $1';
+    if (scope.ownerKeyId !== undefined) {
+      params.push(scope.ownerKeyId);
+      where += ` AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = d.endpoint_id AND e.owner_key_id = $${params.length})`;
+    }
+    if (page.after) {
+      params.push(page.after[0], page.after[1]);
+      where += ` AND (d.created_at, d.id) > (${timestampOfMicros(`$${params.length - 1}`)}, $${params.length}::uuid)`;
+    }
+    return { sql: `SELECT ${COLUMNS} FROM webhook_deliveries d WHERE ${where} ORDER BY d.created_at, d.id LIMIT $2`, params };
+  },
   /** Pending deliveries of enabled endpoints that are due, in due order after `(at, id)`. */
   listDue: (limit: number, after: DueDelivery | null) => ({
     sql: `SELECT d.id, d.next_attempt_at AS "nextAttemptAt"
@@ -214,14 +234,14 @@ export class WebhookDeliveriesRepository {
   async listByEndpoint(
     manager: EntityManager,
     endpointId: string,
-    options: { status?: DeliveryStatus; limit: number; after?: string },
+    options: { status?: DeliveryStatus } & PageRequest<DeliveryListKey>,
   ): Promise<WebhookDeliveryRow[]> {
     const { sql, params } = webhookDeliveryQueries.listByEndpoint(endpointId, options);
     return (await manager.query(sql, params)) as WebhookDeliveryRow[];
   }
 
-  async listByEmail(manager: EntityManager, emailId: string): Promise<WebhookDeliveryRow[]> {
-    const { sql, params } = webhookDeliveryQueries.listByEmail(emailId);
+  async listByEmail(manager: EntityManager, emailId: string, scope: EndpointScope, page: PageRequest<DeliveryListKey>): Promise<WebhookDeliveryRow[]> {
+    const { sql, params } = webhookDeliveryQueries.listByEmail(emailId, scope, page);
     return (await manager.query(sql, params)) as WebhookDeliveryRow[];
   }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Clock, redactUrl } from '@app/common';
-import { classifyWebhookResponse, nextRetryDelayMs, postWebhook, signWebhook, type WebhookResponse } from '@app/webhooks';
+import { WebhookSecretCipher, classifyWebhookResponse, nextRetryDelayMs, postWebhook, signWebhook, type WebhookResponse } from '@app/webhooks';
 import { WebhookDeliveriesRepository, type ClaimedDelivery } from './webhook-deliveries.repository.js';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository.js';
 import { MAX_STORED_RESPONSE_BYTES, WEBHOOKS_OPTIONS, type WebhooksOptions } from './webhooks.options.js';
@@ -50,6 +50,7 @@ export class WebhookDeliveryService {
     private readonly deliveries: WebhookDeliveriesRepository,
     private readonly endpoints: WebhookEndpointsRepository,
     private readonly clock: Clock,
+    private readonly cipher: WebhookSecretCipher,
     @Inject(WEBHOOKS_OPTIONS) private readonly options: WebhooksOptions,
   ) {}
 
@@ -60,13 +61,17 @@ export class WebhookDeliveryService {
 
     const startedAt = this.clock.now();
     const body = claimed.payload;
+    // Decrypted for this signature only; an undecryptable secret (key removed too early) throws:
+    // BullMQ retries the job, and start-up names the missing key.
+    const secrets = claimed.secrets.map((stored) => this.cipher.decrypt(stored, claimed.endpointId));
     const response = await postWebhook({
       url: claimed.url,
-      headers: signWebhook({ id: webhookIdOf(claimed.id), timestamp: startedAt, body, secrets: claimed.secrets }),
+      headers: signWebhook({ id: webhookIdOf(claimed.id), timestamp: startedAt, body, secrets }),
       body,
       timeoutMs: this.options.timeoutMs,
       maxResponseBytes: MAX_STORED_RESPONSE_BYTES,
       allowed: this.options.allowedNetworks,
+      ...(this.options.resolve && { resolve: this.options.resolve }),
     });
     return this.record(claimed, startedAt, response);
   }

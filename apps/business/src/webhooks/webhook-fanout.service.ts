@@ -7,6 +7,9 @@ import { WebhookDeliveriesRepository } from './webhook-deliveries.repository.js'
 import { WebhookJobSweeper } from './webhook-job-sweeper.js';
 import { WebhookQueue } from './webhook-queue.js';
 
+/** Jobs added per `addBulk` call. */
+const ENQUEUE_CHUNK = 1_000;
+
 /** The webhook body of an applied status event: built once, stored, sent byte for byte on every attempt. */
 export function webhookPayloadOf(event: EmailStatusEvent): string {
   const { detail } = event;
@@ -55,7 +58,9 @@ export function unsubscribePayloadOf(event: RecipientUnsubscribedEvent): string 
  *
  * The jobs are added after the commit (a TypeORM transaction subscriber), never inside the
  * transaction: the Kafka handler never waits for Redis, and a job never names a delivery that
- * was rolled back. Adding them is best effort; the sweeper creates whatever could not be added.
+ * was rolled back. They are added in bulk (`addBulk`, one Redis round trip for all the deliveries
+ * of a transaction). Adding them is best effort (at-least-once comes from PostgreSQL): the sweeper
+ * creates whatever could not be added, and a job id is the delivery id, so a job added twice is one.
  */
 @Injectable()
 export class WebhookFanoutService implements OnModuleInit, EntitySubscriberInterface {
@@ -119,7 +124,8 @@ export class WebhookFanoutService implements OnModuleInit, EntitySubscriberInter
 
   private async enqueue(ids: string[]): Promise<void> {
     try {
-      for (const id of ids) await this.queue.enqueue(id);
+      // One Redis round trip per chunk; a chunk bounds the size of one MULTI.
+      for (let i = 0; i < ids.length; i += ENQUEUE_CHUNK) await this.queue.enqueueMany(ids.slice(i, i + ENQUEUE_CHUNK));
     } catch (error) {
       this.logger.debug(`webhook jobs left to the sweeper: ${error instanceof Error ? error.message : String(error)}`);
       this.sweeper.sweepSoon();

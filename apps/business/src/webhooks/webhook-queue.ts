@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { QueueDeadline, bullConnection, ensureJob, type EnsureJobOutcome } from '@app/queue';
 import { WEBHOOKS_OPTIONS, type WebhooksOptions } from './webhooks.options.js';
 
@@ -39,6 +39,19 @@ export class WebhookQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * Adds the jobs of new deliveries, due now, in one Redis round trip (`addBulk`, one MULTI): an
+   * event fanned out to many endpoints costs one call, not one per endpoint. A job id that exists
+   * already is left as it is, as with `add`; fails fast during an outage.
+   */
+  async enqueueMany(deliveryIds: readonly string[]): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    this.deadline.failFast('enqueue');
+    await this.deadline.run('enqueue', () =>
+      this.queue.addBulk(deliveryIds.map((deliveryId) => ({ name: 'deliver', data: { deliveryId }, opts: this.jobOptions(deliveryId, 0) }))),
+    );
+  }
+
+  /**
    * Makes sure a delivery PostgreSQL holds pending and due gets attempted now: adds a missing job
    * (Redis wiped), revives one BullMQ gave up on, replaces a finished one (a replay), and promotes
    * one still waiting out an earlier retry delay (an endpoint re-enabled). An attempt that finds
@@ -53,19 +66,19 @@ export class WebhookQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async add(deliveryId: string, delayMs: number): Promise<void> {
-    await this.queue.add(
-      'deliver',
-      { deliveryId },
-      {
-        jobId: deliveryId,
-        delay: Math.max(0, delayMs),
-        // BullMQ's own retries cover a database error during an attempt only; the retry schedule
-        // of a failed HTTP request is ours (the processor moves the job to delayed).
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 1_000 },
-        removeOnComplete: { age: 3_600, count: 10_000 },
-        removeOnFail: { age: 24 * 3_600 },
-      },
-    );
+    await this.queue.add('deliver', { deliveryId }, this.jobOptions(deliveryId, delayMs));
+  }
+
+  private jobOptions(deliveryId: string, delayMs: number): JobsOptions {
+    return {
+      jobId: deliveryId,
+      delay: Math.max(0, delayMs),
+      // BullMQ's own retries cover a database error during an attempt only; the retry schedule
+      // of a failed HTTP request is ours (the processor moves the job to delayed).
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1_000 },
+      removeOnComplete: { age: 3_600, count: 10_000 },
+      removeOnFail: { age: 24 * 3_600 },
+    };
   }
 }

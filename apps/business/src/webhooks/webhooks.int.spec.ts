@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -7,12 +7,14 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
+import { SCOPES, type ApiKeyPrincipal } from '@app/auth';
 import type { EmailEventType } from '@app/contracts';
 import type { EmailStatusEvent } from '@app/email';
 import { createMigratedDatabase, dropMigratedDatabase, explainWithoutSeqScan, waitFor } from '@app/testing';
 import { parseAllowedNetworks } from '@app/webhooks';
 import { webhookDeliveryQueries } from './webhook-deliveries.repository.js';
 import { WebhookDeliveryService } from './webhook-delivery.service.js';
+import { webhookEndpointQueries } from './webhook-endpoints.repository.js';
 import { WebhookFanoutService } from './webhook-fanout.service.js';
 import { WebhookJobSweeper } from './webhook-job-sweeper.js';
 import { WEBHOOK_QUEUE_NAME, WebhookQueue } from './webhook-queue.js';
@@ -23,6 +25,9 @@ import type { WebhooksOptions } from './webhooks.options.js';
 import { WebhooksService } from './webhooks.service.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const secretsKey = randomBytes(32);
+/** A bootstrap key: holds every scope, `keys:admin` included, so it sees every endpoint. */
+const admin: ApiKeyPrincipal = { id: 'bootstrap:0', name: 'admin', scopes: new Set(SCOPES) };
 
 /** A receiver whose next answers the test sets; it records every request. */
 class Receiver {
@@ -70,6 +75,9 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
     retentionMs: 30 * 86_400_000,
     retentionIntervalMs: 3_600_000,
     sweepIntervalMs: 3_600_000,
+    maxEndpointsPerKey: 1_000,
+    maxEndpoints: 10_000,
+    secretsKeys: { current: secretsKey, previous: [] },
   };
 
   const statusEvent = (type: EmailEventType, emailId = randomUUID()): EmailStatusEvent => ({
@@ -97,7 +105,7 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
   async function newDelivery(endpointId?: string): Promise<{ id: string; endpointId: string; secret: string }> {
     let secret = '';
     if (!endpointId) {
-      const endpoint = await webhooks.create({ url: receiver.url, events: ['email.sent'] });
+      const endpoint = await webhooks.create(admin, { url: receiver.url, events: ['email.sent'] });
       endpointId = endpoint.id;
       secret = endpoint.secret;
     }
@@ -137,11 +145,11 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
   });
 
   it('creates the deliveries in the transaction that applies the event: none when it rolls back, one per endpoint however often it is redelivered', async () => {
-    const a = await webhooks.create({ url: receiver.url, events: ['email.sent', 'email.failed'] });
-    const b = await webhooks.create({ url: receiver.url, events: ['email.sent'] });
-    const onlyFailed = await webhooks.create({ url: receiver.url, events: ['email.failed'] });
-    const disabled = await webhooks.create({ url: receiver.url, events: ['email.sent'] });
-    await webhooks.update(disabled.id, { enabled: false });
+    const a = await webhooks.create(admin, { url: receiver.url, events: ['email.sent', 'email.failed'] });
+    const b = await webhooks.create(admin, { url: receiver.url, events: ['email.sent'] });
+    const onlyFailed = await webhooks.create(admin, { url: receiver.url, events: ['email.failed'] });
+    const disabled = await webhooks.create(admin, { url: receiver.url, events: ['email.sent'] });
+    await webhooks.update(admin, disabled.id, { enabled: false });
     const event = statusEvent('email.sent');
 
     await expect(applyEvent(event, true)).rejects.toThrow('the status apply failed');
@@ -172,8 +180,8 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
   });
 
   it('creates the deliveries of a batch of events in one statement, event by event, each once', async () => {
-    const both = await webhooks.create({ url: receiver.url, events: ['email.retrying', 'email.failed'] });
-    const onlyFailed = await webhooks.create({ url: receiver.url, events: ['email.failed'] });
+    const both = await webhooks.create(admin, { url: receiver.url, events: ['email.retrying', 'email.failed'] });
+    const onlyFailed = await webhooks.create(admin, { url: receiver.url, events: ['email.failed'] });
     const emailId = randomUUID();
     const retrying = statusEvent('email.retrying', emailId);
     const failed = statusEvent('email.failed', emailId);
@@ -242,11 +250,11 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
     expect(await delivery.attempt(id)).toMatchObject({ kind: 'failed', reason: expect.stringContaining('gave up after 3 attempts') });
 
     receiver.answer = { status: 204 };
-    const replayed = await webhooks.replay(endpointId, id);
+    const replayed = await webhooks.replay(admin, endpointId, id);
     expect(replayed).toMatchObject({ status: 'pending', attempts: 3, webhookId: `msg_${id}` });
     expect(await delivery.attempt(id)).toEqual({ kind: 'delivered' });
     expect(receiver.requests.map((r) => r.headers['webhook-id'])).toEqual(Array(4).fill(`msg_${id}`));
-    const detail = await webhooks.getDelivery(endpointId, id);
+    const detail = await webhooks.getDelivery(admin, endpointId, id);
     expect(detail.attemptLog.map((a) => a.statusCode)).toEqual([500, 500, 500, 204]);
     expect(detail.status).toBe('delivered');
   });
@@ -255,12 +263,12 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
     const { id, endpointId } = await newDelivery();
     receiver.answer = { status: 410 };
     expect(await delivery.attempt(id)).toMatchObject({ kind: 'paused' });
-    expect(await webhooks.get(endpointId)).toMatchObject({ enabled: false, disabledReason: '410 Gone', disabledAt: expect.any(String) });
+    expect(await webhooks.get(admin, endpointId)).toMatchObject({ enabled: false, disabledReason: '410 Gone', disabledAt: expect.any(String) });
     expect(await delivery.attempt(id)).toMatchObject({ kind: 'paused' });
     expect(receiver.requests).toHaveLength(1);
 
     receiver.answer = { status: 200 };
-    expect(await webhooks.update(endpointId, { enabled: true })).toMatchObject({ enabled: true, disabledReason: null, disabledAt: null, failingSince: null });
+    expect(await webhooks.update(admin, endpointId, { enabled: true })).toMatchObject({ enabled: true, disabledReason: null, disabledAt: null, failingSince: null });
     expect(await delivery.attempt(id)).toEqual({ kind: 'delivered' });
   });
 
@@ -268,13 +276,13 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
     const { id, endpointId } = await newDelivery();
     receiver.answer = { status: 500 };
     expect(await delivery.attempt(id)).toMatchObject({ kind: 'retry' });
-    expect((await webhooks.get(endpointId)).failingSince).not.toBeNull();
+    expect((await webhooks.get(admin, endpointId)).failingSince).not.toBeNull();
 
     // The streak began longer ago than the window: the next failure disables the endpoint.
     await dataSource.query(`UPDATE webhook_endpoints SET failing_since = now() - interval '61 seconds' WHERE id = $1`, [endpointId]);
     await makeDue(id);
     expect(await delivery.attempt(id)).toMatchObject({ kind: 'paused', reason: expect.stringContaining('failing without a successful delivery since') });
-    const endpoint = await webhooks.get(endpointId);
+    const endpoint = await webhooks.get(admin, endpointId);
     expect(endpoint).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('failing without a successful delivery') });
 
     const recovering = await newDelivery();
@@ -283,7 +291,7 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
     receiver.answer = { status: 200 };
     await makeDue(recovering.id);
     expect(await delivery.attempt(recovering.id)).toEqual({ kind: 'delivered' });
-    expect(await webhooks.get(recovering.endpointId)).toMatchObject({ enabled: true, failingSince: null });
+    expect(await webhooks.get(admin, recovering.endpointId)).toMatchObject({ enabled: true, failingSince: null });
   });
 
   it('rebuilds the jobs of due deliveries from PostgreSQL after the Redis keys are gone, and the worker delivers them', async () => {
@@ -326,7 +334,7 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
     await delivery.attempt(paused.id);
     await waitFor(async () => ((await statusOf()) === 'delivered' || undefined), { timeoutMs: 10_000, description: 'the first delivery' });
     // Now the state of a delivery that failed, was given a retry an hour out, and whose endpoint was then disabled.
-    await webhooks.update(paused.endpointId, { enabled: false });
+    await webhooks.update(admin, paused.endpointId, { enabled: false });
     await dataSource.query(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() + interval '1 hour' WHERE id = $1`, [paused.id]);
     const observer = new Queue(WEBHOOK_QUEUE_NAME, { connection: { url: REDIS_URL }, prefix: queuePrefix });
     try {
@@ -335,7 +343,7 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
       expect(await (await observer.getJob(paused.id))?.getState()).toBe('delayed');
       receiver.requests.length = 0;
 
-      await webhooks.update(paused.endpointId, { enabled: true });
+      await webhooks.update(admin, paused.endpointId, { enabled: true });
       await waitFor(async () => ((await statusOf()) === 'delivered' || undefined), {
         timeoutMs: 10_000,
         description: 'the resumed delivery to go without waiting out its old delay',
@@ -348,7 +356,7 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
 
   it('keeps signing with the previous secret during the grace period after a rotation', async () => {
     const { id, endpointId, secret: old } = await newDelivery();
-    const { secret } = await webhooks.rotateSecret(endpointId);
+    const { secret } = await webhooks.rotateSecret(admin, endpointId);
     expect(secret).not.toBe(old);
     expect(await delivery.attempt(id)).toEqual({ kind: 'delivered' });
     const request = receiver.requests.find((r) => r.headers['webhook-id'] === `msg_${id}`)!;
@@ -366,7 +374,7 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
   });
 
   it('refuses a URL the SSRF policy refuses, as a field error on url', async () => {
-    await expect(webhooks.create({ url: 'http://169.254.169.254/latest/meta-data', events: ['email.sent'] })).rejects.toMatchObject({
+    await expect(webhooks.create(admin, { url: 'http://169.254.169.254/latest/meta-data', events: ['email.sent'] })).rejects.toMatchObject({
       code: 'invalid_input',
       fieldErrors: [{ path: 'url', message: expect.any(String) }],
     });
@@ -380,8 +388,10 @@ describe('webhooks (PostgreSQL, Redis, a loopback receiver)', () => {
         { eventId: randomUUID(), emailId: randomUUID(), type: 'email.failed', payload: '{}' },
       ]),
       webhookDeliveryQueries.listByEndpoint(endpointId, { limit: 20 }),
-      webhookDeliveryQueries.listByEndpoint(endpointId, { limit: 20, status: 'failed', after: randomUUID() }),
-      webhookDeliveryQueries.listByEmail(randomUUID()),
+      webhookDeliveryQueries.listByEndpoint(endpointId, { limit: 20, status: 'failed', after: ['1764000000000000', randomUUID()] }),
+      webhookDeliveryQueries.listByEmail(randomUUID(), {}, { limit: 50 }),
+      webhookDeliveryQueries.listByEmail(randomUUID(), { ownerKeyId: 'k1' }, { limit: 50, after: ['1764000000000000', randomUUID()] }),
+      webhookEndpointQueries.list({ ownerKeyId: 'k1' }, { limit: 50, after: ['1764000000000000', randomUUID()] }),
       webhookDeliveryQueries.listDue(500, null),
       webhookDeliveryQueries.replaySince(endpointId, new Date()),
       webhookDeliveryQueries.deleteFinished(86_400_000, 1_000),

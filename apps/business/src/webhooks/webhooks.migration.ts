@@ -71,3 +71,29 @@ export class CreateWebhooks1763900000200 implements MigrationInterface {
     await q.query(`DROP TABLE webhook_endpoints`);
   }
 }
+
+/**
+ * Endpoints get an owner (the API key that created them; NULL for rows from before, which only a
+ * `keys:admin` key sees), and the indexes of the cursor-paginated lists. The signing secrets are
+ * encrypted by the app at start-up, not here: the key is in the app's configuration, which a
+ * migration does not see (`WebhookSecretsReencryptionService`).
+ */
+export class WebhookOwners1763900000300 implements MigrationInterface {
+  name = 'WebhookOwners1763900000300';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE webhook_endpoints ADD COLUMN owner_key_id text`);
+    // A key's own list, and the count of its endpoints under the creation lock.
+    await q.query(`CREATE INDEX webhook_endpoints_owner_idx ON webhook_endpoints (owner_key_id, created_at, id)`);
+    // The keyset of an email's deliveries is (created_at, id).
+    await q.query(`CREATE INDEX webhook_deliveries_email_page_idx ON webhook_deliveries (email_id, created_at, id)`);
+    await q.query(`DROP INDEX webhook_deliveries_email_idx`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE INDEX webhook_deliveries_email_idx ON webhook_deliveries (email_id, created_at)`);
+    await q.query(`DROP INDEX webhook_deliveries_email_page_idx`);
+    await q.query(`DROP INDEX webhook_endpoints_owner_idx`);
+    await q.query(`ALTER TABLE webhook_endpoints DROP COLUMN owner_key_id`);
+  }
+}

@@ -1,4 +1,4 @@
-import type { AllowedNetworks } from '@app/webhooks';
+import type { AllowedNetworks, WebhookResolver, WebhookSecretsKeyring } from '@app/webhooks';
 
 /** What the webhooks feature is configured with (parsed from the business config at start-up). */
 export interface WebhooksOptions {
@@ -24,6 +24,14 @@ export interface WebhooksOptions {
   retentionIntervalMs: number;
   /** How often due deliveries are checked against the queue (Redis may have lost jobs). */
   sweepIntervalMs: number;
+  /** Endpoints one API key may own (`webhook_endpoint_limit` beyond). */
+  maxEndpointsPerKey: number;
+  /** Endpoints in all, whoever owns them. */
+  maxEndpoints: number;
+  /** Keys the signing secrets are encrypted under at rest. */
+  secretsKeys: WebhookSecretsKeyring;
+  /** How endpoint host names are resolved (registration and delivery); the system resolver by default. */
+  resolve?: WebhookResolver;
 }
 
 export const WEBHOOKS_OPTIONS = Symbol('WEBHOOKS_OPTIONS');

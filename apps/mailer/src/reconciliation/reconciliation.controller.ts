@@ -1,7 +1,11 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { z } from 'zod';
+import { micros, pageQuerySchema, pageRequestOf, parseOrThrow, type Page } from '@app/common';
 import { RequireScope } from '@app/auth';
-import { parseOrThrow } from '@app/common';
 import { ReconciliationService, reconciliationSchema, type UnconfirmedEmail } from './reconciliation.service.js';
+
+/** Cursor: how long held (microseconds of `updated_at`) and the email id. */
+const listQuerySchema = pageQuerySchema(z.tuple([micros, z.uuid()])).strict();
 
 /**
  * Operator API for the emails a `hold` lane marked `unknown`. Internal: expose it only on the
@@ -13,8 +17,8 @@ export class ReconciliationController {
 
   @Get()
   @RequireScope('emails:read')
-  async list(): Promise<{ emails: UnconfirmedEmail[] }> {
-    return { emails: await this.reconciliation.listUnconfirmed() };
+  list(@Query() query: unknown): Promise<Page<UnconfirmedEmail>> {
+    return this.reconciliation.listUnconfirmed(pageRequestOf(parseOrThrow(listQuerySchema, query, 'query')));
   }
 
   @Post(':emailId/reconcile')

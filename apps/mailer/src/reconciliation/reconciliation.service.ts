@@ -3,7 +3,8 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { MAILER_CONFIG, type MailerConfig, messageIdOf } from '../config.js';
 import { MailEvents } from '../events/mail-events.js';
-import { MailRequestsRepository, type MailRequestRow, type MailRequestStatus } from '../requests/mail-requests.repository.js';
+import { mapPage, pageOf, type Page, type PageRequest } from '@app/common';
+import { MailRequestsRepository, type MailRequestRow, type MailRequestStatus, type UnknownListKey } from '../requests/mail-requests.repository.js';
 import { SendQueue } from '../sending/send-queue.js';
 import { MailRequestNotFoundError, NotUnconfirmedError } from './reconciliation.errors.js';
 
@@ -40,9 +41,10 @@ export class ReconciliationService {
     @Inject(MAILER_CONFIG) private readonly config: MailerConfig,
   ) {}
 
-  async listUnconfirmed(limit = 500): Promise<UnconfirmedEmail[]> {
-    const rows = await this.requests.listUnknown(this.dataSource.manager, limit);
-    return rows.map((r) => ({
+  /** A page of the emails held `unknown`, longest held first. */
+  async listUnconfirmed(page: PageRequest<UnknownListKey>): Promise<Page<UnconfirmedEmail>> {
+    const rows = await this.requests.listUnknown(this.dataSource.manager, page);
+    return mapPage(pageOf(rows, page.limit, (r): UnknownListKey => [r.updatedAtMicros, r.emailId]), (r) => ({
       emailId: r.emailId,
       lane: r.lane,
       attempt: r.attempts,

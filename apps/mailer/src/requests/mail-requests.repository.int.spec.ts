@@ -67,6 +67,29 @@ describe('MailRequestsRepository.listOpen (PostgreSQL)', () => {
     expect(plan).toMatch(/Index Scan using mail_requests_open_email_idx on mail_requests/);
   });
 
+  it('pages the unknown requests longest held first: each once, in order, while more become unknown', async () => {
+    const expected: { emailId: string }[] = await dataSource.query(
+      `SELECT email_id AS "emailId" FROM mail_requests WHERE status = 'unknown' ORDER BY updated_at, email_id`,
+    );
+    expect(expected).toHaveLength(20); // inserted by one statement: one updated_at, the id breaks the tie
+    const seen: string[] = [];
+    let after: [string, string] | undefined;
+    for (let n = 0; n < 50; n++) {
+      const rows = await repository.listUnknown(dataSource.manager, { limit: 3, ...(after && { after }) });
+      seen.push(...rows.slice(0, 3).map((r) => r.emailId));
+      if (rows.length <= 3) break;
+      const last = rows[2]!;
+      after = [last.updatedAtMicros, last.emailId];
+      // Held meanwhile: later than everything listed, so it comes at the end, once.
+      await dataSource.query(
+        `UPDATE mail_requests SET status = 'unknown', updated_at = clock_timestamp() WHERE email_id = (SELECT email_id FROM mail_requests WHERE status = 'failed' LIMIT 1)`,
+      );
+    }
+    expect(seen.slice(0, 20)).toEqual(expected.map((r) => r.emailId));
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.length).toBeGreaterThan(20);
+  });
+
   it('keeps the index predicate equal to OPEN_STATUSES', async () => {
     const [index] = await dataSource.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'mail_requests_open_email_idx'`);
     const statuses = [...String(index?.indexdef).matchAll(/'([a-z_]+)'/g)].map((m) => m[1]);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { microsOf, timestampOfMicros, type PageRequest } from '@app/common';
 import type { EmailCancelRequestedMessage, EmailRequestedMessage, Lane } from '@app/contracts';
 import type { OutboxInsert } from '@app/outbox';
 
@@ -80,6 +81,9 @@ export interface NewMailRequest {
 export function uuidKey(emailId: string): string {
   return emailId.toLowerCase();
 }
+
+/** The keyset of the unconfirmed list: `updated_at` in microseconds (as text) and the email id. */
+export type UnknownListKey = [updatedAtMicros: string, emailId: string];
 
 const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", send_at AS "sendAt", updated_at AS "updatedAt",
   COALESCE(lease_until > now(), false) AS "leaseActive"`;
@@ -361,8 +365,21 @@ export class MailRequestsRepository {
   }
 
   /** Requests held as `unknown`, oldest first. */
-  async listUnknown(manager: EntityManager, limit: number): Promise<MailRequestRow[]> {
-    return manager.query(`SELECT ${COLUMNS} FROM mail_requests WHERE status = 'unknown' ORDER BY updated_at LIMIT $1`, [limit]);
+  /**
+   * Requests held `unknown`, longest held first, after the key `page.after` (`updated_at` in
+   * microseconds, email id); one row more than the page, which tells there is a next one.
+   */
+  async listUnknown(manager: EntityManager, page: PageRequest<UnknownListKey>): Promise<(MailRequestRow & { updatedAtMicros: string })[]> {
+    const params: unknown[] = [page.limit + 1];
+    let where = `status = 'unknown'`;
+    if (page.after) {
+      params.push(page.after[0], page.after[1]);
+      where += ` AND (updated_at, email_id) > (${timestampOfMicros('$2')}, $3::uuid)`;
+    }
+    return manager.query(
+      `SELECT ${COLUMNS}, ${microsOf('updated_at')}::text AS "updatedAtMicros" FROM mail_requests WHERE ${where} ORDER BY updated_at, email_id LIMIT $1`,
+      params,
+    );
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import { RequireScope } from '@app/auth';
 import type { Response } from 'express';
-import { parseOrThrow } from '@app/common';
+import { pageRequestOf, parseOrThrow, type Page } from '@app/common';
 import type { Suppression } from './suppressions.repository.js';
 import { SuppressionsService, newSuppressionSchema, suppressionListQuerySchema, suppressionRemovalSchema } from './suppressions.service.js';
 
@@ -13,11 +13,12 @@ import { SuppressionsService, newSuppressionSchema, suppressionListQuerySchema, 
 export class SuppressionsController {
   constructor(private readonly suppressions: SuppressionsService) {}
 
-  /** `?address=` filters to one address; `?limit=` (default 100) and `?offset=` page; `next` is the next page's offset. */
+  /** `?address=` filters to one address; `?limit=` (default 50, at most 200) and `?cursor=` page: `{ items, nextCursor }`. */
   @Get()
   @RequireScope('suppressions:read')
-  list(@Query() query: unknown): Promise<{ suppressions: Suppression[]; next: number | null }> {
-    return this.suppressions.list(parseOrThrow(suppressionListQuerySchema, query, 'query'));
+  list(@Query() query: unknown): Promise<Page<Suppression>> {
+    const { address, ...page } = parseOrThrow(suppressionListQuerySchema, query, 'query');
+    return this.suppressions.list({ ...(address !== undefined && { address }), ...pageRequestOf(page) });
   }
 
   /** 201 with the new entry, or 200 with the one already listed for that address and category. */

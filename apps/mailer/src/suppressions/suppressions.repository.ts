@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { PageRequest } from '@app/common';
 import type { SuppressionReason } from '@app/contracts';
 import { addressKey } from '../checks/mail-check.js';
 
@@ -13,6 +14,9 @@ export interface Suppression {
 }
 
 export type NewSuppression = Omit<Suppression, 'createdAt'>;
+
+/** The keyset of the list: address and category (`''` for none). */
+export type SuppressionListKey = [address: string, category: string];
 
 const COLUMNS = `address, category, reason, source_email_id AS "sourceEmailId", created_at AS "createdAt"`;
 
@@ -79,13 +83,17 @@ export class SuppressionsRepository {
   }
 
   /** A page of the list in (address, category) order, optionally for one address. */
-  async list(manager: EntityManager, options: { address?: string; limit: number; offset: number }): Promise<Suppression[]> {
+  /**
+   * Entries by address then category (none first), after the key `after`; one row more than the
+   * page, which tells there is a next one. A category is never empty, so `''` stands for none.
+   */
+  async list(manager: EntityManager, options: { address?: string } & PageRequest<SuppressionListKey>): Promise<Suppression[]> {
     return manager.query(
       `SELECT ${COLUMNS} FROM suppressions
-       WHERE ($1::text IS NULL OR address = $1)
-       ORDER BY address, category NULLS FIRST
-       LIMIT $2 OFFSET $3`,
-      [options.address === undefined ? null : addressKey(options.address), options.limit, options.offset],
+       WHERE ($1::text IS NULL OR address = $1) AND (address, coalesce(category, '')) > ($3::text, $4::text)
+       ORDER BY address, coalesce(category, '')
+       LIMIT $2`,
+      [options.address === undefined ? null : addressKey(options.address), options.limit + 1, options.after?.[0] ?? '', options.after?.[1] ?? ''],
     );
   }
 }

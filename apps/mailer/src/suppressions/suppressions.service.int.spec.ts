@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
+import { InvalidInputError, parseOrThrow } from '@app/common';
 import { CONTRACT_VERSION, type SuppressionChangedMessage } from '@app/contracts';
 import { InboxStore } from '@app/inbox';
 import { createMigratedDatabase, dropMigratedDatabase } from '@app/testing';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { SuppressionsRepository } from './suppressions.repository.js';
-import { SuppressionsService } from './suppressions.service.js';
+import { SuppressionsService, suppressionListQuerySchema } from './suppressions.service.js';
 
 /** The suppression list on real PostgreSQL: the operator's add/list/remove, and `mail.suppressions` applied once and in order. */
 describe('SuppressionsService (PostgreSQL)', () => {
@@ -28,7 +29,7 @@ describe('SuppressionsService (PostgreSQL)', () => {
     ...overrides,
   });
   const listed = async () =>
-    (await service.list({ limit: 100, offset: 0 })).suppressions.map(({ address, category, reason }) => ({ address, category, reason }));
+    (await service.list({ limit: 100 })).items.map(({ address, category, reason }) => ({ address, category, reason }));
 
   beforeAll(async () => {
     ({ url, dataSource } = await createMigratedDatabase('suppressions_int', MAILER_MIGRATIONS));
@@ -52,9 +53,11 @@ describe('SuppressionsService (PostgreSQL)', () => {
     await service.add({ address: 'ada@example.com', category: 'newsletter', reason: 'unsubscribed' });
     await service.add({ address: 'bob@example.com', reason: 'manual' });
 
-    expect((await service.list({ address: 'ADA@example.com', limit: 100, offset: 0 })).suppressions).toHaveLength(2);
-    expect(await service.list({ limit: 2, offset: 0 })).toMatchObject({ next: 2 });
-    expect(await service.list({ limit: 2, offset: 2 })).toMatchObject({ suppressions: [{ address: 'bob@example.com' }], next: null });
+    expect((await service.list({ address: 'ADA@example.com', limit: 100 })).items).toHaveLength(2);
+    const first = await service.list({ limit: 2 });
+    expect(first.items.map((s) => [s.address, s.category])).toEqual([['ada@example.com', null], ['ada@example.com', 'newsletter']]);
+    const after = parseOrThrow(suppressionListQuerySchema, { cursor: first.nextCursor, limit: '2' }, 'query').cursor;
+    expect(await service.list({ limit: 2, ...(after && { after }) })).toMatchObject({ items: [{ address: 'bob@example.com' }], nextCursor: null });
 
     expect(await service.remove({ address: 'ada@example.com', category: 'newsletter' })).toEqual({ removed: 1 });
     expect(await service.remove({ address: 'Ada@example.com' })).toEqual({ removed: 1 });
@@ -87,5 +90,32 @@ describe('SuppressionsService (PostgreSQL)', () => {
     await service.remove({ address: 'reader@example.com' });
     expect(await service.applyChanges(run)).toEqual(run.map(() => 'duplicate'));
     expect(await listed()).toEqual([{ address: 'gone@example.com', category: 'digest', reason: 'unsubscribed' }]);
+  });
+
+  it('walks every entry once, in order, through pages of any size while entries are added, and refuses a bad cursor or limit', async () => {
+    const addresses = Array.from({ length: 17 }, (_, i) => `user${String(i).padStart(2, '0')}@example.com`);
+    for (const address of addresses) {
+      await service.add({ address, reason: 'manual' });
+      await service.add({ address, category: 'promo', reason: 'unsubscribed' });
+    }
+    const seen: string[] = [];
+    let query = parseOrThrow(suppressionListQuerySchema, { limit: '4' }, 'query');
+    for (let n = 0; ; n++) {
+      const page = await service.list({ limit: query.limit, ...(query.cursor && { after: query.cursor }) });
+      seen.push(...page.items.map((s) => `${s.address}/${s.category ?? ''}`));
+      if (page.nextCursor === null) break;
+      await service.add({ address: `zz-late${n}@example.com`, reason: 'manual' }); // sorts after every user: seen once, at the end
+      await service.add({ address: `aaa${n}@example.com`, reason: 'manual' }); // sorts before: never seen
+      query = parseOrThrow(suppressionListQuerySchema, { limit: '4', cursor: page.nextCursor }, 'query');
+    }
+    const expected = addresses.flatMap((a) => [`${a}/`, `${a}/promo`]);
+    expect(seen.filter((s) => s.startsWith('user'))).toEqual(expected);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.some((s) => s.startsWith('aaa'))).toBe(false);
+
+    for (const bad of [{ cursor: 'nope!' }, { cursor: Buffer.from('[1,2]').toString('base64url') }, { limit: '201' }, { limit: '0' }, { offset: '2' }]) {
+      expect(() => parseOrThrow(suppressionListQuerySchema, bad, 'query')).toThrow(InvalidInputError);
+    }
+    expect(parseOrThrow(suppressionListQuerySchema, {}, 'query').limit).toBe(50);
   });
 });

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { NotFoundError } from '@app/common';
+import { NotFoundError, pageOf, pageQuerySchema, type Page, type PageRequest } from '@app/common';
 import { SUPPRESSION_REASONS, categorySchema, emailAddressSchema, type SuppressionChangedMessage } from '@app/contracts';
 import { InboxStore } from '@app/inbox';
 import type { HandlerOutcome } from '@app/kafka';
 import { addressKey } from '../checks/mail-check.js';
-import { SuppressionsRepository, type NewSuppression, type Suppression } from './suppressions.repository.js';
+import { SuppressionsRepository, type NewSuppression, type Suppression, type SuppressionListKey } from './suppressions.repository.js';
 
 /** The body of `POST /v1/suppressions`. */
 export const newSuppressionSchema = z.strictObject({
@@ -17,11 +17,10 @@ export const newSuppressionSchema = z.strictObject({
 });
 
 /** The query of `GET /v1/suppressions`. */
-export const suppressionListQuerySchema = z.strictObject({
-  address: emailAddressSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(1_000).default(100),
-  offset: z.coerce.number().int().min(0).default(0),
-});
+/** The query of `GET /v1/suppressions`: `?address=` filters; `?limit=&cursor=` page (cursor: address and category). */
+export const suppressionListQuerySchema = pageQuerySchema(z.tuple([z.string().max(320), z.string().max(64)]))
+  .extend({ address: emailAddressSchema.optional() })
+  .strict();
 
 /** The query of `DELETE /v1/suppressions/:address`. */
 export const suppressionRemovalSchema = z.strictObject({
@@ -53,9 +52,9 @@ export class SuppressionsService {
     private readonly inbox: InboxStore,
   ) {}
 
-  async list(query: z.output<typeof suppressionListQuerySchema>): Promise<{ suppressions: Suppression[]; next: number | null }> {
-    const page = await this.suppressions.list(this.dataSource.manager, query);
-    return { suppressions: page, next: page.length === query.limit ? query.offset + query.limit : null };
+  async list(query: { address?: string } & PageRequest<SuppressionListKey>): Promise<Page<Suppression>> {
+    const rows = await this.suppressions.list(this.dataSource.manager, query);
+    return pageOf(rows, query.limit, (s): SuppressionListKey => [s.address, s.category ?? '']);
   }
 
   /** Adds the entry unless its address and category are listed already; returns the entry as listed. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { TransientError, sqlTable } from '@app/common';
+import { TransientError, sqlTable, type PageRequest } from '@app/common';
 
 /** Creations of one name racing each other: each lost race moves on to the next number. */
 const MAX_VERSION_RACES = 10;
@@ -72,15 +72,21 @@ export class TemplatesRepository {
     return rows[0]?.version ?? null;
   }
 
-  /** The latest version of every template, by name. */
-  async listLatest(manager: EntityManager): Promise<StoredTemplate[]> {
-    const rows: TemplateRow[] = await manager.query(`SELECT DISTINCT ON (name) ${COLUMNS} FROM ${this.table} ORDER BY name, version DESC`);
+  /** The latest version of each template by name, after the name `page.after`; one row more than the page (it tells there is a next one). */
+  async listLatest(manager: EntityManager, page: PageRequest<[name: string]>): Promise<StoredTemplate[]> {
+    const rows: TemplateRow[] = await manager.query(
+      `SELECT DISTINCT ON (name) ${COLUMNS} FROM ${this.table} WHERE name > $2 ORDER BY name, version DESC LIMIT $1`,
+      [page.limit + 1, page.after?.[0] ?? ''],
+    );
     return rows.map(toTemplate);
   }
 
-  /** Every version of one template, newest first (empty when the name is unknown). */
-  async listVersions(manager: EntityManager, name: string): Promise<StoredTemplate[]> {
-    const rows: TemplateRow[] = await manager.query(`SELECT ${COLUMNS} FROM ${this.table} WHERE name = $1 ORDER BY version DESC`, [name]);
+  /** Versions of one template, newest first, below the version `page.after`; one row more than the page. */
+  async listVersions(manager: EntityManager, name: string, page: PageRequest<[version: number]>): Promise<StoredTemplate[]> {
+    const rows: TemplateRow[] = await manager.query(
+      `SELECT ${COLUMNS} FROM ${this.table} WHERE name = $1 AND version < $3 ORDER BY version DESC LIMIT $2`,
+      [name, page.limit + 1, page.after?.[0] ?? 2_147_483_647],
+    );
     return rows.map(toTemplate);
   }
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DataSource } from 'typeorm';
-import { InvalidInputError } from '@app/common';
+import { z } from 'zod';
+import { InvalidInputError, decodeCursor } from '@app/common';
 import { createMigratedDatabase, dropMigratedDatabase } from '@app/testing';
 import { EMAIL_MIGRATIONS } from '../email.migrations.js';
 import { TemplateRenderer } from './template-renderer.js';
@@ -38,7 +39,7 @@ describe('TemplatesService (PostgreSQL)', () => {
 
     expect(await templates.get('receipt')).toEqual(v2);
     expect(await templates.get('receipt', 1)).toEqual(v1);
-    expect((await templates.versions('receipt')).map((t) => t.version)).toEqual([2, 1]);
+    expect((await templates.versions('receipt')).items.map((t) => t.version)).toEqual([2, 1]);
   });
 
   it('numbers versions created at the same time without a gap or a duplicate', async () => {
@@ -51,7 +52,36 @@ describe('TemplatesService (PostgreSQL)', () => {
     await templates.create({ ...receipt, subject: 'v2 {{order}}' });
     await templates.create({ name: 'alert', subject: 'Alert', html: '<p>Alert</p>' });
     const list = await templates.list();
-    expect(list.map((t) => [t.name, t.version])).toEqual([['alert', 1], ['receipt', 2]]);
+    expect(list.items.map((t) => [t.name, t.version])).toEqual([['alert', 1], ['receipt', 2]]);
+    expect(list.nextCursor).toBeNull();
+  });
+
+  it('pages templates by name and versions newest first: every one once, in order, whatever is created meanwhile', async () => {
+    const names = ['t-a', 't-b', 't-c', 't-d', 't-e', 't-f', 't-g'];
+    for (const name of names) await templates.create({ ...receipt, name });
+    for (let i = 0; i < 4; i++) await templates.create({ ...receipt, name: 't-d', subject: `v${i + 2} {{order}}` });
+
+    const seen: string[] = [];
+    let page = await templates.list({ limit: 3 });
+    for (;;) {
+      seen.push(...page.items.map((t) => t.name));
+      if (page.nextCursor === null) break;
+      // Created between pages: one sorts before the cursor (never seen), one after (seen once).
+      await templates.create({ ...receipt, name: `${page.items[0]!.name}-late` });
+      page = await templates.list({ limit: 3, after: decodeCursor(page.nextCursor, z.tuple([z.string()]))! });
+    }
+    expect(seen.filter((n) => names.includes(n))).toEqual(names);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual([...seen].sort());
+
+    const versions: number[] = [];
+    let versionPage = await templates.versions('t-d', { limit: 2 });
+    for (;;) {
+      versions.push(...versionPage.items.map((t) => t.version));
+      if (versionPage.nextCursor === null) break;
+      versionPage = await templates.versions('t-d', { limit: 2, after: decodeCursor(versionPage.nextCursor, z.tuple([z.number()]))! });
+    }
+    expect(versions).toEqual([5, 4, 3, 2, 1]);
   });
 
   it('answers not found for an unknown name or version', async () => {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
-import { parseOrThrow } from '@app/common';
+import { DEFAULT_PAGE_LIMIT, mapPage, pageOf, parseOrThrow, type Page, type PageRequest } from '@app/common';
 import { templateDataSchema, templateVersionSchema } from '@app/contracts';
 import { CompiledTemplateCache } from './compiled-template-cache.js';
 import { templateDefinitionSchema, type RenderedContent, type StoredTemplate, type TemplateDefinitionInput } from './template-definition.js';
@@ -10,6 +10,11 @@ import { TemplateNotFoundError, UnknownTemplateError } from './template.errors.j
 import { TemplatesRepository } from './templates.repository.js';
 
 /** A stored template version as the API shows it. */
+/** The keyset of the template list: the name (one row per name). */
+export type TemplateListKey = [name: string];
+/** The keyset of a template's versions: the version number. */
+export type TemplateVersionKey = [version: number];
+
 export interface TemplateView extends Omit<StoredTemplate, 'createdAt'> {
   createdAt: string;
 }
@@ -71,16 +76,17 @@ export class TemplatesService {
     return toView(template);
   }
 
-  /** The latest version of each template. */
-  async list(): Promise<TemplateView[]> {
-    return (await this.templates.listLatest(this.dataSource.manager)).map(toView);
+  /** A page of the latest version of each template, by name (`nextCursor` names the page after it). */
+  async list(page: PageRequest<TemplateListKey> = { limit: DEFAULT_PAGE_LIMIT }): Promise<Page<TemplateView>> {
+    const rows = await this.templates.listLatest(this.dataSource.manager, page);
+    return mapPage(pageOf(rows, page.limit, (t): TemplateListKey => [t.name]), toView);
   }
 
-  /** Every version of a template, newest first. @throws TemplateNotFoundError */
-  async versions(name: string): Promise<TemplateView[]> {
-    const versions = await this.templates.listVersions(this.dataSource.manager, name);
-    if (versions.length === 0) throw new TemplateNotFoundError(name);
-    return versions.map(toView);
+  /** A page of the versions of a template, newest first. @throws TemplateNotFoundError (for the first page) */
+  async versions(name: string, page: PageRequest<TemplateVersionKey> = { limit: DEFAULT_PAGE_LIMIT }): Promise<Page<TemplateView>> {
+    const rows = await this.templates.listVersions(this.dataSource.manager, name, page);
+    if (rows.length === 0 && page.after === undefined) throw new TemplateNotFoundError(name);
+    return mapPage(pageOf(rows, page.limit, (t): TemplateVersionKey => [t.version]), toView);
   }
 
   /**

@@ -7,3 +7,4 @@ export * from './lifecycle.js';
 export * from './api-exception.filter.js';
 export * from './database-errors.js';
 export * from './canonical-json.js';
+export * from './safe-json.js';

@@ -103,6 +103,6 @@ function pathOf(visit: Visit): string {
 /** A key is echoed in the error: never echo a NUL or a lone surrogate (the error itself would not serialise), nor 10 KB of it. */
 function sanitizeSegment(key: string | number): string {
   const text = String(key);
-  const safe = text.replace(/\u0000/g, '\\u0000').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  const safe = text.replaceAll('\u0000', '\\u0000').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
   return safe.length > 64 ? `${safe.slice(0, 64)}…` : safe;
 }

@@ -42,6 +42,7 @@ export class AppModule {
           maxAttachmentBytes: config.MAIL_MAX_ATTACHMENT_BYTES,
           maxScheduleAheadMs: config.SEND_AT_MAX_AHEAD_DAYS * 86_400_000,
           relay: { pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS },
+          templateRendering: { timeoutMs: config.TEMPLATE_RENDER_TIMEOUT_MS, threads: config.TEMPLATE_RENDER_THREADS, maxMemoryMb: config.TEMPLATE_RENDER_MAX_MEMORY_MB },
           retention: {
             emailsMs: daysToMs(config.EMAIL_RETENTION_DAYS),
             inboxMs: daysToMs(config.INBOX_RETENTION_DAYS),

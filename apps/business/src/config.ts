@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { bootstrapApiKeysSchema } from '@app/auth';
 import { SQL_SCHEMA_PATTERN, configFields, fileContents, loadConfig, resolveKafkaSecurity, withoutKafkaSecuritySettings } from '@app/common';
 import { senderDomainListSchema } from '@app/contracts';
-import { DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MIN_UNSUBSCRIBE_SECRET_LENGTH } from '@app/email';
+import { DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TEMPLATE_RENDER_TIMEOUT_MS, MIN_UNSUBSCRIBE_SECRET_LENGTH } from '@app/email';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import { WEBHOOK_RETRY_JITTER, parseAllowedNetworks, parseRetrySchedule, parseWebhookSecretsKey } from '@app/webhooks';
 
@@ -50,6 +50,11 @@ const businessConfigSchema = z.object({
   MAIL_MAX_ATTACHMENT_BYTES: z.coerce.number().int().min(0).default(DEFAULT_MAX_ATTACHMENT_BYTES),
   // How far ahead `sendAt` may be (README "Scheduled sending and cancel").
   SEND_AT_MAX_AHEAD_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  // Template rendering runs in worker threads (docs/security/inputs.md): the deadline of one render,
+  // the threads, and each worker's heap. A render past a limit is a 400 `template_render_limit`.
+  TEMPLATE_RENDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(DEFAULT_TEMPLATE_RENDER_TIMEOUT_MS),
+  TEMPLATE_RENDER_THREADS: z.coerce.number().int().min(1).max(16).default(1),
+  TEMPLATE_RENDER_MAX_MEMORY_MB: z.coerce.number().int().min(16).max(4096).default(128),
   // Retention (README "Retention"): the inbox must outlive what Kafka can still redeliver.
   INBOX_RETENTION_DAYS: configFields.retentionDays(14, TOPIC_MESSAGE_MAX_AGE_DAYS),
   EMAIL_RETENTION_DAYS: configFields.retentionDays(90, TOPIC_MESSAGE_MAX_AGE_DAYS),

@@ -11,3 +11,4 @@ export * from './canonical-json.js';
 export * from './redaction.js';
 export * from './rate.js';
 export * from './pagination.js';
+export * from './safe-json.js';

@@ -78,6 +78,16 @@ export interface EmailUnsubscribeOptions {
   previousSecrets?: string[];
 }
 
+/** Limits of template rendering (`EmailModule.forRoot({ templateRendering })`). */
+export interface TemplateRenderingOptions {
+  /** Longest a compile or render may run once a worker has started it, in ms; then the worker is killed. Default 2000. */
+  timeoutMs?: number;
+  /** Worker threads rendering templates. Default 1. */
+  threads?: number;
+  /** Heap limit of each worker (old generation), in MB: an allocation bomb kills the worker, not the app. Default 128. */
+  maxMemoryMb?: number;
+}
+
 /**
  * Options of `EmailModule.forRoot()` (or the result of `forRootAsync()`'s factory), validated at
  * start-up: an invalid value stops the app with every bad field listed.
@@ -137,6 +147,12 @@ export interface EmailModuleOptions {
    */
   maxScheduleAheadMs?: number;
   retention?: Partial<EmailRetentionOptions>;
+  /**
+   * Limits of template rendering, which runs in worker threads: the deadline of one render
+   * (`timeoutMs`, default 2000), the number of threads (default 1) and each worker's heap
+   * (`maxMemoryMb`, default 128). A render past a limit fails with `TemplateRenderLimitError` (400).
+   */
+  templateRendering?: TemplateRenderingOptions;
   /** Signed one-click unsubscribe links on bulk mail. Without it, bulk mail carries no `List-Unsubscribe`. */
   unsubscribe?: EmailUnsubscribeOptions;
 }
@@ -183,6 +199,9 @@ const emailModuleOptionsSchema = z.object({
   maxAttachmentBytes: z.number().int().min(0).optional(),
   maxScheduleAheadMs: positiveInt.optional(),
   retention: z.record(z.string(), z.number()).optional(),
+  templateRendering: z
+    .strictObject({ timeoutMs: positiveInt.max(60_000).optional(), threads: positiveInt.max(16).optional(), maxMemoryMb: z.number().int().min(16).max(4096).optional() })
+    .optional(),
   unsubscribe: z
     .strictObject({
       urlPrefix: z

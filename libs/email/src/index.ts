@@ -15,6 +15,7 @@ export {
   type EmailModuleOptions,
   type EmailRetentionOptions,
   type EmailUnsubscribeOptions,
+  type TemplateRenderingOptions,
 } from './email.options.js';
 /** Default of `EmailModuleOptions.maxAttachmentBytes`. */
 export { DEFAULT_MAX_ATTACHMENT_BYTES } from '@app/contracts';
@@ -35,7 +36,8 @@ export { EmailClient, type CancelResult, type EmailView, type SendOptions, type 
  * Named, versioned templates (`TemplatesService`: create, read, preview); `send()` renders one
  * given `template` (+ `version`) and `data`. Its errors: `TemplateNotFoundError` (the template
  * API's 404), `UnknownTemplateError` (a request naming a missing template, a 400),
- * `TemplateCompileError`, `TemplateDataError`.
+ * `TemplateCompileError`, `TemplateDataError`, `TemplateRenderLimitError` (a render that passed its
+ * deadline, output or memory limit: see `templateRendering`).
  */
 export {
   TemplatesService,
@@ -51,7 +53,8 @@ export {
   type TemplateEngine,
   type TemplateVariable,
 } from './templates/template-definition.js';
-export { TemplateCompileError, TemplateDataError, TemplateNotFoundError, UnknownTemplateError } from './templates/template.errors.js';
+export { TemplateCompileError, TemplateDataError, TemplateNotFoundError, TemplateRenderLimitError, UnknownTemplateError } from './templates/template.errors.js';
+export { DEFAULT_TEMPLATE_RENDER_TIMEOUT_MS } from './templates/template-renderer.js';
 /** `send()`'s argument, before validation (`to` may be one address, `lane` may be omitted). */
 export type { Attachment, CustomHeaders, EmailRequestInput, SenderInput } from '@app/contracts';
 /** Vocabulary of the results and events: lanes, statuses, event types and their details. */

@@ -49,3 +49,16 @@ export class TemplateDataError extends InvalidInputError {
     );
   }
 }
+
+/**
+ * Rendering a template with this `data` passed a limit: its deadline, the size an email's content
+ * may have (counted while it renders), or the render worker's memory. HTTP 400 with the stable
+ * code `template_render_limit`; nothing was written. Usually a loop over too much data.
+ */
+export class TemplateRenderLimitError extends InvalidInputError {
+  override readonly code = 'template_render_limit';
+
+  constructor(templateName: string, version: number, fieldErrors: readonly FieldError[]) {
+    super(`rendering template ${templateName} v${version} passed a limit: ${fieldErrors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, fieldErrors);
+  }
+}

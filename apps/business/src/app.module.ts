@@ -80,7 +80,7 @@ export class AppModule {
           app: 'business',
           bootstrapKeyHashes: config.BUSINESS_API_KEYS,
           bootstrapKeysVariable: 'BUSINESS_API_KEYS',
-          rateLimit: { redisUrl: config.REDIS_URL, keyPrefix: `${config.QUEUE_PREFIX}:business:api-rate`, rate: config.API_RATE_LIMIT },
+          rateLimit: { redisUrl: config.REDIS_URL, redisTlsCa: config.REDIS_TLS_CA, keyPrefix: `${config.QUEUE_PREFIX}:business:api-rate`, rate: config.API_RATE_LIMIT },
         }),
       ],
       controllers: [EmailsController, TemplatesController, UnsubscribeController, HealthController],

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { API_KEY_MIGRATIONS, ApiKeysModule } from '@app/auth';
+import { ApiKeysModule } from '@app/auth';
 import { EmailModule, emailMigrations } from '@app/email';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
@@ -22,7 +22,7 @@ export class AppModule {
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: config.BUSINESS_DATABASE_URL,
-          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS, ...API_KEY_MIGRATIONS],
+          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS], // WEBHOOK_MIGRATIONS include the API keys' table
           migrationsRun: false, // run under an advisory lock in main.ts
           extra: { max: 20 },
         }),

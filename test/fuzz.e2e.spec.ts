@@ -56,9 +56,9 @@ import { rawRequest, type RawHeader, type RawResponse } from './fuzz/raw-http.js
 const DEFAULT_SEED = 42;
 const SEED = Number(process.env.FUZZ_SEED ?? DEFAULT_SEED);
 /** Cases per HTTP property. */
-const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 /** Rounds per Kafka topic; each round publishes 1–6 fuzzed messages and then a valid one. */
-const KAFKA_RUNS = Number(process.env.FUZZ_KAFKA_RUNS ?? 10);
+const KAFKA_RUNS = Number(process.env.FUZZ_KAFKA_RUNS ?? 12);
 const PATH = process.env.FUZZ_PATH;
 
 // ---------------------------------------------------------------------------------------------
@@ -96,12 +96,15 @@ describe('fuzzing both apps: HTTP bodies, headers, paths and Kafka payloads', ()
   /** An email that exists and was sent (cancel targets, and the key of the events canary). */
   let knownEmailId = '';
   let knownWebhookId = '';
-  const summary: { seed: number; properties: Record<string, { cases: number; runs: number; passed: boolean; failure?: string }> } = { seed: SEED, properties: {} };
+  const summary: { seed: number; properties: Record<string, { cases: number; runs: number; passed: boolean; statuses: Record<string, number>; failure?: string }> } = { seed: SEED, properties: {} };
+
+  /** The property running: its answers are tallied by status (how many refusals, how many successes). */
+  let current: (typeof summary.properties)[string] | undefined;
 
   /** One request to an app, written raw (see `rawRequest`), with the app's credentials. */
-  function call(app: AppName, method: string, path: string, options: CallOptions = {}): Promise<RawResponse> {
+  async function call(app: AppName, method: string, path: string, options: CallOptions = {}): Promise<RawResponse> {
     const contentType = options.contentType === undefined ? 'application/json' : options.contentType;
-    return rawRequest({
+    const res = await rawRequest({
       baseUrl: app === 'business' ? stack.businessUrl : stack.mailerUrl,
       method,
       path,
@@ -109,6 +112,8 @@ describe('fuzzing both apps: HTTP bodies, headers, paths and Kafka payloads', ()
       ...(options.body !== undefined && { body: options.body }),
       ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
     });
+    if (current) current.statuses[res.status] = (current.statuses[res.status] ?? 0) + 1;
+    return res;
   }
 
   beforeAll(async () => {
@@ -176,8 +181,9 @@ describe('fuzzing both apps: HTTP bodies, headers, paths and Kafka payloads', ()
    * fast-check's report (seed, path, shrunk counterexample) and is re-thrown.
    */
   async function check<T>(name: string, arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void | number>, options: { runs?: number; endOnFailure?: boolean } = {}): Promise<void> {
-    const record = { cases: 0, runs: options.runs ?? RUNS, passed: false } as (typeof summary.properties)[string];
+    const record: (typeof summary.properties)[string] = { cases: 0, runs: options.runs ?? RUNS, passed: false, statuses: {} };
     summary.properties[name] = record;
+    current = record;
     try {
       await fc.assert(
         fc.asyncProperty(arbitrary, async (value) => {

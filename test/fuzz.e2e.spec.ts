@@ -62,14 +62,13 @@ const KAFKA_RUNS = Number(process.env.FUZZ_KAFKA_RUNS ?? 12);
 const PATH = process.env.FUZZ_PATH;
 
 // ---------------------------------------------------------------------------------------------
-// Authentication: the ONE place requests get their credentials. With API keys on every /v1 route,
-// return `[['authorization', `Bearer ${key}`]]` for the app's key here and set AUTH_REQUIRED.
+// Authentication: the ONE place requests get their credentials (each app's bootstrap key).
 // ---------------------------------------------------------------------------------------------
 type AppName = 'business' | 'mailer';
-/** True once every /v1 route needs an API key: a garbage `Authorization` must then be a 401. */
-const AUTH_REQUIRED = false;
-function authHeaders(_app: AppName, _stack: EmailLoopStack): RawHeader[] {
-  return [];
+/** Every /v1 route needs an API key: a garbage `Authorization` must be a 401. */
+const AUTH_REQUIRED = true;
+function authHeaders(app: AppName, stack: EmailLoopStack): RawHeader[] {
+  return [['authorization', `Bearer ${app === 'business' ? stack.businessKey : stack.mailerKey}`]];
 }
 
 interface CallOptions {

@@ -37,6 +37,12 @@ export const emailEventDetailSchema = z.strictObject({
   code: z.string().regex(/^[a-z][a-z0-9_]*$/).max(64).optional(),
   /** When a scheduled email is due. */
   sendAt: z.iso.datetime({ offset: true }).optional(),
+  /**
+   * True when an earlier attempt of this email may already have been delivered (it sent the whole
+   * message and its outcome was never confirmed) and this one sends, or will send, it again with
+   * the same `Message-ID`: receivers can drop the second copy by that id.
+   */
+  possibleDuplicate: z.boolean().optional(),
 });
 export type EmailEventDetail = z.infer<typeof emailEventDetailSchema>;
 

@@ -12,6 +12,7 @@ import { loadMailerConfig, type MailerConfig } from '../config.js';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { MailEvents } from '../events/mail-events.js';
 import { FINAL_STATUSES, MailRequestsRepository } from '../requests/mail-requests.repository.js';
+import { MailCancelsService } from '../requests/mail-cancels.service.js';
 import { MailRequestsService } from '../requests/mail-requests.service.js';
 import { SendQueue, sendQueueName } from '../sending/send-queue.js';
 import { SendJobSweeper } from '../sending/send-job-sweeper.js';
@@ -80,7 +81,9 @@ describe('the mailer checks (PostgreSQL)', () => {
     // Built, not bootstrapped: it never sweeps here.
     const sweeper = new SendJobSweeper(options.db ?? dataSource, new MailRequestsRepository(), queue, c);
     const events = new MailEvents(new OutboxWriter(), new KafkaTopics({ brokers: [], clientId: 'test' }), new IdGenerator(), clock);
-    return new MailRequestsService(options.db ?? dataSource, new MailRequestsRepository(), events, queue, sweeper, clock, chain);
+    const db = options.db ?? dataSource;
+    const repository = new MailRequestsRepository();
+    return new MailRequestsService(db, repository, events, queue, sweeper, clock, chain, new MailCancelsService(db, repository, events, queue));
   }
 
   const request = (overrides: Partial<EmailRequestedMessage> & Record<string, unknown> = {}): EmailRequestedMessage => ({

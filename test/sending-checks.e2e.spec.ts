@@ -42,7 +42,7 @@ describe('the mailer checks, end to end', () => {
     return waitFor(
       async () => {
         const { body } = await stack.get(`/v1/emails/${id}`);
-        return body && !['queued', 'accepted', 'sending', 'retrying'].includes(body.status) ? (body as EmailView) : undefined;
+        return body && !['queued', 'accepted', 'retrying'].includes(body.status) ? (body as EmailView) : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 200, description: `email ${id} to reach a final status` },
     );

@@ -83,10 +83,10 @@ describe('scheduled sending and cancel, end to end on Kafka, PostgreSQL, Redis a
   });
 
   it('lets a cancel in the same Kafka batch as its request win: every email ends canceled and none reaches SMTP', async () => {
-    // Twenty requests, each followed by its cancel, in one produce call: the mailer gets them as
+    // 200 requests, each followed by its cancel, in one produce call: the mailer gets them as
     // one run. Before the fix the run's send jobs were made before its cancels were applied, and
     // the workers started most of them first.
-    const pairs = Array.from({ length: 20 }, (_, i) => {
+    const pairs = Array.from({ length: 200 }, (_, i) => {
       const emailId = randomUUID();
       const requestedAt = new Date().toISOString();
       const request: EmailRequestedMessage = {

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { CONTRACT_VERSION } from './email-request.js';
 
-/** Event types on `mail.events`, named `domain.verb`. */
+/**
+ * Event types on `mail.events`, named `domain.verb`. There is no `email.sending`: the start of an
+ * attempt is not published (see docs/guarantees/holes.md); `email.retrying` and the final events
+ * carry the attempt number.
+ */
 export const EMAIL_EVENT_TYPES = [
   'email.accepted',
-  'email.sending',
   'email.retrying',
   'email.sent',
   'email.failed',

@@ -40,6 +40,9 @@ export const CANCELABLE_STATUSES: readonly MailRequestStatus[] = ['pending', 'sc
  * Requests nothing will change any more: the only ones retention deletes. `unknown` is not among
  * them (it waits for reconciliation). The partial index `mail_requests_final_updated_idx`
  * (database/mail-requests-retention-index.migration.ts) repeats this list: change both together.
+ * So does the trigger that releases a dedup claim when an email ends in one of them other than
+ * `sent` (database/dedup-claim-release.migration.ts): any statement that writes such a status
+ * releases it in its own transaction, with nothing to call.
  */
 export const FINAL_STATUSES: readonly MailRequestStatus[] = ['sent', 'failed', 'expired', 'canceled', 'rejected', 'deduplicated', 'suppressed'];
 

@@ -120,6 +120,15 @@ function writeServerProperties(dir, port, controllerPort, security, node) {
     'group.initial.rebalance.delay.ms': '0',
     'log.retention.hours': '24',
     'log.segment.bytes': String(64 * 1024 * 1024),
+    ...(node && {
+      // Several JVMs on a small, busy machine: a node that starts slowly must not give up on
+      // registering (default 60 s), and a quorum member a few seconds late to fetch must not
+      // trigger an election (defaults 1 s / 2 s). A dead broker is still fenced after the
+      // default session timeout (9 s), when its partitions get new leaders.
+      'initial.broker.registration.timeout.ms': '240000',
+      'controller.quorum.election.timeout.ms': '3000',
+      'controller.quorum.fetch.timeout.ms': '8000',
+    }),
   };
   const file = join(dir, 'server.properties');
   writeFileSync(file, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
@@ -179,9 +188,12 @@ function launchNode({ dir, port, controllerPort, detached, heapMb, security, clu
   const serverLog = join(logs, 'server.log');
   const startsBefore = countStarts(serverLog);
   const out = openSync(join(logs, 'stdout.log'), 'a');
+  // A cluster's nodes share the machine: the serial collector and the client compiler only cost
+  // a few threads each, where G1 and C2 would start a dozen per JVM.
+  const jvm = node ? ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'] : ['-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20'];
   const child = spawn(
     'java',
-    [`-Xms${Math.min(256, heapMb)}m`, `-Xmx${heapMb}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', ...jvmLog, '-cp', classpath, 'kafka.Kafka', props],
+    [`-Xms${Math.min(256, heapMb)}m`, `-Xmx${heapMb}m`, ...jvm, '-Djava.awt.headless=true', ...jvmLog, '-cp', classpath, 'kafka.Kafka', props],
     { detached, stdio: ['ignore', out, out] },
   );
   if (detached) child.unref();
@@ -214,14 +226,27 @@ export async function startCluster({ dir, nodes, detached = true, heapMb = 384, 
   mkdirSync(dir, { recursive: true });
   const id = clusterId(dir);
   const voters = nodes.map((n, i) => ({ id: i + 1, controllerPort: n.controllerPort }));
-  const launched = nodes
-    .map((n, i) => ({ ...n, id: i + 1 }))
-    .filter((n) => !only || only.includes(n.id))
-    .map((n) =>
-      launchNode({ dir: clusterNodeDir(dir, n.id), port: n.port, controllerPort: n.controllerPort, detached, heapMb, clusterId: id, node: { id: n.id, voters } }),
-    );
-  await Promise.all(launched.map((n) => n.started));
-  return launched.map((n) => n.pid);
+  const launch = (n) =>
+    launchNode({ dir: clusterNodeDir(dir, n.id), port: n.port, controllerPort: n.controllerPort, detached, heapMb, clusterId: id, node: { id: n.id, voters } });
+  const wanted = nodes.map((n, i) => ({ ...n, id: i + 1 })).filter((n) => !only || only.includes(n.id));
+  const launched = wanted.map(launch);
+  // A node that gave up while the others were still starting (a starved quorum) gets two more
+  // tries: its peers are further along by then.
+  const pids = await Promise.all(
+    wanted.map(async (n, i) => {
+      let attempt = launched[i];
+      for (let tries = 1; ; tries++) {
+        try {
+          await attempt.started;
+          return attempt.pid;
+        } catch (error) {
+          if (tries === 3 || brokerPid(clusterNodeDir(dir, n.id)) !== null) throw error;
+          attempt = launch(n);
+        }
+      }
+    }),
+  );
+  return pids;
 }
 
 function countStarts(serverLog) {

@@ -35,6 +35,8 @@ export class AppModule {
             brokers: config.KAFKA_BROKERS,
             topicPrefix: config.KAFKA_TOPIC_PREFIX,
             partitions: config.KAFKA_TOPIC_PARTITIONS,
+            ...(config.KAFKA_REPLICATION_FACTOR !== undefined && { replicationFactor: config.KAFKA_REPLICATION_FACTOR }),
+            ...(config.KAFKA_MIN_INSYNC_REPLICAS !== undefined && { minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS }),
             ...config.KAFKA_SECURITY,
           },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,

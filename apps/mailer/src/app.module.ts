@@ -40,6 +40,8 @@ export class AppModule {
       clientId: 'mailer',
       topicPrefix: config.KAFKA_TOPIC_PREFIX,
       partitions: config.KAFKA_TOPIC_PARTITIONS,
+      ...(config.KAFKA_REPLICATION_FACTOR !== undefined && { replicationFactor: config.KAFKA_REPLICATION_FACTOR }),
+      ...(config.KAFKA_MIN_INSYNC_REPLICAS !== undefined && { minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS }),
       ...config.KAFKA_SECURITY,
     });
     return {

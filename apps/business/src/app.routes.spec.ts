@@ -13,6 +13,7 @@ describe('business routes', () => {
     BUSINESS_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/business',
     KAFKA_BROKERS: '127.0.0.1:9092',
     REDIS_URL: 'redis://127.0.0.1:6379',
+    WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'),
   });
   const routes = httpRoutesOf(AppModule.forConfig(config));
 

@@ -1,8 +1,10 @@
 export { KafkaModule } from './kafka.module.js';
-export { DEFAULT_TOPIC_PARTITIONS, type KafkaModuleOptions, type KafkaSaslOptions } from './kafka.options.js';
+export { DEAD_LETTER_HEADROOM_BYTES, DEFAULT_DEAD_LETTER_RETENTION_MS, DEFAULT_TOPIC_PARTITIONS, type KafkaModuleOptions, type KafkaSaslOptions } from './kafka.options.js';
 export { KafkaClient } from './kafka-client.js';
 export { KafkaProducer, type OutgoingRecord } from './kafka-producer.js';
 export { KafkaConsumerRunner, type ConsumerState, type RunningConsumer } from './kafka-consumer.js';
+export { BLOCKED_AFTER_FAILURES, type DeadLetterCounts } from './dead-letter-monitor.js';
+export { UnknownMessageKindError, parseKafkaPayload } from './kafka-payload.js';
 export {
   BatchOutcomeMismatchError,
   classifyFailure,

@@ -35,6 +35,7 @@ export class AppModule {
             brokers: config.KAFKA_BROKERS,
             topicPrefix: config.KAFKA_TOPIC_PREFIX,
             partitions: config.KAFKA_TOPIC_PARTITIONS,
+            deadLetterRetentionMs: daysToMs(config.KAFKA_DLQ_RETENTION_DAYS),
             ...config.KAFKA_SECURITY,
           },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,

@@ -40,6 +40,7 @@ export class AppModule {
       clientId: 'mailer',
       topicPrefix: config.KAFKA_TOPIC_PREFIX,
       partitions: config.KAFKA_TOPIC_PARTITIONS,
+      deadLetterRetentionMs: config.KAFKA_DLQ_RETENTION_DAYS * 86_400_000,
       ...config.KAFKA_SECURITY,
     });
     return {

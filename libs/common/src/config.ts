@@ -73,6 +73,11 @@ export const configFields = {
    */
   topicPartitions: () => z.coerce.number().int().min(1).max(10_000).default(4),
   /**
+   * `KAFKA_DLQ_RETENTION_DAYS`: how long the `.dlq` topics an app creates keep a dead letter (and a
+   * parked message) for an operator to inspect and replay. Default 14, twice the broker's 7.
+   */
+  deadLetterRetentionDays: () => z.coerce.number().int().min(1).max(3650).default(14),
+  /**
    * How often the outbox relay looks for rows committed by another process (its own commits wake
    * it at once): the longest such a row waits. An idle look is one index-only query.
    */

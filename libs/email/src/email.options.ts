@@ -47,6 +47,8 @@ export interface EmailKafkaOptions {
   topicPrefix?: string;
   /** Partitions for the topics the module creates at start-up. */
   partitions?: number;
+  /** How long the `.dlq` topics the module creates keep a message. Default 14 days. */
+  deadLetterRetentionMs?: number;
   /**
    * TLS to the brokers: `true` (the system's CAs) or Node's TLS options (`ca` for a private CA,
    * `cert`/`key` for mTLS, `rejectUnauthorized`). Absent: plaintext. Passed to kafkajs as is.
@@ -176,6 +178,7 @@ const emailModuleOptionsSchema = z.object({
     clientId: z.string().min(1).optional(),
     topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').optional(),
     partitions: positiveInt.optional(),
+    deadLetterRetentionMs: positiveInt.optional(),
     ssl: z.union([z.boolean(), z.looseObject({ rejectUnauthorized: z.boolean().optional() })]).optional(),
     // Checked here for the three mechanisms the apps use; kafkajs's others pass through as given.
     sasl: z

@@ -17,6 +17,13 @@ export {
 } from './partition-processor.js';
 export { KafkaTopicAdmin, TOPIC_MESSAGE_MAX_AGE_DAYS } from './kafka-admin.js';
 export { KafkaTopics } from './kafka-topics.js';
+export {
+  DeadLetterNotReplayableError,
+  KafkaDeadLetters,
+  type DeadLetterRecord,
+  type DeadLetterTopicSummary,
+  type TopicPosition,
+} from './kafka-dead-letters.js';
 export { isMessageRejected, isProducerStateLost, kafkaErrorTypes } from './kafka-errors.js';
 export {
   KafkaEvent,

@@ -4,6 +4,7 @@ import { API_KEY_MIGRATIONS, ApiKeysModule } from '@app/auth';
 import { EmailModule, emailMigrations } from '@app/email';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
+import { DEAD_LETTER_MIGRATIONS, DEAD_LETTER_PROVIDERS, DeadLettersController } from '@app/dead-letters';
 import { PublicListenerModule } from '@app/edge';
 import { daysToMs } from '@app/retention';
 import type { BusinessConfig } from './config.js';
@@ -22,7 +23,7 @@ export class AppModule {
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: config.BUSINESS_DATABASE_URL,
-          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS, ...API_KEY_MIGRATIONS],
+          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS, ...API_KEY_MIGRATIONS, ...DEAD_LETTER_MIGRATIONS],
           migrationsRun: false, // run under an advisory lock in main.ts
           extra: { max: 20 },
         }),
@@ -84,8 +85,8 @@ export class AppModule {
           rateLimit: { redisUrl: config.REDIS_URL, keyPrefix: `${config.QUEUE_PREFIX}:business:api-rate`, rate: config.API_RATE_LIMIT },
         }),
       ],
-      controllers: [EmailsController, TemplatesController, UnsubscribeController, HealthController],
-      providers: dependencyProbes([DatabaseProbe, KafkaConsumersProbe]),
+      controllers: [EmailsController, TemplatesController, UnsubscribeController, HealthController, DeadLettersController],
+      providers: [...dependencyProbes([DatabaseProbe, KafkaConsumersProbe]), ...DEAD_LETTER_PROVIDERS],
     };
   }
 }

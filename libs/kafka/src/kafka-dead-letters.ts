@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { DeadLetterHeaders, ReplayHeaders, isDeadLetterTopic, sourceTopicOf } from '@app/contracts';
-import { DomainError, describeError } from '@app/common';
+import { UnprocessableRequestError, describeError } from '@app/common';
 import { KafkaClient } from './kafka-client.js';
 import { KafkaProducer } from './kafka-producer.js';
 import { KafkaTopics } from './kafka-topics.js';
@@ -33,9 +33,8 @@ export interface DeadLetterTopicSummary {
 }
 
 /** A dead letter that cannot be replayed as asked (it names another source topic than its own). */
-export class DeadLetterNotReplayableError extends DomainError {
+export class DeadLetterNotReplayableError extends UnprocessableRequestError {
   readonly code = 'dead_letter_not_replayable';
-  readonly retriable = false;
 }
 
 /** How long one read may take, group join included, before it gives up. */

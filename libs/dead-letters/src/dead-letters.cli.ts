@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
+import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { SQL_SCHEMA_PATTERN, configFields, loadConfig, resolveKafkaSecurity, type Page } from '@app/common';
@@ -56,6 +57,9 @@ const positionOf = (at: string | undefined): TopicPosition | undefined => {
  * operator with access to the app's database and broker, with the same code behind them.
  */
 async function main(argv: string[]): Promise<number> {
+  // stdout is the command's output (JSON with --json): the libraries' logs go to stderr.
+  const toStderr = (message: unknown): void => void process.stderr.write(`${String(message)}\n`);
+  Logger.overrideLogger({ log: toStderr, warn: toStderr, error: toStderr, debug: () => undefined, verbose: () => undefined });
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

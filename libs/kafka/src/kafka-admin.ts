@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigResourceTypes, type Admin } from 'kafkajs';
+import kafkajs, { type Admin } from 'kafkajs';
 import { deadLetterTopic } from '@app/contracts';
 import { KafkaClient } from './kafka-client.js';
 import {
@@ -9,6 +9,9 @@ import {
   KAFKA_OPTIONS,
   type KafkaModuleOptions,
 } from './kafka.options.js';
+
+// kafkajs is CommonJS: Node's ESM loader does not see this enum as a named export.
+const { ConfigResourceTypes } = kafkajs;
 
 /** A topic-level setting (`DYNAMIC_TOPIC_CONFIG` in the broker's config sources): one set on the topic, not inherited. */
 const TOPIC_CONFIG_SOURCE = 1;

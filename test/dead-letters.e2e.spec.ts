@@ -149,6 +149,8 @@ describe('dead letters, end to end', () => {
 
   it('a dead-letter write that keeps failing: readiness 503 and the count in /health; once fixed, the partitions drain', async () => {
     const lane = Topics.requests.transactional;
+    // Ready first (every consumer in its group), so that a 503 below is the blocked partitions' doing.
+    await waitFor(async () => (await fetch(`${stack.mailerUrl}/health/ready`)).status === 200 || undefined, { timeoutMs: 30_000, description: 'the mailer ready' });
     // The dead-letter topic made unwritable for the poison: a 1 KB limit against 2 KB messages.
     await setMaxMessageBytes(deadLetterTopic(lane), 1_024);
     const poison = JSON.stringify({ version: 1, type: 'email.requested', emailId: 'not-a-uuid', padding: 'x'.repeat(2_000) });

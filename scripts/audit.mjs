@@ -25,4 +25,11 @@ if (counts) {
 }
 
 const reason = report?.message ?? report?.error?.summary ?? run.stderr.split('\n').find((line) => line.includes('error')) ?? `exit ${run.status}`;
-console.log(`npm audit: NOT CHECKED, the registry's advisory endpoint did not answer (${reason.trim()})`);
+// Only a registry that has no advisory service (405/404/501) or cannot be reached at all is "not
+// checked"; any other failure of the audit fails the step rather than passing unseen.
+if (/\b(405|404|501)\b|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT/.test(reason)) {
+  console.log(`npm audit: NOT CHECKED, the registry's advisory endpoint did not answer (${reason.trim()})`);
+} else {
+  console.log(`npm audit failed: ${reason.trim()}`);
+  process.exit(1);
+}

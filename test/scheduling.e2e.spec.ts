@@ -1,7 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { sleep } from '@app/common';
+import { CONTRACT_VERSION, Topics, type EmailCancelRequestedMessage, type EmailRequestedMessage } from '@app/contracts';
 import { waitFor } from '@app/testing';
-import { EmailLoopStack } from './stack.js';
+import { EmailLoopStack, KAFKA_BROKERS } from './stack.js';
 
 /** How late after its `sendAt` a scheduled email may reach the SMTP server. */
 const ON_TIME_MS = 1_000;
@@ -76,6 +80,59 @@ describe('scheduled sending and cancel, end to end on Kafka, PostgreSQL, Redis a
     expect(await cancel(body.id)).toMatchObject({ status: 409, body: { error: { code: 'email_already_final', details: { status: 'sent' } } } });
     expect((await cancel('7d8c3f0e-3a57-4c4b-9f11-0d3c7a1b2c3d')).status).toBe(404);
     expect(mailsOf(body.id)).toHaveLength(1);
+  });
+
+  it('lets a cancel in the same Kafka batch as its request win: every email ends canceled and none reaches SMTP', async () => {
+    // 200 requests, each followed by its cancel, in one produce call: the mailer gets them as
+    // one run. Before the fix the run's send jobs were made before its cancels were applied, and
+    // the workers started most of them first.
+    const pairs = Array.from({ length: 200 }, (_, i) => {
+      const emailId = randomUUID();
+      const requestedAt = new Date().toISOString();
+      const request: EmailRequestedMessage = {
+        version: CONTRACT_VERSION,
+        type: 'email.requested',
+        emailId,
+        requestedAt,
+        lane: 'transactional',
+        to: [`same-batch-${i}@example.test`],
+        subject: 'Canceled in the same batch',
+        text: 'never sent',
+      };
+      const cancel: EmailCancelRequestedMessage = { version: CONTRACT_VERSION, type: 'email.cancel_requested', emailId, lane: 'transactional', requestedAt };
+      return { emailId, request, cancel };
+    });
+    const kafka = new Kafka({ clientId: 'e2e-same-batch-cancel', brokers: KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: `${stack.topicPrefix}${Topics.requests.transactional}`,
+      messages: pairs.flatMap(({ emailId, request, cancel }) => [
+        { key: emailId, value: JSON.stringify(request) },
+        { key: emailId, value: JSON.stringify(cancel) },
+      ]),
+    });
+    await producer.disconnect();
+
+    const db = new pg.Client({ connectionString: stack.mailerDatabaseUrl });
+    await db.connect();
+    try {
+      const statuses = async (): Promise<string[]> =>
+        (await db.query(`SELECT status FROM mail_requests WHERE email_id = ANY($1::uuid[])`, [pairs.map((p) => p.emailId)])).rows.map((r) => r.status as string);
+      await waitFor(async () => ((await statuses()).length === pairs.length && (await statuses()).every((s) => !['pending', 'sending'].includes(s))) || undefined, {
+        timeoutMs: 15_000,
+        description: 'every email of the batch to end',
+      });
+      // An email requested after them on the same lane is sent: any job the batch had left behind would have run by then.
+      const { body } = await stack.post('/v1/emails', { to: 'after-the-batch@example.test', subject: 'After', text: 'x' });
+      await waitFor(async () => (await statusOf(body.id)) === 'sent', { timeoutMs: 15_000, description: 'the email after the batch sent' });
+      await sleep(500);
+      expect(await statuses()).toEqual(pairs.map(() => 'canceled'));
+      const sentTo = new Set(stack.smtp.mails.flatMap((m) => m.recipients));
+      expect(pairs.filter((_, i) => sentTo.has(`same-batch-${i}@example.test`))).toEqual([]);
+    } finally {
+      await db.end();
+    }
   });
 
   it('refuses a sendAt in the past, too far ahead or after expiresAt with 400 and a field error', async () => {

@@ -23,7 +23,8 @@ describe('the mailer checks, end to end', () => {
   const stack = new EmailLoopStack();
 
   beforeAll(async () => {
-    await stack.start({ mailerEnv: { DEDUP_CATEGORIES: 'digest:3600', FREQUENCY_CAP: 'newsletter:2' } });
+    // Two attempts, so that "retries exhausted" takes about a second (SEND_RETRY_BASE_MS is 200 in the stack).
+    await stack.start({ mailerEnv: { DEDUP_CATEGORIES: 'digest:3600', FREQUENCY_CAP: 'newsletter:2', SEND_MAX_ATTEMPTS: '2' } });
   });
 
   afterAll(async () => {
@@ -41,7 +42,7 @@ describe('the mailer checks, end to end', () => {
     return waitFor(
       async () => {
         const { body } = await stack.get(`/v1/emails/${id}`);
-        return body && !['queued', 'accepted', 'sending', 'retrying'].includes(body.status) ? (body as EmailView) : undefined;
+        return body && !['queued', 'accepted', 'retrying'].includes(body.status) ? (body as EmailView) : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 200, description: `email ${id} to reach a final status` },
     );
@@ -111,6 +112,29 @@ describe('the mailer checks, end to end', () => {
     expect(stack.smtp.countByRecipient().get(to)).toBe(1);
     // Other content to the same recipient is not a duplicate.
     expect((await settled(await send({ ...body, subject: 'Another digest' }))).status).toBe('sent');
+  });
+
+  it.each([
+    ['refused with 550 5.7.1 (a policy refusal, not a bounce)', { code: 550, message: '5.7.1 relaying paused' }, 1],
+    ['deferred with 451 until its retries ran out', { code: 451, message: '4.3.0 try again later' }, 2],
+  ])('delivers the same email again after the first copy %s: a failed email does not hold its dedup key', async (_case, refusal, attempts) => {
+    const to = `resend-${attempts}-${stack.id}@example.test`;
+    const body = { to, category: 'digest', lane: 'bulk', subject: 'Outage digest', html: '<p>Today</p>' };
+    stack.smtp.refuseRecipients((address) => (address === to ? refusal : null));
+    const first = await settled(await send(body));
+    expect(first.status).toBe('failed');
+    expect(stack.smtp.recipientAttempts.get(to)).toBe(attempts);
+    expect(stack.smtp.countByRecipient().get(to) ?? 0).toBe(0);
+
+    // The outage is over: the same content again is delivered, not deduplicated.
+    stack.smtp.refuseRecipients(() => null);
+    const resent = await settled(await send(body));
+    expect(resent.status).toBe('sent');
+    expect(stack.smtp.countByRecipient().get(to)).toBe(1);
+    // Once sent, the key is held for the window: a third copy is a duplicate.
+    const third = await settled(await send(body));
+    expect(third.status).toBe('deduplicated');
+    expect(stack.smtp.countByRecipient().get(to)).toBe(1);
   });
 
   it('rejects the third newsletter of the day to one recipient with frequency_cap (cap 2)', async () => {

@@ -97,10 +97,12 @@ describe('webhooks, end to end: signed, retried through an outage, each event on
     expect(res.status).toBe(400);
     expect(res.body.error.fields).toEqual([{ path: 'url', message: expect.any(String) }]);
     expect((await stack.post('/v1/webhooks', { url: main.url, events: [] })).status).toBe(400);
+    // Never emitted, so not subscribable (docs/guarantees/holes.md).
+    expect((await stack.post('/v1/webhooks', { url: main.url, events: ['email.sending'] })).status).toBe(400);
     // PostgreSQL text cannot store NUL: a clear 400, not a 500 from the database.
     const nul = await stack.post('/v1/webhooks', { url: main.url, events: ['email.sent'], description: 'a\u0000b' });
     expect(nul.status).toBe(400);
-    expect(nul.body.error.fields).toEqual([{ path: 'description', message: 'must not contain NUL characters' }]);
+    expect(nul.body.error.fields).toEqual([{ path: 'description', message: 'contains a NUL character' }]);
     expect((await stack.get('/v1/webhooks')).body.items.filter((e: { description?: string }) => e.description === 'a\u0000b')).toEqual([]);
   });
 

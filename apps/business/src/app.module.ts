@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { API_KEY_MIGRATIONS, ApiKeysModule } from '@app/auth';
+import { ApiKeysModule } from '@app/auth';
 import { EmailModule, emailMigrations } from '@app/email';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
@@ -23,7 +23,8 @@ export class AppModule {
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: config.BUSINESS_DATABASE_URL,
-          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS, ...API_KEY_MIGRATIONS, ...DEAD_LETTER_MIGRATIONS],
+          // WEBHOOK_MIGRATIONS include the API keys' table.
+          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS, ...DEAD_LETTER_MIGRATIONS],
           migrationsRun: false, // run under an advisory lock in main.ts
           extra: { max: 20 },
         }),
@@ -82,7 +83,7 @@ export class AppModule {
           app: 'business',
           bootstrapKeyHashes: config.BUSINESS_API_KEYS,
           bootstrapKeysVariable: 'BUSINESS_API_KEYS',
-          rateLimit: { redisUrl: config.REDIS_URL, keyPrefix: `${config.QUEUE_PREFIX}:business:api-rate`, rate: config.API_RATE_LIMIT },
+          rateLimit: { redisUrl: config.REDIS_URL, redisTlsCa: config.REDIS_TLS_CA, keyPrefix: `${config.QUEUE_PREFIX}:business:api-rate`, rate: config.API_RATE_LIMIT },
         }),
       ],
       controllers: [EmailsController, TemplatesController, UnsubscribeController, HealthController, DeadLettersController],

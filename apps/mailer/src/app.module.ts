@@ -67,7 +67,7 @@ export class AppModule {
           app: 'mailer',
           bootstrapKeyHashes: config.MAILER_API_KEYS,
           bootstrapKeysVariable: 'MAILER_API_KEYS',
-          rateLimit: { redisUrl: config.REDIS_URL, keyPrefix: `${config.QUEUE_PREFIX}:mailer:api-rate`, rate: config.API_RATE_LIMIT },
+          rateLimit: { redisUrl: config.REDIS_URL, redisTlsCa: config.REDIS_TLS_CA, keyPrefix: `${config.QUEUE_PREFIX}:mailer:api-rate`, rate: config.API_RATE_LIMIT },
         }),
       ],
       controllers: [HealthController, ReconciliationController, MailRequestsController, SuppressionsController, SuppressionChangesController, DeadLettersController],

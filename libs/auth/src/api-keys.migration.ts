@@ -24,6 +24,9 @@ export class CreateApiKeys1763900000900 implements MigrationInterface {
       )`);
     await q.query(`CREATE UNIQUE INDEX api_keys_hash_idx ON api_keys (hash)`);
     await q.query(`CREATE INDEX api_keys_list_idx ON api_keys (created_at DESC, id DESC)`);
+    // The webhook fan-out skips endpoints of revoked keys; endpoints name their owner as text
+    // (bootstrap keys are 'bootstrap:<n>', not uuids).
+    await q.query(`CREATE INDEX api_keys_revoked_idx ON api_keys ((id::text)) WHERE revoked_at IS NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -11,7 +11,7 @@ export interface ApiKeysModuleOptions {
   /** The variable those keys come from, named in the start-up line when there is no key at all. */
   bootstrapKeysVariable: string;
   /** Requests per key, counted in Redis across every instance of the app. */
-  rateLimit: { redisUrl: string; keyPrefix: string; rate: Rate };
+  rateLimit: { redisUrl: string; redisTlsCa?: string | undefined; keyPrefix: string; rate: Rate };
   /**
    * How long a key found valid is trusted without asking the database again; a key revoked on
    * another instance keeps working here at most this long. Default {@link DEFAULT_KEY_CACHE_TTL_MS}.

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError } from '@app/common';
+import { redisOptions } from '@app/queue';
 import { API_KEYS_OPTIONS, type ApiKeysModuleOptions } from './api-keys.options.js';
 
 /** How long Redis is given per request before the limit is skipped for that request. */
@@ -28,7 +29,7 @@ export class ApiRateLimiter implements OnApplicationShutdown {
 
   constructor(@Inject(API_KEYS_OPTIONS) options: ApiKeysModuleOptions) {
     // No offline queue, one try, a short timeout: a request never waits for Redis to come back.
-    this.redis = new Redis(options.rateLimit.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_TIMEOUT_MS, lazyConnect: false });
+    this.redis = new Redis({ ...redisOptions(options.rateLimit.redisUrl, { tlsCa: options.rateLimit.redisTlsCa }), enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_TIMEOUT_MS, lazyConnect: false });
     this.redis.on('error', () => undefined); // surfaces as a skipped limit, logged in consume()
     this.limiter = new RateLimiterRedis({
       storeClient: this.redis,

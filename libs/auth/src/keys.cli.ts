@@ -17,7 +17,7 @@ const USAGE = `usage: npm run keys -- <command> --app business|mailer [options]
   list [--json]
       Lists the keys (never a key or its hash).
   revoke <id>
-      Revokes a key: refused at once on this database's instances (within 5 s on the others).
+      Revokes a key: every instance refuses it within 5 s (each trusts a key it checked for up to 5 s).
 
 The database is the app's own, read from ${APPS.business} or ${APPS.mailer} as the app
 reads it (or --database-url). The app must have started once (it creates the api_keys table).

@@ -13,6 +13,13 @@ describe('classifyDatabaseError', () => {
     expect(classifyDatabaseError(new Error('Connection terminated unexpectedly'))).toBe('unavailable');
   });
 
+  it('reads a schema or grants a deploy has not caught up with as unavailable (retried), not deterministic', () => {
+    expect(classifyDatabaseError(pgError('42501'))).toBe('unavailable'); // insufficient privilege
+    expect(classifyDatabaseError(pgError('42P01'))).toBe('unavailable'); // undefined table
+    expect(classifyDatabaseError(pgError('42703'))).toBe('unavailable'); // undefined column
+    expect(classifyDatabaseError(Object.assign(new Error('QueryFailedError'), { driverError: pgError('42501') }))).toBe('unavailable');
+  });
+
   it('reads lost races as transient', () => {
     expect(classifyDatabaseError(pgError('40001'))).toBe('transient');
     expect(classifyDatabaseError(pgError('40P01'))).toBe('transient');
@@ -21,7 +28,9 @@ describe('classifyDatabaseError', () => {
   it('reads constraint, data and syntax errors as deterministic, also when wrapped (TypeORM driverError)', () => {
     expect(classifyDatabaseError(pgError('23505'))).toBe('deterministic');
     expect(classifyDatabaseError(pgError('22P05'))).toBe('deterministic');
-    expect(classifyDatabaseError(pgError('42P01'))).toBe('deterministic');
+    expect(classifyDatabaseError(pgError('42601'))).toBe('deterministic'); // syntax error
+    expect(classifyDatabaseError(pgError('42883'))).toBe('deterministic'); // undefined function
+    expect(classifyDatabaseError(pgError('42804'))).toBe('deterministic'); // datatype mismatch
     const wrapped = Object.assign(new Error('QueryFailedError'), { driverError: pgError('23514') });
     expect(classifyDatabaseError(wrapped)).toBe('deterministic');
   });

@@ -8,9 +8,11 @@ export const MAX_JSON_KEY_LENGTH = 256;
 /**
  * Keys refused in any input object. `__proto__` would set an object's prototype when copied by
  * assignment (zod's `z.record` drops it silently, so the data would change meaning without a
- * word); `constructor` and `prototype` are the other two steps of prototype-pollution paths.
+ * word). `constructor` and `prototype` stay allowed: as own data keys they pollute nothing, they
+ * are ordinary words in customers' metadata, and refusing them would dead-letter requests that
+ * versions before this rule accepted and may still be in flight during an upgrade.
  */
-const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const RESERVED_KEYS = new Set(['__proto__']);
 
 export interface SafeJsonLimits {
   /** Default {@link MAX_JSON_DEPTH}. */
@@ -34,7 +36,7 @@ interface Visit {
  *   too, and it cannot be encoded as UTF-8 for a mail);
  * - objects and arrays nested deeper than `maxDepth` (recursive code further on, from zod to
  *   `canonicalJson`, to V8's structured clone, must never meet unbounded depth);
- * - a key longer than `maxKeyLength`, or a reserved key (`__proto__`, `constructor`, `prototype`).
+ * - a key longer than `maxKeyLength`, or a reserved key (`__proto__`).
  *
  * Iterative, with its own stack, so it cannot overflow whatever the input's depth; it stops at
  * the first finding and never descends past `maxDepth`. Only plain objects and arrays are walked:

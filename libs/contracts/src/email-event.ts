@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { CONTRACT_VERSION } from './email-request.js';
 
-/** Event types on `mail.events`, named `domain.verb`. */
+/**
+ * Event types on `mail.events`, named `domain.verb`. There is no `email.sending`: the start of an
+ * attempt is not published (see docs/guarantees/holes.md); `email.retrying` and the final events
+ * carry the attempt number.
+ */
 export const EMAIL_EVENT_TYPES = [
   'email.accepted',
-  'email.sending',
   'email.retrying',
   'email.sent',
   'email.failed',
@@ -37,6 +40,12 @@ export const emailEventDetailSchema = z.strictObject({
   code: z.string().regex(/^[a-z][a-z0-9_]*$/).max(64).optional(),
   /** When a scheduled email is due. */
   sendAt: z.iso.datetime({ offset: true }).optional(),
+  /**
+   * True when an earlier attempt of this email may already have been delivered (it sent the whole
+   * message and its outcome was never confirmed) and this one sends, or will send, it again with
+   * the same `Message-ID`: receivers can drop the second copy by that id.
+   */
+  possibleDuplicate: z.boolean().optional(),
 });
 export type EmailEventDetail = z.infer<typeof emailEventDetailSchema>;
 

@@ -112,3 +112,32 @@ describe('mailRequestsTopicMessageSchema', () => {
     expect(mailRequestsTopicMessageSchema.safeParse({ version: 1, type: 'email.cancel_requested', emailId, lane: 'bulk', requestedAt: '2026-11-23T10:00:00.000Z', to: ['a@example.com'] }).success).toBe(false);
   });
 });
+
+describe('from', () => {
+  const parse = (from: unknown) => emailRequestSchema.safeParse({ to: 'a@example.com', subject: 'Hi', text: 'x', from });
+
+  it('takes an address, "Name" <address>, Name <address> and { name, address }', () => {
+    expect(parse('news@shop.example').data?.from).toEqual({ address: 'news@shop.example' });
+    expect(parse(' "Shop, Inc." <news@shop.example> ').data?.from).toEqual({ name: 'Shop, Inc.', address: 'news@shop.example' });
+    expect(parse('Shop <news@shop.example>').data?.from).toEqual({ name: 'Shop', address: 'news@shop.example' });
+    expect(parse('<news@shop.example>').data?.from).toEqual({ address: 'news@shop.example' });
+    expect(parse({ name: 'Shop', address: 'news@shop.example' }).data?.from).toEqual({ name: 'Shop', address: 'news@shop.example' });
+  });
+
+  it.each([['Shop <a b@shop.example>'], ['"Sh"op" <news@shop.example>'], ['Sh<op <news@shop.example>'], ['"Shop\r\n" <news@shop.example>'], ['Shop news@shop.example>']])(
+    'refuses %j',
+    (from) => {
+      expect(parse(from).success).toBe(false);
+    },
+  );
+
+  // Found by the fuzz suite: the regular expression this replaced backtracked polynomially on a
+  // run of spaces (4,000 took a minute), so one request could hold the business event loop.
+  it('parses a long run of whitespace in linear time, and refuses it', () => {
+    const started = performance.now();
+    for (const from of [`${' '.repeat(2_000)}x`, `"${' '.repeat(2_000)}`, `${' '.repeat(2_000)}<${' '.repeat(2_000)}`]) {
+      expect(parse(from).success).toBe(false);
+    }
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+});

@@ -43,8 +43,29 @@ export const senderSchema = z.strictObject({
 export type Sender = z.infer<typeof senderSchema>;
 export type SenderInput = string | { name?: string; address: string };
 
-/** `"Shop" <news@shop.example>`, `Shop <news@shop.example>` or `news@shop.example`. */
-const SENDER_STRING = /^\s*(?:"([^"\r\n]*)"|([^<>"\r\n]*?))\s*<([^<>\s]*)>\s*$/;
+/**
+ * `"Shop" <news@shop.example>`, `Shop <news@shop.example>` or `news@shop.example` as
+ * `{ name?, address }`; anything else as `{ address }` (whole, trimmed), for the schema to refuse.
+ * Parsed by hand, in linear time: a single regular expression for this shape (optional quotes,
+ * a lazy name, whitespace on both sides) backtracks polynomially on a long run of spaces, and a
+ * 4,000-space `from` held the event loop for a minute.
+ */
+function parseSender(value: string): { name?: string; address: string } {
+  const text = value.trim();
+  const open = text.lastIndexOf('<');
+  if (open < 0 || !text.endsWith('>')) return { address: text };
+  const address = text.slice(open + 1, -1);
+  let name = text.slice(0, open).trim();
+  if (/[<>\s]/.test(address)) return { address: text };
+  if (name.length >= 2 && name.startsWith('"') && name.endsWith('"')) {
+    name = name.slice(1, -1);
+    if (/["\r\n]/.test(name)) return { address: text };
+    name = name.trim();
+  } else if (/[<>"\r\n]/.test(name)) {
+    return { address: text };
+  }
+  return { ...(name !== '' && { name }), address };
+}
 
 /**
  * `from` of a request: an address, `"Name" <address>`, or `{ name, address }`; always
@@ -53,13 +74,7 @@ const SENDER_STRING = /^\s*(?:"([^"\r\n]*)"|([^<>"\r\n]*?))\s*<([^<>\s]*)>\s*$/;
  */
 export const senderInputSchema = z
   .custom<SenderInput>(() => true)
-  .transform((value): unknown => {
-    if (typeof value !== 'string') return value;
-    const match = SENDER_STRING.exec(value);
-    if (!match) return { address: value.trim() };
-    const name = (match[1] ?? match[2] ?? '').trim();
-    return { ...(name !== '' && { name }), address: match[3] };
-  })
+  .transform((value): unknown => (typeof value === 'string' ? parseSender(value) : value))
   .pipe(senderSchema);
 
 /** The domain of an address, lower-cased: what sender domains are matched against. */

@@ -5,7 +5,6 @@ export const EMAIL_STATUSES = [
   'queued',
   'accepted',
   'scheduled',
-  'sending',
   'retrying',
   'sent',
   'failed',
@@ -28,13 +27,12 @@ export const TERMINAL_STATUSES: ReadonlySet<EmailStatus> = new Set(['sent', 'fai
 
 /**
  * Progress order. An event applies only if it moves the email forward: a late or repeated event
- * never moves an email backwards. `sending` and `retrying` share a rank and are ordered by attempt.
+ * never moves an email backwards. `retrying` events are ordered by attempt.
  */
 const RANK: Record<EmailStatus, number> = {
   queued: 0,
   accepted: 1,
   scheduled: 2,
-  sending: 3,
   retrying: 3,
   unknown: 4,
   sent: 5,
@@ -48,7 +46,6 @@ const RANK: Record<EmailStatus, number> = {
 
 export const STATUS_OF_EVENT: Record<EmailEventType, EmailStatus> = {
   'email.accepted': 'accepted',
-  'email.sending': 'sending',
   'email.retrying': 'retrying',
   'email.sent': 'sent',
   'email.failed': 'failed',
@@ -72,6 +69,6 @@ export function isForwardTransition(current: StatusPosition, next: StatusPositio
   const from = RANK[current.status];
   const to = RANK[next.status];
   if (to !== from) return to > from;
-  // Same rank: only attempts of the same phase can be ordered, e.g. retrying(1) → sending(2).
-  return next.attempt > current.attempt || (next.attempt === current.attempt && current.status === 'sending' && next.status === 'retrying');
+  // Same rank: a later attempt's retry, e.g. retrying(1) → retrying(2).
+  return next.attempt > current.attempt;
 }

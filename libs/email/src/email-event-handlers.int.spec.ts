@@ -112,12 +112,12 @@ describe('@OnEmailEvent handlers (PostgreSQL)', () => {
     const emailId = await newEmail();
     const sent = event(emailId, 'email.sent', { attempt: 1, messageId: '<m@x>' });
 
-    expect(await statuses.apply(event(emailId, 'email.sending', { attempt: 1 }))).toBe('processed');
+    expect(await statuses.apply(event(emailId, 'email.retrying', { attempt: 1 }))).toBe('processed');
     expect(await statuses.apply(sent)).toBe('processed');
     expect(await statuses.apply(sent)).toBe('duplicate');
 
     expect(await outcomes(emailId)).toEqual([{ type: 'email.sent', status: 'sent', changed: true }]);
-    expect(app.get(EverythingCounter).seen).toEqual(['email.sending', 'email.sent']);
+    expect(app.get(EverythingCounter).seen).toEqual(['email.retrying', 'email.sent']);
   });
 
   it('rolls the status back with the handler when the handler fails, and applies both on redelivery', async () => {

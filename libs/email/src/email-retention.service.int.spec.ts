@@ -41,7 +41,7 @@ describe('EmailRetentionService (PostgreSQL)', () => {
                      now() - interval '200 days', now() - $3::interval)
              RETURNING id)
            INSERT INTO email_loop.email_events (event_id, email_id, type, occurred_at, detail)
-           SELECT gen_random_uuid(), e.id, t, now() - $3::interval, '{}' FROM e, unnest(ARRAY['email.accepted', 'email.sending']) t`,
+           SELECT gen_random_uuid(), e.id, t, now() - $3::interval, '{}' FROM e, unnest(ARRAY['email.accepted', 'email.sent']) t`,
           [key, status, interval],
         );
       }

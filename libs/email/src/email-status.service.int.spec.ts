@@ -163,13 +163,13 @@ describe('EmailStatusService.applyBatch (PostgreSQL)', () => {
   const batch: ScenarioEvent[] = [
     { key: 'e1', email: 'B', type: 'email.accepted' },
     { key: 'e0', email: 'A', type: 'email.accepted' }, // in the inbox already
-    { key: 'e2', email: 'A', type: 'email.sending', detail: { attempt: 1 } },
+    { key: 'e2', email: 'A', type: 'email.scheduled' },
     { key: 'e3', email: 'B', type: 'email.sent', detail: { attempt: 1, messageId: '<b@x>', smtpResponse: '250 ok' } },
     { key: 'e4', email: 'C', type: 'email.failed', detail: { attempt: 2, smtpResponse: '550 no such user', smtpCode: 550 } },
     { key: 'e1', email: 'B', type: 'email.accepted' }, // repeated within the batch
     { key: 'e5', email: 'A', type: 'email.retrying', detail: { attempt: 1, smtpResponse: '421 try later' } },
     { key: 'e6', email: 'B', type: 'email.retrying', detail: { attempt: 1, smtpResponse: '421 late' } }, // late: sent stays
-    { key: 'e7', email: 'A', type: 'email.sending', detail: { attempt: 2 } },
+    { key: 'e7', email: 'A', type: 'email.retrying', detail: { attempt: 2, smtpResponse: '421 try later' } },
   ];
 
   it('leaves the same rows, history, outcomes and handler calls as applying the events one by one', async () => {
@@ -204,16 +204,16 @@ describe('EmailStatusService.applyBatch (PostgreSQL)', () => {
     expect(await stateOf(batched, ['B'])).toMatchObject({
       B: { status: 'sent', attempt: 1, messageId: '<b@x>', smtpResponse: '250 ok' },
     });
-    expect((await stateOf(batched, ['A'])) as object).toMatchObject({ A: { status: 'sending', attempt: 2, smtpResponse: '421 try later' } });
+    expect((await stateOf(batched, ['A'])) as object).toMatchObject({ A: { status: 'retrying', attempt: 2, smtpResponse: '421 try later' } });
     expect(callsBatched.map((c) => c as { eventId: string; email: { status: string }; statusChanged: boolean })
       .map(({ eventId, email, statusChanged }) => [eventId, email.status, statusChanged])).toEqual([
       ['e1', 'accepted', true],
-      ['e2', 'sending', true],
+      ['e2', 'scheduled', true],
       ['e3', 'sent', true],
       ['e4', 'failed', true],
       ['e5', 'retrying', true],
       ['e6', 'sent', false],
-      ['e7', 'sending', true],
+      ['e7', 'retrying', true],
     ]);
   });
 
@@ -241,7 +241,7 @@ describe('EmailStatusService.applyBatch (PostgreSQL)', () => {
     const events = [
       cast.message({ key: 'e1', email: 'A', type: 'email.accepted' }),
       cast.message({ key: 'e2', email: 'B', type: 'email.sent', detail: { attempt: 1 } }),
-      cast.message({ key: 'e3', email: 'A', type: 'email.sending', detail: { attempt: 1 } }),
+      cast.message({ key: 'e3', email: 'A', type: 'email.retrying', detail: { attempt: 1 } }),
     ];
     recorder.failOn = events[1]!.eventId;
 

@@ -133,6 +133,60 @@ describe('KafkaConsumerRunner (Kafka)', () => {
     expect(deadLetters[0]?.headers[DeadLetterHeaders.sourceOffset]).toBe('1');
   });
 
+  it('retries a message refused for a missing privilege (42501, a deploy whose GRANT has not run) until it is granted, never dead-letters it', async () => {
+    const topic = unique('privilege');
+    // Roles are cluster-wide: a unique one, dropped at the end.
+    const role = `consumer_int_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    await db.query(`CREATE TABLE guarded (n int PRIMARY KEY)`);
+    await db.query(`CREATE ROLE ${role} NOLOGIN`);
+    try {
+      await publish(topic, [
+        { partition: 0, n: 1 },
+        { partition: 0, n: 2 },
+      ]);
+      let tries = 0;
+      const processed: number[] = [];
+      start(
+        newRunner(),
+        topic,
+        unique('group'),
+        async ({ n }) => {
+          const client = await pool.connect();
+          try {
+            await client.query('BEGIN');
+            await client.query(`SET LOCAL ROLE ${role}`);
+            tries++;
+            await client.query(`INSERT INTO guarded (n) VALUES ($1)`, [n]);
+            await client.query('COMMIT');
+          } catch (error) {
+            await client.query('ROLLBACK');
+            throw error;
+          } finally {
+            client.release();
+          }
+          processed.push(n);
+          return 'processed';
+        },
+        { maxDeterministicFailures: 2 },
+      );
+      // Well past the deterministic limit: a deterministic failure would be dead-lettered by now.
+      await waitFor(() => tries >= 5 || undefined, { timeoutMs: 30_000, description: 'five refused tries' });
+      expect(processed).toEqual([]);
+      await db.query(`GRANT INSERT ON guarded TO ${role}`);
+      await waitFor(() => processed.length === 2 || undefined, { timeoutMs: 30_000, description: 'both messages once granted' });
+      expect(processed).toEqual([1, 2]);
+      const kafkaAdmin = raw.admin();
+      await kafkaAdmin.connect();
+      const deadLetterOffsets = await kafkaAdmin.fetchTopicOffsets(deadLetterTopic(topic));
+      await kafkaAdmin.disconnect();
+      expect(deadLetterOffsets.map((p) => p.high)).toEqual(deadLetterOffsets.map(() => '0'));
+    } finally {
+      await Promise.all(running.splice(0).map((c) => c.stop()));
+      await db.query(`DROP TABLE guarded`);
+      await db.query(`DROP ROLE ${role}`);
+    }
+  });
+
   it('dead-letters poison at once (not JSON, wrong shape) and moves on', async () => {
     const topic = unique('poison');
     await admin.ensureTopics([topic, deadLetterTopic(topic)]);

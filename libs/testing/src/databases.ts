@@ -43,7 +43,8 @@ export async function createMigratedDatabase(
   const url = await createTestDatabase(prefix);
   const dataSource = new DataSource({ type: 'postgres', url, migrations });
   await dataSource.initialize();
-  await dataSource.runMigrations();
+  // As the apps run them (`migrateWithLock`): one transaction each, so a migration may opt out of one (CREATE INDEX CONCURRENTLY).
+  await dataSource.runMigrations({ transaction: 'each' });
   return { url, dataSource };
 }
 

@@ -9,3 +9,4 @@ export { statementLoggingDataSource } from './statement-log.js';
 export { parseMail, verifyDkim, type DkimVerdict } from './mail-inspection.js';
 export { httpRoutesOf, type HttpRoute } from './http-routes.js';
 export { makeTestCertificates, type TestCertificates } from './test-certificates.js';
+export { TestNameServer, type TestZone } from './test-name-server.js';

@@ -31,6 +31,7 @@ export class SmtpCapture {
   private listeners: ((mail: CapturedMail) => void)[] = [];
   private acceptanceDelayMs = 0;
   private holds: { matches: (mail: CapturedMail) => boolean; waiting: (() => void)[] }[] = [];
+  private drops: ((mail: CapturedMail) => boolean)[] = [];
 
   constructor() {
     this.server = new SMTPServer({
@@ -64,6 +65,11 @@ export class SmtpCapture {
           };
           this.mails.push(mail);
           for (const listener of this.listeners) listener(mail);
+          if (this.drops.some((matches) => matches(mail))) {
+            // The whole message is here, end-of-data included; the reply to it never leaves.
+            for (const connection of this.server.connections) if (connection.session.id === session.id) connection.close();
+            return;
+          }
           const hold = this.holds.find((h) => h.matches(mail));
           if (hold) hold.waiting.push(() => callback());
           else if (this.acceptanceDelayMs > 0) setTimeout(callback, this.acceptanceDelayMs);
@@ -110,6 +116,18 @@ export class SmtpCapture {
     return () => {
       this.holds = this.holds.filter((h) => h !== hold);
       for (const answer of hold.waiting.splice(0)) answer();
+    };
+  }
+
+  /**
+   * Keeps each message that `matches` as received, then closes its connection instead of
+   * answering the end of its data: the client sent everything and never learns the outcome.
+   * Returns the function that ends the rule.
+   */
+  dropAfterData(matches: (mail: CapturedMail) => boolean): () => void {
+    this.drops.push(matches);
+    return () => {
+      this.drops = this.drops.filter((m) => m !== matches);
     };
   }
 

@@ -72,14 +72,17 @@ const ms = (param: string): string => `${param}::float8 * interval '1 millisecon
 /** The statements whose plans the integration test checks (each must be served by an index). */
 export const webhookDeliveryQueries = {
   /**
-   * One delivery per event and enabled endpoint subscribed to its type, for a batch of events in
-   * one statement, in event order; a repeated event inserts nothing.
+   * One delivery per event and enabled endpoint subscribed to its type (and not owned by a revoked
+   * API key), for a batch of events in one statement, in event order; a repeated event inserts nothing.
    */
   createForEvents: (events: readonly NewEventDeliveries[]) => ({
     sql: `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, email_id, event_type, payload, next_attempt_at)
           SELECT gen_random_uuid(), e.id, v.event_id, v.email_id, v.event_type, v.payload, now()
           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY AS v(event_id, email_id, event_type, payload, n)
           JOIN webhook_endpoints e ON e.enabled AND e.events @> ARRAY[v.event_type]
+          -- An endpoint of a revoked key receives nothing more: revoking a leaked key must also
+          -- cut what its endpoints would go on receiving. Bootstrap keys ('bootstrap:<n>') have no row.
+          WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.id::text = e.owner_key_id AND k.revoked_at IS NOT NULL)
           ORDER BY v.n, e.id
           ON CONFLICT (endpoint_id, event_id) DO NOTHING
           RETURNING id`,

@@ -222,6 +222,28 @@ describe('webhooks: ownership, caps, bulk fan-out, SSRF text, secrets at rest, p
   });
 
   describe('bulk fan-out', () => {
+    it('fans out nothing more to the endpoints of a revoked key; other endpoints keep receiving', async () => {
+      const revokedKeyId = randomUUID();
+      await dataSource.query(
+        `INSERT INTO api_keys (id, name, prefix, hash, scopes) VALUES ($1, 'leaked', 'el_live_xxxx', $2, '{webhooks:write}')`,
+        [revokedKeyId, randomUUID()],
+      );
+      const leaked = await webhooks.create(keyOf(revokedKeyId), { url: receiverUrl, events: ['email.sent'] });
+      const kept = await webhooks.create(keyOf(`key-${randomUUID()}`), { url: receiverUrl, events: ['email.sent'] });
+      const deliveriesTo = async (endpointId: string, eventId: string): Promise<number> =>
+        ((await dataSource.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id = $2`, [endpointId, eventId])) as { n: number }[])[0]!.n;
+
+      const before = statusEvent('email.sent');
+      await applyEvents([before]);
+      expect(await deliveriesTo(leaked.id, before.eventId)).toBe(1);
+
+      await dataSource.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [revokedKeyId]);
+      const after = statusEvent('email.sent');
+      await applyEvents([after]);
+      expect(await deliveriesTo(leaked.id, after.eventId)).toBe(0);
+      expect(await deliveriesTo(kept.id, after.eventId)).toBe(1);
+    });
+
     it('inserts the deliveries of an event to 200 endpoints in one statement and adds their jobs in one addBulk', async () => {
       const key = keyOf(`key-${randomUUID()}`);
       // A type no other test subscribes to: the event's deliveries are exactly these endpoints'.

@@ -1,3 +1,4 @@
+import { API_KEY_MIGRATIONS } from '@app/auth';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { Clock, IdGenerator } from '@app/common';
 import { WebhookSecretCipher } from '@app/webhooks';
@@ -15,8 +16,11 @@ import { WebhooksController } from './webhooks.controller.js';
 import { WebhooksService } from './webhooks.service.js';
 import { WEBHOOKS_OPTIONS, type WebhooksOptions } from './webhooks.options.js';
 
-/** The migrations of the webhook tables; add them after the email module's. */
-export const WEBHOOK_MIGRATIONS = [CreateWebhooks1763900000200, WebhookOwners1763900000300];
+/**
+ * The migrations of the webhook tables; add them after the email module's. The API keys' table is
+ * among them because the fan-out reads it (endpoints of revoked keys receive nothing).
+ */
+export const WEBHOOK_MIGRATIONS = [CreateWebhooks1763900000200, WebhookOwners1763900000300, ...API_KEY_MIGRATIONS];
 
 /**
  * Signed webhooks for email status events: endpoints and delivery history over HTTP, deliveries

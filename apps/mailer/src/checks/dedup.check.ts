@@ -10,7 +10,10 @@ import { SendLimitsRepository } from './send-limits.repository.js';
  * `deduplicated`. Only requests with a window (`DEDUP_CATEGORIES`, `DEDUP_WINDOW_SECONDS` for
  * bulk) are looked at; a batch without any costs no query, one with some costs one statement.
  * The claim is written in the batch's transaction: correct across instances (the key's row lock
- * orders them) and undone if the batch is.
+ * orders them) and undone if the batch is. It is released when its email ends without being sent
+ * (`failed`, `expired`, `canceled`, `rejected` by a later check, `suppressed`), in the transaction
+ * that ends it, by a trigger (database/dedup-claim-release.migration.ts): resending a newsletter
+ * that failed in an SMTP outage delivers it. A sent email keeps its claim for the window.
  */
 @Injectable()
 export class DedupCheck implements MailCheck {

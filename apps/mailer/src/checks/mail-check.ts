@@ -14,12 +14,14 @@ export interface CheckVerdict {
 }
 
 /** What a check is given: the batch's requests that every earlier check passed. */
-export interface CheckBatch {
+export interface CheckBatch<P = undefined> {
   /** Only requests recorded by this batch: a redelivered, already known request is never checked again. */
   requests: readonly EmailRequestedMessage[];
   /** The batch's transaction: what a check writes (a dedup key, a counter) commits or rolls back with the batch. */
   manager: EntityManager;
   now: Date;
+  /** What this check's {@link MailCheck.prepare} found for the batch before its transaction opened. */
+  prepared: P;
 }
 
 /**
@@ -27,11 +29,17 @@ export interface CheckBatch {
  * one that reads or writes the database does it once per batch, never once per email, and one
  * that concerns only some requests (a category with a cap) costs nothing for the others.
  */
-export interface MailCheck {
+export interface MailCheck<P = undefined> {
   /** For logs and tests. */
   readonly name: string;
+  /**
+   * What the check must ask outside the database (DNS), for every request of the batch, before
+   * the batch's transaction opens: a transaction never waits on the network, where it would hold
+   * a connection and its row locks for seconds. What it returns is `check()`'s `prepared`.
+   */
+  prepare?(requests: readonly EmailRequestedMessage[]): Promise<P>;
   /** One entry per request, in order: null lets it pass, a verdict ends it. */
-  check(batch: CheckBatch): Promise<readonly (CheckVerdict | null)[]>;
+  check(batch: CheckBatch<P>): Promise<readonly (CheckVerdict | null)[]>;
 }
 
 /** The checks in the order they run; see `mail-checks.providers.ts`. */

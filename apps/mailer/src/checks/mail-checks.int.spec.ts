@@ -11,7 +11,8 @@ import { createMigratedDatabase, dropMigratedDatabase, statementLoggingDataSourc
 import { loadMailerConfig, type MailerConfig } from '../config.js';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { MailEvents } from '../events/mail-events.js';
-import { MailRequestsRepository } from '../requests/mail-requests.repository.js';
+import { FINAL_STATUSES, MailRequestsRepository } from '../requests/mail-requests.repository.js';
+import { MailCancelsService } from '../requests/mail-cancels.service.js';
 import { MailRequestsService } from '../requests/mail-requests.service.js';
 import { SendQueue, sendQueueName } from '../sending/send-queue.js';
 import { SendJobSweeper } from '../sending/send-job-sweeper.js';
@@ -80,7 +81,9 @@ describe('the mailer checks (PostgreSQL)', () => {
     // Built, not bootstrapped: it never sweeps here.
     const sweeper = new SendJobSweeper(options.db ?? dataSource, new MailRequestsRepository(), queue, c);
     const events = new MailEvents(new OutboxWriter(), new KafkaTopics({ brokers: [], clientId: 'test' }), new IdGenerator(), clock);
-    return new MailRequestsService(options.db ?? dataSource, new MailRequestsRepository(), events, queue, sweeper, clock, chain);
+    const db = options.db ?? dataSource;
+    const repository = new MailRequestsRepository();
+    return new MailRequestsService(db, repository, events, queue, sweeper, clock, chain, new MailCancelsService(db, repository, events, queue));
   }
 
   const request = (overrides: Partial<EmailRequestedMessage> & Record<string, unknown> = {}): EmailRequestedMessage => ({
@@ -214,6 +217,42 @@ describe('the mailer checks (PostgreSQL)', () => {
     const afterWindow = request(newsletter);
     await service.acceptBatch([afterWindow]);
     expect(await outcomes([afterWindow])).toEqual([accepted]);
+  });
+
+  // Every final status but `sent` releases (a new one too: the trigger's list must follow
+  // FINAL_STATUSES); `unknown` may have been delivered and keeps its claim until reconciled.
+  it.each([
+    ...FINAL_STATUSES.filter((status) => status !== 'sent' && status !== 'deduplicated').map((status) => [status, false] as const),
+    ...(['sent', 'unknown', 'retrying'] as const).map((status) => [status, true] as const),
+  ])('the dedup claim of an email that ends %s is released unless it was or may have been sent (kept: %s)', async (status, kept) => {
+    const service = build();
+    const newsletter = { lane: 'bulk' as const, to: ['claims@example.com'], subject: 'Weekly', html: '<p>news</p>' };
+    const first = request(newsletter);
+    await service.acceptBatch([first]);
+    // Whichever statement writes the status, the same rule applies (the release is the table's, not a caller's).
+    await dataSource.query(`UPDATE mail_requests SET status = $2, updated_at = now() WHERE email_id = $1`, [first.emailId, status]);
+    const again = request(newsletter);
+    await service.acceptBatch([again]);
+    expect(await outcomes([again])).toEqual([kept ? ended('deduplicated', 'duplicate') : accepted]);
+    const holders: { emailId: string }[] = await dataSource.query(`SELECT email_id AS "emailId" FROM mail_dedup_keys`);
+    expect(holders).toEqual([{ emailId: kept ? first.emailId : again.emailId }]);
+  });
+
+  it('releases the claim of an email a later check rejects in the same batch, and of a canceled one', async () => {
+    const service = build();
+    // The third newsletter of the day: its dedup claim is taken, then the frequency cap rejects it.
+    const issue = (n: number) => request({ lane: 'bulk', to: ['capped@example.com'], category: 'newsletter', subject: `Issue ${n}` });
+    const [n1, n2, n3] = [issue(1), issue(2), issue(3)];
+    await service.acceptBatch([n1, n2, n3]);
+    expect(await outcomes([n3])).toEqual([ended('rejected', 'frequency_cap')]);
+    const held: { emailId: string }[] = await dataSource.query(`SELECT email_id AS "emailId" FROM mail_dedup_keys ORDER BY email_id`);
+    expect(held.map((h) => h.emailId).sort()).toEqual([n1.emailId, n2.emailId].sort());
+
+    const repository = new MailRequestsRepository();
+    await dataSource.transaction((manager) => repository.cancelMany(manager, [n1.emailId]));
+    const resent = request({ lane: 'bulk', to: ['capped@example.com'], category: 'newsletter', subject: 'Issue 1' });
+    await build({ env: { FREQUENCY_CAP: 'newsletter:5' } }).acceptBatch([resent]);
+    expect(await outcomes([resent])).toEqual([accepted]);
   });
 
   it('does not check a redelivered request again: no dedup against itself, no second count', async () => {

@@ -17,7 +17,7 @@ import { SendLimitsRepository } from './send-limits.repository.js';
  * checks that need no database come first, so a malformed request never costs a query; dedup
  * comes before the cap, so a duplicate does not use up a slot of the day.
  */
-export const MAIL_CHECKS_IN_ORDER: readonly Type<MailCheck>[] = [
+export const MAIL_CHECKS_IN_ORDER: readonly Type<MailCheck<unknown>>[] = [
   HeaderInjectionCheck,
   RecipientCountCheck,
   SenderAllowedCheck,
@@ -33,6 +33,6 @@ export const MAIL_CHECKS_IN_ORDER: readonly Type<MailCheck>[] = [
 export const MAIL_CHECK_PROVIDERS: Provider[] = [
   ...MAIL_CHECKS_IN_ORDER,
   SendLimitsRepository,
-  { provide: MAIL_CHECKS, useFactory: (...checks: MailCheck[]) => checks, inject: [...MAIL_CHECKS_IN_ORDER] },
+  { provide: MAIL_CHECKS, useFactory: (...checks: MailCheck<unknown>[]) => checks, inject: [...MAIL_CHECKS_IN_ORDER] },
   MailCheckChain,
 ];

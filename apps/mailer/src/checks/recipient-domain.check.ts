@@ -1,11 +1,14 @@
 import { promises as dns } from 'node:dns';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { addressDomain } from '@app/contracts';
+import { addressDomain, type EmailRequestedMessage } from '@app/contracts';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
 import { recipientsOf, type CheckBatch, type CheckVerdict, type MailCheck } from './mail-check.js';
 
 /** What DNS says about a domain as a mail destination. */
 type DomainVerdict = 'receives' | 'not_found' | 'null_mx' | 'unknown';
+
+/** The verdict on each recipient domain of a batch, looked up before its transaction. */
+export type DomainAnswers = ReadonlyMap<string, DomainVerdict>;
 
 /** How long a domain's answer is reused: long enough to spare a burst, short enough to follow a fix. */
 const CACHE_TTL_MS = 5 * 60_000;
@@ -19,10 +22,11 @@ const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA', 'ENONAME']);
  * no MX record and no A/AAAA record to fall back to (RFC 5321 §5.1), or a null MX (RFC 7505).
  * One lookup per distinct domain of the batch, cached for a few minutes. A resolver that times out
  * or fails says nothing about the domain, so the email goes on (SMTP will tell): DNS trouble must
- * never refuse mail. Off by default, at no cost.
+ * never refuse mail. Off by default, at no cost. The lookups (up to `DNS_TIMEOUT_MS` twice) run
+ * in `prepare`, before the batch's transaction opens; `check` only reads their answers.
  */
 @Injectable()
-export class RecipientDomainCheck implements MailCheck {
+export class RecipientDomainCheck implements MailCheck<DomainAnswers> {
   readonly name = 'recipient_domain';
   private readonly logger = new Logger(RecipientDomainCheck.name);
   private readonly resolver: dns.Resolver;
@@ -33,13 +37,18 @@ export class RecipientDomainCheck implements MailCheck {
     if (config.DNS_SERVERS.length > 0) this.resolver.setServers(config.DNS_SERVERS);
   }
 
-  async check({ requests }: CheckBatch): Promise<(CheckVerdict | null)[]> {
-    if (!this.config.MAIL_CHECK_RECIPIENT_DOMAINS) return requests.map(() => null);
+  async prepare(requests: readonly EmailRequestedMessage[]): Promise<DomainAnswers> {
+    if (!this.config.MAIL_CHECK_RECIPIENT_DOMAINS) return new Map();
     const domains = new Set(requests.flatMap((request) => recipientsOf(request).map(addressDomain)));
-    const verdicts = new Map(await Promise.all([...domains].map(async (domain) => [domain, await this.verdictOn(domain)] as const)));
+    return new Map(await Promise.all([...domains].map(async (domain) => [domain, await this.verdictOn(domain)] as const)));
+  }
+
+  async check({ requests, prepared: verdicts }: CheckBatch<DomainAnswers>): Promise<(CheckVerdict | null)[]> {
+    if (!this.config.MAIL_CHECK_RECIPIENT_DOMAINS) return requests.map(() => null);
     return requests.map((request) => {
       for (const address of recipientsOf(request)) {
         const verdict = verdicts.get(addressDomain(address));
+        if (verdict === undefined) throw new Error(`${address}: its domain was not looked up in prepare()`);
         if (verdict === 'not_found') {
           return { status: 'rejected', code: 'recipient_domain_not_found', reason: `${address}: its domain has no MX or address record` };
         }

@@ -10,6 +10,7 @@ import { MailRequestsRetentionIndexV21763900000240 } from './mail-requests-reten
 import { MailRequestsNextAttempt1763900000285 } from './mail-requests-next-attempt.migration.js';
 import { SendingChecks1763900000310 } from './sending-checks.migration.js';
 import { MailRequestsSendAt1763900000410 } from './mail-requests-send-at.migration.js';
+import { DedupClaimRelease1763900000500 } from './dedup-claim-release.migration.js';
 
 export const MAILER_MIGRATIONS = [
   ...OUTBOX_MIGRATIONS,
@@ -22,6 +23,7 @@ export const MAILER_MIGRATIONS = [
   MailRequestsNextAttempt1763900000285,
   SendingChecks1763900000310,
   MailRequestsSendAt1763900000410,
+  DedupClaimRelease1763900000500,
   ...API_KEY_MIGRATIONS,
   ...DEAD_LETTER_MIGRATIONS,
 ];

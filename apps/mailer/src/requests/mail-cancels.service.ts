@@ -1,11 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { describeError } from '@app/common';
-import type { EmailCancelRequestedMessage } from '@app/contracts';
+import type { EmailCancelRequestedMessage, Lane } from '@app/contracts';
 import type { HandlerOutcome } from '@app/kafka';
 import { MailEvents } from '../events/mail-events.js';
 import { SendQueue } from '../sending/send-queue.js';
-import { MailRequestsRepository, uuidKey } from './mail-requests.repository.js';
+import { MailRequestsRepository, uuidKey, type MailRequestStatus } from './mail-requests.repository.js';
+
+/** What {@link MailCancelsService.apply} did: the emails it canceled, and the status of those it found but could not cancel. */
+export interface AppliedCancels {
+  canceled: { emailId: string; lane: Lane }[];
+  statuses: Map<string, MailRequestStatus>;
+}
 
 /**
  * Applies cancel requests (`email.cancel_requested`, from `DELETE /v1/emails/:id`), a batch at a
@@ -40,21 +46,32 @@ export class MailCancelsService {
   /** Cancels what can still be canceled, in one transaction; one outcome per message, in order. */
   async cancelBatch(cancels: readonly EmailCancelRequestedMessage[]): Promise<HandlerOutcome[]> {
     if (cancels.length === 0) return [];
+    const applied = await this.dataSource.transaction((manager) => this.apply(manager, cancels));
+    return this.afterCommit(cancels, applied);
+  }
+
+  /**
+   * The database half of {@link cancelBatch}, in the caller's transaction (`MailRequestsService`
+   * applies the cancels of a run in the transaction that records the run's requests).
+   */
+  async apply(manager: EntityManager, cancels: readonly EmailCancelRequestedMessage[]): Promise<AppliedCancels> {
     const firstOfEach = [...new Map(cancels.map((c) => [uuidKey(c.emailId), c])).values()];
     const emailIds = firstOfEach.map((c) => c.emailId);
-    const { canceled, statuses } = await this.dataSource.transaction(async (manager) => {
-      const rows = await this.requests.cancelMany(manager, emailIds);
-      const done = new Set(rows.map((row) => uuidKey(row.emailId)));
-      const others = await this.requests.findMany(manager, emailIds.filter((emailId) => !done.has(uuidKey(emailId))));
-      // Unknown to the mailer: its request was dead-lettered (and may be requeued), or is older
-      // than retention. A tombstone makes the cancel win if the request comes after all.
-      rows.push(...(await this.requests.insertTombstones(manager, firstOfEach.filter((c) => !done.has(uuidKey(c.emailId)) && !others.has(c.emailId)))));
-      await this.events.recordMany(
-        manager,
-        rows.map(({ emailId }) => ({ emailId, type: 'email.canceled', detail: { code: 'canceled', reason: 'canceled on request before any SMTP hand-off' } })),
-      );
-      return { canceled: rows, statuses: others };
-    });
+    const rows = await this.requests.cancelMany(manager, emailIds);
+    const done = new Set(rows.map((row) => uuidKey(row.emailId)));
+    const others = await this.requests.findMany(manager, emailIds.filter((emailId) => !done.has(uuidKey(emailId))));
+    // Unknown to the mailer: its request was dead-lettered (and may be requeued), or is older
+    // than retention. A tombstone makes the cancel win if the request comes after all.
+    rows.push(...(await this.requests.insertTombstones(manager, firstOfEach.filter((c) => !done.has(uuidKey(c.emailId)) && !others.has(c.emailId)))));
+    await this.events.recordMany(
+      manager,
+      rows.map(({ emailId }) => ({ emailId, type: 'email.canceled', detail: { code: 'canceled', reason: 'canceled on request before any SMTP hand-off' } })),
+    );
+    return { canceled: rows, statuses: others };
+  }
+
+  /** After the commit of {@link apply}: the refusals logged, the canceled emails' jobs removed, one outcome per message. */
+  async afterCommit(cancels: readonly EmailCancelRequestedMessage[], { canceled, statuses }: AppliedCancels): Promise<HandlerOutcome[]> {
     const canceledKeys = new Set(canceled.map((row) => uuidKey(row.emailId)));
     for (const [emailId, status] of statuses) {
       if (status !== 'canceled' && !canceledKeys.has(uuidKey(emailId))) {

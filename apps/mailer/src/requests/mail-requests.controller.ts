@@ -29,10 +29,10 @@ const request = {
  * transactional mail. Invalid requests go to `<topic>.dlq`.
  *
  * A lane topic carries requests and, rarely, cancels of them (`email.cancel_requested`, same key).
- * A run's requests are accepted first, then its cancels applied: a cancel always follows its
- * request in the partition, so this order is the partition's order for every email. Both steps
- * are idempotent, so when the second fails after the first committed, the transport's replay
- * one message at a time finds the requests recorded (`duplicate`) and changes nothing twice.
+ * A run's requests are recorded first, then its cancels applied, in one transaction and before
+ * any send job is made (`MailRequestsService.acceptRun`): a cancel always follows its request in
+ * the partition, so this order is the partition's order for every email, and a cancel in the same
+ * run as its request wins.
  */
 @Controller()
 export class MailRequestsController {
@@ -57,8 +57,8 @@ export class MailRequestsController {
     // The common run has no cancel: it goes to `acceptBatch` as it came.
     if (requests.length === messages.length) return this.service.acceptBatch(requests);
     const cancels = messages.filter((m): m is EmailCancelRequestedMessage => m.type === 'email.cancel_requested');
-    const requestOutcomes = await this.service.acceptBatch(requests);
-    const cancelOutcomes = await this.cancels.cancelBatch(cancels);
+    if (requests.length === 0) return this.cancels.cancelBatch(cancels);
+    const { requests: requestOutcomes, cancels: cancelOutcomes } = await this.service.acceptRun(requests, cancels);
     let r = 0;
     let c = 0;
     return messages.map((m) => (m.type === 'email.requested' ? requestOutcomes[r++]! : cancelOutcomes[c++]!));

@@ -40,6 +40,9 @@ export const CANCELABLE_STATUSES: readonly MailRequestStatus[] = ['pending', 'sc
  * Requests nothing will change any more: the only ones retention deletes. `unknown` is not among
  * them (it waits for reconciliation). The partial index `mail_requests_final_updated_idx`
  * (database/mail-requests-retention-index.migration.ts) repeats this list: change both together.
+ * So does the trigger that releases a dedup claim when an email ends in one of them other than
+ * `sent` (database/dedup-claim-release.migration.ts): any statement that writes such a status
+ * releases it in its own transaction, with nothing to call.
  */
 export const FINAL_STATUSES: readonly MailRequestStatus[] = ['sent', 'failed', 'expired', 'canceled', 'rejected', 'deduplicated', 'suppressed'];
 
@@ -53,6 +56,8 @@ export interface MailRequestRow {
   expiresAt: Date | null;
   /** When a `scheduled` request is due (null: at once). */
   sendAt: Date | null;
+  /** When a `retrying` request's next attempt is due (its `email.retrying` event's `nextAttemptAt`); null when none was announced. */
+  nextAttemptAt: Date | null;
   updatedAt: Date;
   /** True while the attempt in `sending` is within its lease (by the database's clock): it may still be talking SMTP. */
   leaseActive: boolean;
@@ -85,8 +90,31 @@ export function uuidKey(emailId: string): string {
 /** The keyset of the unconfirmed list: `updated_at` in microseconds (as text) and the email id. */
 export type UnknownListKey = [updatedAtMicros: string, emailId: string];
 
-const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", send_at AS "sendAt", updated_at AS "updatedAt",
-  COALESCE(lease_until > now(), false) AS "leaseActive"`;
+const COLUMNS = `email_id AS "emailId", lane, payload, status, attempts, expires_at AS "expiresAt", send_at AS "sendAt",
+  next_attempt_at AS "nextAttemptAt", updated_at AS "updatedAt", COALESCE(lease_until > now(), false) AS "leaseActive"`;
+
+/**
+ * True when a recipient of the request in `mail_requests` (its payload's `to`, `cc`, `bcc`) is on
+ * the suppression list for the request's category or for every category: the rule of the arrival
+ * check (`SuppressionCheck`), with addresses matched lower-case and trimmed as `addressKey` does.
+ * One index probe of `suppressions (address, category)` per recipient.
+ */
+const RECIPIENT_SUPPRESSED = `EXISTS (
+  SELECT 1 FROM suppressions s
+  WHERE s.address IN (
+          SELECT lower(btrim(r)) FROM jsonb_array_elements_text(
+            COALESCE(mail_requests.payload->'to', '[]') || COALESCE(mail_requests.payload->'cc', '[]') || COALESCE(mail_requests.payload->'bcc', '[]')) AS r)
+    AND (s.category IS NULL OR s.category = mail_requests.payload->>'category'))`;
+
+/**
+ * For the attempt numbered `attempt` of the request in `mail_requests`: true when an earlier
+ * attempt may have been delivered without its outcome being confirmed (held `unknown` after the
+ * whole message went out with no reply, or never finished: its worker died in the hand-off).
+ * This attempt then sends a possible duplicate (same `Message-ID`).
+ */
+const possibleDuplicate = (attempt: string) => `EXISTS (
+  SELECT 1 FROM mail_attempts a
+  WHERE a.email_id = mail_requests.email_id AND a.attempt < ${attempt} AND (a.outcome = 'unknown' OR a.finished_at IS NULL))`;
 /**
  * The statements whose plans matter on a large table, built from their parameters, so that tests
  * EXPLAIN exactly what the repository runs.
@@ -202,11 +230,14 @@ export class MailRequestsRepository {
 
   /**
    * Steps 1 and 2 of a send (`MailSender`) in the common case, as one statement (atomic, so no
-   * transaction around it): if the request is open, due and not expired at `now`, and not `sending` an
-   * attempt that is still within its lease or whose outcome a `hold` lane must not resend, it
-   * becomes `sending` with the next attempt number and a lease of `leaseMs`, its `mail_attempts`
-   * row is written, and it is returned. The row lock is the UPDATE's own: a concurrent start waits
-   * for it, then re-checks these conditions against the row as committed.
+   * transaction around it): if the request is open, due (its `send_at` and the `next_attempt_at` a
+   * retry announced are not ahead of `now`) and not expired at `now`, no recipient is suppressed
+   * for its category, and it is not `sending` an attempt that is still within its lease or whose
+   * outcome a `hold` lane must not resend, it becomes `sending` with the next attempt number and a
+   * lease of `leaseMs`, its `mail_attempts` row is written, and it is returned. The row lock is the
+   * UPDATE's own: a concurrent start waits for it, then re-checks these conditions against the row
+   * as committed. Every attempt, first or retry, scheduled or not, starts here or, under a lock,
+   * through {@link startAttempt} after the same checks.
    *
    * Returns null when the request is missing, final, or in one of those uncommon cases: the caller
    * then looks at it under a lock ({@link find}) and decides.
@@ -215,8 +246,8 @@ export class MailRequestsRepository {
     manager: EntityManager,
     emailId: string,
     options: { leaseMs: number; now: Date; holdLanes: readonly Lane[] },
-  ): Promise<{ request: MailRequestRow; attempt: number } | null> {
-    const rows: MailRequestRow[] = await manager.query(
+  ): Promise<{ request: MailRequestRow; attempt: number; possibleDuplicate: boolean } | null> {
+    const rows: (MailRequestRow & { possibleDuplicate: boolean })[] = await manager.query(
       `WITH started AS (
          UPDATE mail_requests
             SET status = 'sending', attempts = attempts + 1, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
@@ -224,7 +255,9 @@ export class MailRequestsRepository {
             AND NOT (status = 'sending' AND (COALESCE(lease_until > now(), false) OR lane = ANY($5)))
             AND (expires_at IS NULL OR expires_at > $4)
             AND (send_at IS NULL OR send_at <= $4)
-         RETURNING ${COLUMNS}
+            AND (next_attempt_at IS NULL OR next_attempt_at <= $4)
+            AND NOT ${RECIPIENT_SUPPRESSED}
+         RETURNING ${COLUMNS}, ${possibleDuplicate('mail_requests.attempts')} AS "possibleDuplicate"
        ), attempt AS (
          INSERT INTO mail_attempts (email_id, attempt) SELECT "emailId", attempts FROM started
          ON CONFLICT (email_id, attempt) DO UPDATE SET started_at = now(), finished_at = NULL, outcome = NULL
@@ -232,26 +265,33 @@ export class MailRequestsRepository {
        SELECT * FROM started`,
       [emailId, OPEN_STATUSES, options.leaseMs, options.now, options.holdLanes],
     );
-    const request = rows[0];
-    return request ? { request, attempt: request.attempts } : null;
+    const row = rows[0];
+    if (!row) return null;
+    const { possibleDuplicate: duplicate, ...request } = row;
+    return { request, attempt: request.attempts, possibleDuplicate: duplicate };
   }
 
   /**
    * Records the attempt before any SMTP traffic (after a crash we know it may have gone out), with
    * a lease of `leaseMs` that its worker renews while it is alive ({@link renewLease}). One
-   * statement: the request's update and the attempt's row are written together.
+   * statement: the request's update and the attempt's row are written together. The caller holds
+   * the request's lock and has made {@link startNextAttempt}'s checks. Returns whether an earlier
+   * attempt's outcome is unconfirmed (this one may send a duplicate).
    */
-  async startAttempt(manager: EntityManager, emailId: string, attempt: number, leaseMs: number): Promise<void> {
-    await manager.query(
+  async startAttempt(manager: EntityManager, emailId: string, attempt: number, leaseMs: number): Promise<{ possibleDuplicate: boolean }> {
+    const rows: { possibleDuplicate: boolean }[] = await manager.query(
       `WITH started AS (
          UPDATE mail_requests SET status = 'sending', attempts = $2, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
          WHERE email_id = $1
-         RETURNING email_id
+         RETURNING email_id, ${possibleDuplicate('$2')} AS "possibleDuplicate"
+       ), attempt AS (
+         INSERT INTO mail_attempts (email_id, attempt) SELECT email_id, $2 FROM started
+         ON CONFLICT (email_id, attempt) DO UPDATE SET started_at = now(), finished_at = NULL, outcome = NULL
        )
-       INSERT INTO mail_attempts (email_id, attempt) SELECT email_id, $2 FROM started
-       ON CONFLICT (email_id, attempt) DO UPDATE SET started_at = now(), finished_at = NULL, outcome = NULL`,
+       SELECT "possibleDuplicate" FROM started`,
       [emailId, attempt, leaseMs],
     );
+    return { possibleDuplicate: rows[0]?.possibleDuplicate ?? false };
   }
 
   /** When the request's first recorded attempt began (the start of its retry window); null when it has none. */

@@ -3,11 +3,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { Queue } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import { Clock, IdGenerator } from '@app/common';
-import { CONTRACT_VERSION, type EmailRequestedMessage, type Lane } from '@app/contracts';
+import { CONTRACT_VERSION, type EmailCancelRequestedMessage, type EmailRequestedMessage, type Lane } from '@app/contracts';
 import { KafkaTopics } from '@app/kafka';
 import { OutboxWriter } from '@app/outbox';
 import { bullConnection } from '@app/queue';
-import { createMigratedDatabase, dropMigratedDatabase } from '@app/testing';
+import pg from 'pg';
+import { TestNameServer, createMigratedDatabase, dropMigratedDatabase, waitFor } from '@app/testing';
 import { loadMailerConfig, type MailerConfig } from '../config.js';
 import { MAILER_MIGRATIONS } from '../database/migrations.js';
 import { SenderAllowedCheck } from '../checks/sender-allowed.check.js';
@@ -16,6 +17,9 @@ import { SendJobSweeper } from '../sending/send-job-sweeper.js';
 import { SendQueue, sendQueueName } from '../sending/send-queue.js';
 import { MailRequestsRepository } from './mail-requests.repository.js';
 import { MailRequestsService } from './mail-requests.service.js';
+import { MailCancelsService } from './mail-cancels.service.js';
+import type { MailCheck } from '../checks/mail-check.js';
+import { RecipientDomainCheck } from '../checks/recipient-domain.check.js';
 import { MailCheckChain } from '../checks/mail-check-chain.service.js';
 import { ExpiryCheck } from '../checks/expiry.check.js';
 
@@ -46,7 +50,11 @@ describe('MailRequestsService.acceptBatch (PostgreSQL, Redis)', () => {
     });
 
   /** The service with real adapters; `outbox` and `env` let a test break one of them. */
-  function build(options: { outbox?: OutboxWriter; env?: Record<string, string> } = {}): { service: MailRequestsService; sweeper: SendJobSweeper } {
+  function build(options: { outbox?: OutboxWriter; env?: Record<string, string>; checks?: (config: MailerConfig) => MailCheck<unknown>[] } = {}): {
+    service: MailRequestsService;
+    sweeper: SendJobSweeper;
+    queue: SendQueue;
+  } {
     const mailerConfig = config(options.env);
     const queue = new SendQueue(mailerConfig);
     queue.onModuleInit();
@@ -55,7 +63,9 @@ describe('MailRequestsService.acceptBatch (PostgreSQL, Redis)', () => {
     const sweeper = new SendJobSweeper(dataSource, repository, queue, mailerConfig);
     vi.spyOn(sweeper, 'sweepSoon').mockImplementation(() => undefined);
     const events = new MailEvents(options.outbox ?? new OutboxWriter(), new KafkaTopics({ brokers: [], clientId: 'test' }), new IdGenerator(), new Clock());
-    return { service: new MailRequestsService(dataSource, repository, events, queue, sweeper, new Clock(), new MailCheckChain([new ExpiryCheck(), new SenderAllowedCheck(mailerConfig)])), sweeper };
+    const chain = new MailCheckChain(options.checks?.(mailerConfig) ?? [new ExpiryCheck(), new SenderAllowedCheck(mailerConfig)]);
+    const cancels = new MailCancelsService(dataSource, repository, events, queue);
+    return { service: new MailRequestsService(dataSource, repository, events, queue, sweeper, new Clock(), chain, cancels), sweeper, queue };
   }
 
   const request = (overrides: Partial<EmailRequestedMessage> = {}): EmailRequestedMessage => ({
@@ -168,6 +178,68 @@ describe('MailRequestsService.acceptBatch (PostgreSQL, Redis)', () => {
     expect(event).toEqual({ type: 'email.rejected', detail: { code: 'sender_not_allowed', reason: expect.stringContaining('ceo@attacker.example') } });
     expect(await eventsOf([allowed.emailId])).toEqual([{ emailId: allowed.emailId, type: 'email.accepted' }]);
     expect(await jobIds('transactional')).toEqual([allowed.emailId]);
+  });
+
+  it('looks recipient domains up before the transaction: no session of the batch is open in a transaction during a slow lookup', async () => {
+    const names = new TestNameServer({
+      'slow.example.test': { MX: [{ preference: 10, exchange: 'mail.slow.example.test' }] },
+      'mx.example.test': { MX: [{ preference: 10, exchange: 'mail.mx.example.test' }] },
+    });
+    names.delayMs.set('slow.example.test', 1_500);
+    const dnsServer = await names.start();
+    const observer = new pg.Client({ connectionString: url });
+    await observer.connect();
+    try {
+      const { service } = build({
+        env: { MAIL_CHECK_RECIPIENT_DOMAINS: 'true', DNS_SERVERS: dnsServer, DNS_TIMEOUT_MS: '5000' },
+        checks: (c) => [new RecipientDomainCheck(c)],
+      });
+      const slow = request({ to: ['ada@slow.example.test'] });
+      const nowhere = request({ to: ['bob@nowhere.example.test'] });
+      const accepting = service.acceptBatch([slow, nowhere]);
+      await waitFor(() => names.queries.includes('MX slow.example.test') || undefined, { timeoutMs: 5_000, description: 'the slow lookup to start' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The lookup is still waiting for its answer (1.5 s): nothing of this database may be inside a transaction meanwhile.
+      const { rows } = await observer.query(
+        `SELECT state FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`,
+      );
+      expect(rows).toEqual([]);
+      expect(await accepting).toEqual(['processed', 'processed']);
+      // The verdicts are the check's, as before.
+      expect((await rowsOf([slow.emailId, nowhere.emailId])).map((r) => [r.emailId, r.status])).toEqual(
+        [
+          [slow.emailId, 'pending'],
+          [nowhere.emailId, 'rejected'],
+        ].sort((a, b) => (a[0]! < b[0]! ? -1 : 1)),
+      );
+    } finally {
+      await observer.end();
+      names.stop();
+    }
+  });
+
+  it('applies a cancel in the same run as its request before any send job is made: it ends canceled, and no job is made for it', async () => {
+    const { service, queue } = build();
+    const kept = request();
+    const canceled = request();
+    const cancel: EmailCancelRequestedMessage = { version: CONTRACT_VERSION, type: 'email.cancel_requested', emailId: canceled.emailId, lane: 'transactional', requestedAt: new Date().toISOString() };
+    // A worker as fast as can be: it starts every job's attempt the moment it is enqueued.
+    const enqueue = queue.enqueueMany.bind(queue);
+    vi.spyOn(queue, 'enqueueMany').mockImplementation(async (jobs) => {
+      await enqueue(jobs);
+      for (const job of jobs) await repository.startNextAttempt(dataSource.manager, job.emailId, { leaseMs: 15_000, now: new Date(), holdLanes: [] });
+    });
+
+    expect(await service.acceptRun([kept, canceled], [cancel])).toEqual({ requests: ['processed', 'processed'], cancels: ['processed'] });
+    expect(await rowsOf([kept.emailId, canceled.emailId])).toEqual(
+      [
+        { emailId: kept.emailId, status: 'sending', subject: 'hello' },
+        { emailId: canceled.emailId, status: 'canceled', subject: 'hello' },
+      ].sort(byEmailId),
+    );
+    expect(await jobIds('transactional')).toEqual([kept.emailId]);
+    const events = (await eventsOf([canceled.emailId])).map((e) => e.type);
+    expect(events).toEqual(['email.accepted', 'email.canceled']);
   });
 
   it('keeps accept() for one request: processed, then duplicate, one job', async () => {

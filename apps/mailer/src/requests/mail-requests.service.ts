@@ -1,13 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Clock, describeError } from '@app/common';
-import type { EmailRequestedMessage } from '@app/contracts';
+import type { EmailCancelRequestedMessage, EmailRequestedMessage } from '@app/contracts';
 import type { HandlerOutcome } from '@app/kafka';
 import { MailCheckChain } from '../checks/mail-check-chain.service.js';
 import type { CheckVerdict } from '../checks/mail-check.js';
 import { MailEvents, type MailEvent } from '../events/mail-events.js';
 import { SendQueue, type SendJobItem } from '../sending/send-queue.js';
 import { SendJobSweeper } from '../sending/send-job-sweeper.js';
+import { MailCancelsService } from './mail-cancels.service.js';
 import { MailRequestsRepository, OPEN_STATUSES, uuidKey, type MailRequestStatus, type NewMailRequest } from './mail-requests.repository.js';
 
 /**
@@ -18,7 +19,10 @@ import { MailRequestsRepository, OPEN_STATUSES, uuidKey, type MailRequestStatus,
  *   of the checks (`MailCheckChain`) ended the request, the event of its final status
  *   (`expired`, `rejected`, `suppressed`, `deduplicated`) with the check's `code` and reason.
  * - Only new requests are checked, inside the transaction (what a check writes commits with the
- *   batch); a request a check ended gets no send job. A batch every check passes costs no
+ *   batch); a request a check ended gets no send job. What a check asks outside the database
+ *   (DNS) is asked before the transaction opens (`MailCheckChain.prepare`).
+ * - Cancels that come in the same run as requests are applied in the same transaction, before any
+ *   send job is made (`acceptRun`): the cancel wins, as it would a batch later. A batch every check passes costs no
  *   statement beyond the checks' own (one each at most, and none for checks of features the
  *   batch does not use).
  * - A request whose `sendAt` is ahead is recorded `scheduled` with its time (`send_at`), and its
@@ -46,6 +50,7 @@ export class MailRequestsService {
     private readonly sweeper: SendJobSweeper,
     private readonly clock: Clock,
     private readonly checks: MailCheckChain,
+    private readonly cancels: MailCancelsService,
   ) {}
 
   async accept(request: EmailRequestedMessage): Promise<HandlerOutcome> {
@@ -55,18 +60,36 @@ export class MailRequestsService {
 
   /** Records the batch in one transaction, then ensures the send jobs of its open emails with one bulk enqueue. */
   async acceptBatch(requests: readonly EmailRequestedMessage[]): Promise<HandlerOutcome[]> {
-    if (requests.length === 0) return [];
-    const now = this.clock.now();
+    return (await this.acceptRun(requests, [])).requests;
+  }
+
+  /**
+   * {@link acceptBatch} for a run of a lane topic that also carries cancels: the cancels are
+   * applied in the transaction that records the requests, after them (a cancel follows its request
+   * in the partition), and before any send job exists, so a cancel in the same run as its request
+   * always wins: the email ends `canceled` and no job is made for it.
+   */
+  async acceptRun(
+    requests: readonly EmailRequestedMessage[],
+    cancels: readonly EmailCancelRequestedMessage[],
+  ): Promise<{ requests: HandlerOutcome[]; cancels: HandlerOutcome[] }> {
+    if (requests.length === 0 && cancels.length === 0) return { requests: [], cancels: [] };
     // A redelivery can bring one email twice in a batch: the first copy is the one recorded.
+    const unique = firstOfEach(requests);
+    // What the checks look up on the network (DNS) is looked up now, for the whole batch: the
+    // transaction below never waits on it while holding a connection and the batch's row locks.
+    const prepared = await this.checks.prepare(unique);
+    const now = this.clock.now();
     // Recorded `pending` (or `scheduled`) first: only the insert knows which requests are new, and only those are checked.
-    const rows: NewMailRequest[] = firstOfEach(requests).map((request) => ({ request, status: initialStatus(request, now) }));
-    const inserted = await this.dataSource.transaction(async (manager) => {
+    const rows: NewMailRequest[] = unique.map((request) => ({ request, status: initialStatus(request, now) }));
+    const { inserted, canceled } = await this.dataSource.transaction(async (manager) => {
       const isNew = await this.requests.insertMany(manager, rows);
       const fresh = rows.filter((row) => isNew.has(row.request.emailId));
       const verdicts = await this.checks.run(
         fresh.map((row) => row.request),
         manager,
         now,
+        prepared,
       );
       const ended = fresh.flatMap((row, i) => {
         const verdict = verdicts[i];
@@ -79,10 +102,17 @@ export class MailRequestsService {
         manager,
         fresh.map((row, i) => eventOf(row, verdicts[i] ?? null)),
       );
-      return isNew;
+      return { inserted: isNew, canceled: cancels.length > 0 ? await this.cancels.apply(manager, cancels) : null };
     });
+    if (canceled) {
+      const keys = new Set(canceled.canceled.map((row) => uuidKey(row.emailId)));
+      for (const row of rows) if (keys.has(uuidKey(row.request.emailId))) row.status = 'canceled';
+    }
     await this.enqueueOrDefer(await this.openJobs(rows, inserted));
-    return outcomesOf(requests, inserted);
+    return {
+      requests: outcomesOf(requests, inserted),
+      cancels: canceled ? await this.cancels.afterCommit(cancels, canceled) : [],
+    };
   }
 
   /**

@@ -64,8 +64,8 @@ describe('scheduled sending and cancel in the mailer (PostgreSQL, Redis, SMTP)',
     const clock = new Clock();
     const events = new MailEvents(new OutboxWriter(), new KafkaTopics({ brokers: [], clientId: 'test', topicPrefix: '' }), new IdGenerator(), clock);
     sweeper = new SendJobSweeper(dataSource, repository, queue, config); // built, not bootstrapped: sweeps when told
-    accepting = new MailRequestsService(dataSource, repository, events, queue, sweeper, clock, new MailCheckChain([new ExpiryCheck()]));
     cancels = new MailCancelsService(dataSource, repository, events, queue);
+    accepting = new MailRequestsService(dataSource, repository, events, queue, sweeper, clock, new MailCheckChain([new ExpiryCheck()]), cancels);
     smtp = new SmtpTransport(config);
     sender = new MailSender(dataSource, repository, events, smtp, clock, config, new SuppressionsRepository());
   });

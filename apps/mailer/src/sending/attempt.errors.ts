@@ -17,8 +17,10 @@ export class AttemptInProgressError extends DomainError {
 }
 
 /**
- * A scheduled email's job ran before its `send_at` (a job made without its delay, or one a clock
- * ran ahead for): sending now would send early. The job waits until the email is due.
+ * The job ran before the email is due: a scheduled email before its `send_at`, or a retry before
+ * the `nextAttemptAt` its `email.retrying` event announced (a job made without its delay, e.g.
+ * again for a redelivered request, or one a clock ran ahead for). Sending now would send early.
+ * The job waits until `dueAt`.
  */
 export class NotDueYetError extends DomainError {
   readonly code = 'not_due_yet';
@@ -26,8 +28,9 @@ export class NotDueYetError extends DomainError {
 
   constructor(
     readonly emailId: string,
-    readonly sendAt: Date,
+    readonly dueAt: Date,
+    readonly what: 'scheduled' | 'retry' = 'scheduled',
   ) {
-    super(`email ${emailId} is scheduled for ${sendAt.toISOString()}: not due yet`);
+    super(`email ${emailId}: ${what === 'scheduled' ? 'scheduled for' : 'next attempt announced for'} ${dueAt.toISOString()}: not due yet`);
   }
 }

@@ -8,12 +8,20 @@ import { MailEvents } from '../events/mail-events.js';
 import { MailRequestsRepository, OPEN_STATUSES, type MailRequestRow, type MailRequestStatus } from '../requests/mail-requests.repository.js';
 import { LANES, type EmailEventDetail, type EmailEventType } from '@app/contracts';
 import { isHardBounce, type RecipientRefusal } from '../suppressions/hard-bounce.js';
+import { SuppressionCheck } from '../suppressions/suppression.check.js';
 import { SuppressionsRepository } from '../suppressions/suppressions.repository.js';
 import { AttemptInProgressError, NotDueYetError } from './attempt.errors.js';
-import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
+import { SmtpDeferredError, SmtpRejectedError, SmtpUnconfirmedError } from './smtp.errors.js';
 import { outgoingMessage } from './outgoing-message.js';
 import { SmtpTransport } from './smtp.transport.js';
-import { decideRetry } from './retry-policy.js';
+import { decideRetry, type RetryDecision } from './retry-policy.js';
+
+/** An attempt just started: the request as it was, the attempt's number, and whether an earlier attempt's outcome is unconfirmed. */
+interface StartedAttempt {
+  request: MailRequestRow;
+  attempt: number;
+  possibleDuplicate: boolean;
+}
 
 /** How long a known SMTP outcome is kept trying to reach PostgreSQL; below the job lock's renewals. */
 const OUTCOME_RECORD_DEADLINE_MS = 60_000;
@@ -43,9 +51,14 @@ export type SendOutcome = HandlerOutcome | { retryAt: Date };
  * event's outbox row), plus a lease renewal every third of the lease while the hand-off runs.
  *
  * A crash between the server's `250` and step 4 leaves the request `sending`; once its lease ran
- * out, the next attempt sends again with the same `Message-ID` (the one documented duplicate
- * window), or, on a lane configured to `hold`, marks it `unknown` for reconciliation instead. A
- * database outage in that window is waited out instead (`recordOutcome`), so it does not resend.
+ * out, the next attempt sends again with the same `Message-ID`, or, on a lane configured to
+ * `hold`, marks it `unknown` for reconciliation instead. A database outage in that window is
+ * waited out instead (`recordOutcome`), so it does not resend. The same window without a crash
+ * (the whole message went out, the server's reply never came: {@link SmtpUnconfirmedError}) takes
+ * the same policy, never a plain retry. A resend is marked `possibleDuplicate` in its events.
+ *
+ * Whether an attempt may start at all (open, due, not expired, no recipient suppressed, not held)
+ * is decided in the statement that starts it, for the first attempt and every retry alike.
  */
 @Injectable()
 export class MailSender {
@@ -65,7 +78,7 @@ export class MailSender {
     const startedAt = this.clock.now();
     const started = await this.start(emailId);
     if (!started) return 'skipped';
-    const { request, attempt } = started;
+    const { request, attempt, possibleDuplicate } = started;
     const messageId = messageIdOf(this.config, emailId);
     const stopRenewing = this.keepLease(emailId, attempt);
     try {
@@ -80,6 +93,7 @@ export class MailSender {
           messageId: receipt.messageId,
           smtpResponse: receipt.response.slice(0, 2_000),
           ...(receipt.rejected.length > 0 && { rejectedRecipients: receipt.rejected }),
+          ...(possibleDuplicate && { possibleDuplicate }),
         },
         this.suppressHardBounces(emailId, receipt.refused),
       );
@@ -89,6 +103,7 @@ export class MailSender {
         return (await this.fail(emailId, attempt, error, { code: error.code, reason: error.message })) ? 'processed' : 'skipped';
       }
       if (error instanceof SmtpDeferredError) return this.retryOrFail(emailId, attempt, attempt === 1 ? startedAt : null, error);
+      if (error instanceof SmtpUnconfirmedError) return this.unconfirmed(request, attempt, attempt === 1 ? startedAt : null, error);
       throw error; // not an SMTP outcome (e.g. the database went away): the queue's own back-off retries
     } finally {
       stopRenewing();
@@ -99,7 +114,7 @@ export class MailSender {
    * Steps 1 and 2; returns null when there is nothing to send. The common case (an open request
    * to attempt now) is one statement; anything else is decided here under the row's lock.
    */
-  private async start(emailId: string): Promise<{ request: MailRequestRow; attempt: number } | null> {
+  private async start(emailId: string): Promise<StartedAttempt | null> {
     const started = await this.requests.startNextAttempt(this.dataSource.manager, emailId, {
       leaseMs: this.config.SEND_ATTEMPT_LEASE_MS,
       now: this.clock.now(),
@@ -110,30 +125,41 @@ export class MailSender {
 
   /**
    * The cases {@link MailRequestsRepository.startNextAttempt} leaves to us: missing or final
-   * (canceled among them), attempt in progress, expired, not due yet, held. The row may have
-   * changed since that statement, so every case is checked again, including the common one.
+   * (canceled among them), attempt in progress, held, expired, not due yet, suppressed. The row may
+   * have changed since that statement, so every case is checked again, including the common one.
    */
-  private async startUncommon(emailId: string): Promise<{ request: MailRequestRow; attempt: number } | null> {
+  private async startUncommon(emailId: string): Promise<StartedAttempt | null> {
     return this.dataSource.transaction(async (manager) => {
       const request = await this.requests.find(manager, emailId, { lock: true });
       if (!request || !OPEN_STATUSES.includes(request.status)) return null;
+      const now = this.clock.now();
       // Another worker's attempt is alive (renewing its lease): it may be talking SMTP right now.
       // Checked first: not even expiry may overwrite an attempt that can still succeed.
       if (request.status === 'sending' && request.leaseActive) throw new AttemptInProgressError(emailId, request.attempts);
-      if (request.expiresAt && request.expiresAt <= this.clock.now()) {
-        await this.requests.setStatus(manager, emailId, 'expired');
-        await this.events.record(manager, emailId, 'email.expired', { reason: 'expired before it could be sent' });
-        return null;
-      }
-      // A scheduled email is sent at its time, never before, whatever woke its job.
-      if (request.sendAt && request.sendAt > this.clock.now()) throw new NotDueYetError(emailId, request.sendAt);
+      // Before expiry: the last attempt may have been delivered, and `expired` would say it was not.
       if (request.status === 'sending' && unconfirmedSendPolicy(this.config, request.lane) === 'hold') {
         await this.holdUnconfirmed(manager, request);
         return null;
       }
+      if (request.expiresAt && request.expiresAt <= now) {
+        await this.requests.setStatus(manager, emailId, 'expired');
+        await this.events.record(manager, emailId, 'email.expired', { reason: 'expired before it could be sent' });
+        return null;
+      }
+      // A scheduled email is sent at its time, a retry at the time its event announced; never before, whatever woke the job.
+      if (request.sendAt && request.sendAt > now) throw new NotDueYetError(emailId, request.sendAt, 'scheduled');
+      if (request.status === 'retrying' && request.nextAttemptAt && request.nextAttemptAt > now) throw new NotDueYetError(emailId, request.nextAttemptAt, 'retry');
+      // An address suppressed (bounced, unsubscribed) since the email arrived stops every later
+      // attempt too: the arrival check's rule and event, applied again at the start.
+      const [suppressed] = await new SuppressionCheck(this.suppressions).check({ requests: [request.payload], manager, now });
+      if (suppressed) {
+        await this.requests.setStatus(manager, emailId, 'suppressed', suppressed.reason);
+        await this.events.record(manager, emailId, 'email.suppressed', { code: suppressed.code, reason: suppressed.reason });
+        return null;
+      }
       const attempt = request.attempts + 1;
-      await this.requests.startAttempt(manager, emailId, attempt, this.config.SEND_ATTEMPT_LEASE_MS);
-      return { request, attempt };
+      const { possibleDuplicate } = await this.requests.startAttempt(manager, emailId, attempt, this.config.SEND_ATTEMPT_LEASE_MS);
+      return { request, attempt, possibleDuplicate };
     });
   }
 
@@ -164,20 +190,54 @@ export class MailSender {
    * read it (one query, on this failure path only).
    */
   private async retryOrFail(emailId: string, attempt: number, firstAttemptAt: Date | null, error: SmtpDeferredError): Promise<SendOutcome> {
-    const now = this.clock.now();
-    const windowStart = firstAttemptAt ?? (await this.requests.firstAttemptStartedAt(this.dataSource.manager, emailId)) ?? now;
-    const decision = decideRetry(attempt, windowStart, now, {
-      maxAttempts: this.config.SEND_MAX_ATTEMPTS,
-      baseDelayMs: this.config.SEND_RETRY_BASE_MS,
-      maxDelayMs: this.config.SEND_RETRY_MAX_DELAY_MS,
-      windowMs: this.config.SEND_RETRY_WINDOW_MS,
-    });
+    const decision = await this.decideRetry(emailId, attempt, firstAttemptAt);
     if (!decision.retry) {
       const recorded = await this.fail(emailId, attempt, error, { code: decision.code, reason: `${decision.reason}; last failure: ${error.message}` });
       return recorded ? 'processed' : 'skipped';
     }
     // A later attempt owns the email when this is not recorded: nothing for the queue to retry.
     return (await this.defer(emailId, attempt, error, decision.nextAttemptAt)) ? { retryAt: decision.nextAttemptAt } : 'skipped';
+  }
+
+  /** {@link decideRetry} with the configured policy and the request's retry window. */
+  private async decideRetry(emailId: string, attempt: number, firstAttemptAt: Date | null): Promise<RetryDecision> {
+    const now = this.clock.now();
+    const windowStart = firstAttemptAt ?? (await this.requests.firstAttemptStartedAt(this.dataSource.manager, emailId)) ?? now;
+    return decideRetry(attempt, windowStart, now, {
+      maxAttempts: this.config.SEND_MAX_ATTEMPTS,
+      baseDelayMs: this.config.SEND_RETRY_BASE_MS,
+      maxDelayMs: this.config.SEND_RETRY_MAX_DELAY_MS,
+      windowMs: this.config.SEND_RETRY_WINDOW_MS,
+    });
+  }
+
+  /**
+   * The whole message went out and the server's reply never came: it may have been delivered.
+   * The lane's `UNCONFIRMED_SEND_*` policy decides, as after a crash in the window: `hold` ends
+   * the attempt `unknown` (`email.unknown`) for reconciliation; `resend` schedules the next
+   * attempt like a deferral, its `email.retrying` marked `possibleDuplicate` (and so is the next
+   * attempt's `email.sent`). A `resend` with no attempt left is held too: `failed` would say the
+   * message was not delivered, which nobody knows.
+   */
+  private async unconfirmed(request: MailRequestRow, attempt: number, firstAttemptAt: Date | null, error: SmtpUnconfirmedError): Promise<SendOutcome> {
+    const { emailId } = request;
+    if (unconfirmedSendPolicy(this.config, request.lane) === 'resend') {
+      const decision = await this.decideRetry(emailId, attempt, firstAttemptAt);
+      if (decision.retry) {
+        this.logger.warn(`email ${emailId}: attempt ${attempt} unconfirmed, resending at ${decision.nextAttemptAt.toISOString()}: ${error.message}`);
+        return (await this.defer(emailId, attempt, error, decision.nextAttemptAt)) ? { retryAt: decision.nextAttemptAt } : 'skipped';
+      }
+    }
+    const reason = `attempt ${attempt} sent the whole message and never got the server's reply; held for reconciliation: ${error.message}`;
+    this.logger.warn(`email ${emailId}: ${reason}`);
+    const recorded = await this.finish(
+      emailId,
+      attempt,
+      { status: 'unknown', outcome: 'unknown', error: reason },
+      'email.unknown',
+      { attempt, code: error.code, reason: reason.slice(0, 2_000) },
+    );
+    return recorded ? 'processed' : 'skipped';
   }
 
   /**
@@ -230,22 +290,31 @@ export class MailSender {
 
   /**
    * Records a temporary failure and when the next attempt runs (`nextAttemptAt`); false when a
-   * later attempt superseded this one.
+   * later attempt superseded this one. An unconfirmed attempt's outcome is `unknown` (what makes
+   * the next attempt a possible duplicate) and its event says so.
    */
-  private async defer(emailId: string, attempt: number, error: SmtpDeferredError, nextAttemptAt: Date): Promise<boolean> {
+  private async defer(emailId: string, attempt: number, error: SmtpDeferredError | SmtpUnconfirmedError, nextAttemptAt: Date): Promise<boolean> {
+    const unconfirmed = error instanceof SmtpUnconfirmedError;
     return this.finish(
       emailId,
       attempt,
       {
         status: 'retrying',
-        outcome: 'deferred',
+        outcome: unconfirmed ? 'unknown' : 'deferred',
         nextAttemptAt,
         ...(error.smtpCode !== undefined && { smtpCode: error.smtpCode }),
         ...(error.smtpResponse !== undefined && { smtpResponse: error.smtpResponse }),
         error: error.message,
       },
       'email.retrying',
-      { attempt, code: error.code, reason: error.message.slice(0, 2_000), nextAttemptAt: nextAttemptAt.toISOString(), ...smtpReply(error) },
+      {
+        attempt,
+        code: error.code,
+        reason: error.message.slice(0, 2_000),
+        nextAttemptAt: nextAttemptAt.toISOString(),
+        ...smtpReply(error),
+        ...(unconfirmed && { possibleDuplicate: true }),
+      },
     );
   }
 
@@ -317,7 +386,7 @@ export class MailSender {
 }
 
 /** The SMTP server's reply code and text for an event's detail, when the failure had one. */
-function smtpReply(error: SmtpRejectedError | SmtpDeferredError): Pick<EmailEventDetail, 'smtpCode' | 'smtpResponse'> {
+function smtpReply(error: SmtpRejectedError | SmtpDeferredError | SmtpUnconfirmedError): Pick<EmailEventDetail, 'smtpCode' | 'smtpResponse'> {
   return {
     // The contract takes reply codes 200–599 only; a client-side failure has none.
     ...(error.smtpCode !== undefined && error.smtpCode >= 200 && error.smtpCode <= 599 && { smtpCode: error.smtpCode }),

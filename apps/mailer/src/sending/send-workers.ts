@@ -113,8 +113,8 @@ export class SendWorkers implements OnApplicationBootstrap, OnApplicationShutdow
         throw new DelayedError();
       }
       if (error instanceof NotDueYetError) {
-        // Woken before the email's time (PostgreSQL's `send_at` decides, not the job): wait for it.
-        await job.moveToDelayed(error.sendAt.getTime(), token);
+        // Woken before the email's time (PostgreSQL's `send_at` or `next_attempt_at` decides, not the job): wait for it.
+        await job.moveToDelayed(error.dueAt.getTime(), token);
         throw new DelayedError();
       }
       // Tell BullMQ not to retry what can never succeed; everything else backs off and retries.

@@ -31,3 +31,21 @@ export class SmtpDeferredError extends DomainError {
     super(message, options);
   }
 }
+
+/**
+ * The whole message, the end-of-data `.` included, was written to the server and no reply to it
+ * came (a timeout, or the connection dropped): the server may have accepted it. Not retriable as
+ * such: a blind retry could deliver it twice, so the lane's `UNCONFIRMED_SEND_*` policy decides
+ * (`hold`: `unknown` until reconciled; `resend`: the next attempt, marked as a possible duplicate).
+ */
+export class SmtpUnconfirmedError extends DomainError {
+  readonly code = 'smtp_unconfirmed';
+  readonly retriable = false;
+  /** There was no reply: the fields exist for the callers that read them off every SMTP failure. */
+  readonly smtpCode = undefined;
+  readonly smtpResponse = undefined;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Lane } from '@app/contracts';
 import { SmtpCapture, waitFor } from '@app/testing';
 import { loadMailerConfig } from '../config.js';
 import { SmtpTransport, type OutgoingMail } from './smtp.transport.js';
-import { SmtpDeferredError } from './smtp.errors.js';
+import { SmtpDeferredError, SmtpUnconfirmedError } from './smtp.errors.js';
 
 /** The per-lane SMTP pools against a real SMTP server (the test kit's capture server). */
 describe('SmtpTransport lanes (SMTP)', () => {
@@ -145,5 +145,75 @@ describe('SmtpTransport connection failures (TCP)', () => {
     const error = await transportTo(port).send(mail, 'transactional').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SmtpDeferredError);
     expect(error).toMatchObject({ retriable: true });
+  });
+});
+
+/**
+ * The end of data on a real SMTP server: the server takes the whole message and its reply to the
+ * final `.` never arrives (too late, or the connection drops). The server may have the message, so
+ * this is unconfirmed, never a plain deferral; with DKIM too (the signer reads the whole message
+ * before it writes, so the mark must come from the stream the connection reads).
+ */
+describe('SmtpTransport at the end of data (SMTP)', () => {
+  let smtpServer: SmtpCapture;
+  let port: number;
+  const transports: SmtpTransport[] = [];
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+
+  beforeEach(async () => {
+    smtpServer = new SmtpCapture();
+    port = await smtpServer.start();
+  });
+
+  afterEach(async () => {
+    for (const t of transports.splice(0)) await t.onApplicationShutdown();
+    await smtpServer.stop();
+  });
+
+  async function transport(env: Record<string, string> = {}): Promise<SmtpTransport> {
+    const t = new SmtpTransport(
+      loadMailerConfig({
+        MAILER_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused',
+        KAFKA_BROKERS: '127.0.0.1:9092',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        SMTP_URL: `smtp://127.0.0.1:${port}`,
+        SMTP_TLS: 'none',
+        SMTP_SOCKET_TIMEOUT_MS: '500',
+        ...env,
+      }),
+    );
+    transports.push(t);
+    return t;
+  }
+
+  const mail = (): OutgoingMail => {
+    const emailId = randomUUID();
+    return { messageId: `<${emailId}@test.local>`, from: 'no-reply@shop.example', to: ['ada@example.com'], subject: 's', text: 'x'.repeat(50_000), headers: { 'X-Email-Id': emailId } };
+  };
+
+  it.each([
+    ['without DKIM', {}],
+    ['with DKIM', { DKIM_DOMAIN: 'shop.example', DKIM_SELECTOR: 's1', DKIM_PRIVATE_KEY: privateKey }],
+  ])('calls a reply that comes after the socket timeout unconfirmed (%s)', async (_name, env) => {
+    smtpServer.delayAcceptance(1_500);
+    const error = await (await transport(env)).send(mail(), 'transactional').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SmtpUnconfirmedError);
+    expect(error).toMatchObject({ cause: expect.objectContaining({ code: 'ETIMEDOUT' }) });
+    expect(smtpServer.mails).toHaveLength(1);
+  });
+
+  it('calls a connection dropped after the end of data unconfirmed', async () => {
+    smtpServer.dropAfterData(() => true);
+    const error = await (await transport()).send(mail(), 'transactional').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SmtpUnconfirmedError);
+    expect(smtpServer.mails).toHaveLength(1);
+  });
+
+  it('still defers a refusal before the data, and sends the next message on the same pool as usual', async () => {
+    smtpServer.refuseRecipients(() => ({ code: 451, message: 'try later' }));
+    const t = await transport();
+    await expect(t.send(mail(), 'transactional')).rejects.toBeInstanceOf(SmtpDeferredError);
+    smtpServer.refuseRecipients(() => null);
+    await expect(t.send(mail(), 'transactional')).resolves.toMatchObject({ response: expect.stringMatching(/^250/) });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifySmtpError } from './smtp.transport.js';
-import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
+import { SmtpDeferredError, SmtpRejectedError, SmtpUnconfirmedError } from './smtp.errors.js';
 
 const smtpError = (fields: Record<string, unknown>): Error => Object.assign(new Error('smtp'), fields);
 
@@ -25,5 +25,22 @@ describe('classifySmtpError', () => {
     expect(classifySmtpError(smtpError({ code: 'ECONNECTION' }))).toBeInstanceOf(SmtpDeferredError);
     expect(classifySmtpError(smtpError({ code: 'EAUTH', responseCode: 535 }))).toBeInstanceOf(SmtpDeferredError);
     expect(classifySmtpError(new Error('socket hang up'))).toBeInstanceOf(SmtpDeferredError);
+  });
+
+  it('calls a failure with no reply after the whole message was written unconfirmed, never a plain retry', () => {
+    const written = { messageWritten: true };
+    // nodemailer reports a timeout or a drop as `command: 'CONN'` whatever step was in flight.
+    const timeout = classifySmtpError(smtpError({ code: 'ETIMEDOUT', command: 'CONN' }), written);
+    expect(timeout).toBeInstanceOf(SmtpUnconfirmedError);
+    expect(timeout).toMatchObject({ code: 'smtp_unconfirmed', retriable: false, smtpCode: undefined });
+    expect(classifySmtpError(smtpError({ code: 'ECONNECTION', command: 'CONN' }), written)).toBeInstanceOf(SmtpUnconfirmedError);
+    // Before the end of data, the same failure is a deferral.
+    expect(classifySmtpError(smtpError({ code: 'ETIMEDOUT', command: 'CONN' }), { messageWritten: false })).toBeInstanceOf(SmtpDeferredError);
+  });
+
+  it('classifies a reply to the final dot by its code, as any other reply', () => {
+    const written = { messageWritten: true };
+    expect(classifySmtpError(smtpError({ code: 'EMESSAGE', command: 'DATA', responseCode: 451 }), written)).toBeInstanceOf(SmtpDeferredError);
+    expect(classifySmtpError(smtpError({ code: 'EMESSAGE', command: 'DATA', responseCode: 554 }), written)).toBeInstanceOf(SmtpRejectedError);
   });
 });

@@ -1,10 +1,10 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
+import nodemailer, { type NodemailerError, type SendMailOptions, type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { LANES, type Lane } from '@app/contracts';
 import { MAILER_CONFIG, type MailerConfig, smtpPoolSize, smtpUrlOf } from '../config.js';
 import type { RecipientRefusal } from '../suppressions/hard-bounce.js';
-import { SmtpDeferredError, SmtpRejectedError } from './smtp.errors.js';
+import { SmtpDeferredError, SmtpRejectedError, SmtpUnconfirmedError } from './smtp.errors.js';
 
 export interface OutgoingAttachment {
   filename: string;
@@ -41,10 +41,22 @@ export interface SmtpReceipt {
 }
 
 /**
+ * What one `send` learned about its message stream, filled in by {@link trackHandOff}: whether
+ * nodemailer read the whole message, so that the end-of-data `.` went out right behind it.
+ */
+interface HandOff {
+  messageWritten: boolean;
+}
+
+/** The key of a send's {@link HandOff} in nodemailer's per-message options (plugins see those as `mail.data`). */
+const HAND_OFF = 'emailLoopHandOff';
+
+/**
  * The SMTP adapter: one pooled nodemailer transport per lane (`SMTP_POOL_SIZE_<LANE>`
  * connections each, to `SMTP_URL_<LANE>` or `SMTP_URL`), so bulk mail waiting for a connection
  * never queues in front of a transactional one. Every failure leaves as a typed error: {@link SmtpRejectedError}
- * (permanent) or {@link SmtpDeferredError} (try again later).
+ * (permanent), {@link SmtpDeferredError} (try again later) or {@link SmtpUnconfirmedError} (the
+ * whole message went out and no reply came: it may have been accepted).
  */
 @Injectable()
 export class SmtpTransport implements OnApplicationShutdown {
@@ -54,7 +66,8 @@ export class SmtpTransport implements OnApplicationShutdown {
 
   constructor(@Inject(MAILER_CONFIG) config: MailerConfig) {
     const pool = (lane: Lane): Transporter =>
-      nodemailer.createTransport({
+      nodemailer
+        .createTransport({
         url: smtpUrlOf(config, lane),
         // With DKIM configured, every message is signed as it is streamed to the server.
         ...(config.DKIM && { dkim: config.DKIM }),
@@ -65,7 +78,8 @@ export class SmtpTransport implements OnApplicationShutdown {
         greetingTimeout: config.SMTP_CONNECT_TIMEOUT_MS,
         socketTimeout: config.SMTP_SOCKET_TIMEOUT_MS,
         ...smtpTlsOptions(config),
-      });
+        })
+        .use('stream', trackHandOff);
     this.pools = { transactional: pool('transactional'), bulk: pool('bulk') };
     // Pools on the same route talk to the same server with the same credentials: one greeting tells for both.
     this.routes = config.SMTP_URL_BULK === config.SMTP_URL_TRANSACTIONAL ? [this.pools.transactional] : [this.pools.transactional, this.pools.bulk];
@@ -78,15 +92,18 @@ export class SmtpTransport implements OnApplicationShutdown {
 
   /** Hands `mail` over on a connection of `lane`'s pool (waiting for one if all are busy). */
   async send(mail: OutgoingMail, lane: Lane): Promise<SmtpReceipt> {
+    const handOff: HandOff = { messageWritten: false };
+    const options: SendMailOptions & { [HAND_OFF]: HandOff } = {
+      ...mail,
+      messageId: mail.messageId,
+      // Content is only ever passed by value: nothing in a message may make nodemailer read a
+      // local file or fetch a URL (attachments and images can name a `path` or `href`).
+      disableFileAccess: true,
+      disableUrlAccess: true,
+      [HAND_OFF]: handOff,
+    };
     try {
-      const info = await this.pools[lane].sendMail({
-        ...mail,
-        messageId: mail.messageId,
-        // Content is only ever passed by value: nothing in a message may make nodemailer read a
-        // local file or fetch a URL (attachments and images can name a `path` or `href`).
-        disableFileAccess: true,
-        disableUrlAccess: true,
-      });
+      const info = await this.pools[lane].sendMail(options);
       return {
         messageId: String(info.messageId ?? mail.messageId),
         response: String(info.response ?? ''),
@@ -94,7 +111,7 @@ export class SmtpTransport implements OnApplicationShutdown {
         refused: refusalsOf(info.rejectedErrors),
       };
     } catch (error) {
-      throw classifySmtpError(error);
+      throw classifySmtpError(error, handOff);
     }
   }
 
@@ -121,12 +138,48 @@ function refusalsOf(errors: readonly Partial<NodemailerError>[] | undefined): Re
   return (errors ?? []).map((r) => ({ recipient: String(r.recipient ?? ''), smtpCode: r.responseCode, response: r.response }));
 }
 
+/**
+ * nodemailer's `stream` step: marks the send's {@link HandOff} once the message stream the
+ * connection reads has ended. The connection pipes that stream into its dot-escaping stream, which
+ * writes the end-of-data `.` to the socket as soon as the source ends; so after this mark the
+ * server may have the whole message. nodemailer's own error cannot tell: a timeout or a dropped
+ * connection is `ETIMEDOUT`/`ECONNECTION` with `command: 'CONN'` whichever step was in flight
+ * (smtp-connection's `_onTimeout`/`_onClose`), and only a reply carries `command: 'DATA'`.
+ *
+ * The stream is wrapped where the pool creates it (`createReadStream`, after DKIM signing), not
+ * as a `transform`: DKIM reads its whole input before it writes, so a transform's end would come
+ * before the message had left. A message the pool requeues (not a byte read) is never marked.
+ */
+function trackHandOff(mail: { data: object; message: { createReadStream: (...args: never[]) => NodeJS.ReadableStream } }, done: (err?: Error | null) => void): void {
+  const handOff = (mail.data as { [HAND_OFF]?: HandOff })[HAND_OFF];
+  if (handOff) {
+    const message = mail.message;
+    const createReadStream = message.createReadStream.bind(message);
+    message.createReadStream = (...args) => {
+      const stream = createReadStream(...args);
+      stream.once('end', () => {
+        handOff.messageWritten = true;
+      });
+      return stream;
+    };
+  }
+  done();
+}
+
 const CONNECTION_ERROR_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EAUTH', 'ENOAUTH', 'EPROXY']);
 
-/** Maps a nodemailer failure to our error types, by reply code, never by message text. */
-export function classifySmtpError(error: unknown): SmtpRejectedError | SmtpDeferredError {
+/**
+ * Maps a nodemailer failure to our error types, by reply code, never by message text. A failure
+ * with no reply after the whole message was written (`handOff.messageWritten`) is unconfirmed:
+ * the server may have accepted the message and its reply got lost. Any reply, even after that
+ * (a 4xx or 5xx to the final `.`), is classified by its code as usual.
+ */
+export function classifySmtpError(error: unknown, handOff: Readonly<HandOff> = { messageWritten: false }): SmtpRejectedError | SmtpDeferredError | SmtpUnconfirmedError {
   const e = error as Partial<NodemailerError>;
   const message = error instanceof Error ? error.message : String(error);
+  if (handOff.messageWritten && typeof e.responseCode !== 'number') {
+    return new SmtpUnconfirmedError(`the whole message was sent and the server's reply to it never came: ${message}`, { cause: error });
+  }
   // Failures of the connection or of our credentials say nothing about this message: retry.
   if (e.code && CONNECTION_ERROR_CODES.has(e.code)) {
     return new SmtpDeferredError(message, e.responseCode, e.response, { cause: error });

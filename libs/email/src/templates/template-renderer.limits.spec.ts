@@ -26,7 +26,8 @@ async function ticksDuring<T>(work: Promise<T>): Promise<{ ticks: number; outcom
   return { ticks, outcome, ms: Date.now() - started };
 }
 
-describe('TemplateRenderer limits', () => {
+// Each worker thread loads tsx and the engines on first use: seconds on a loaded CI machine.
+describe('TemplateRenderer limits', { timeout: 60_000 }, () => {
   it('stops a four-level {{#each}} over 200 items at its deadline, with the event loop free meanwhile', async () => {
     // 200^4 = 1.6 billion iterations that produce nothing: only the deadline can stop it.
     const compiled = await renderer.compile(template('{{#each items}}{{#each @root.items}}{{#each @root.items}}{{#each @root.items}}{{/each}}{{/each}}{{/each}}{{/each}}'));

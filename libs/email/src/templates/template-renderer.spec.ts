@@ -17,7 +17,8 @@ const template = (patch: Partial<TemplateDefinition> = {}) => ({
   ...patch,
 });
 
-describe('TemplateRenderer', () => {
+// Each worker thread loads tsx and the engines on first use: seconds on a loaded CI machine.
+describe('TemplateRenderer', { timeout: 60_000 }, () => {
   it('escapes data in the HTML part and leaves it as it is in the plain-text subject', async () => {
     const compiled = await renderer.compile(template());
     const out = await compiled.render({ name: 'Ada & <script>x</script>', link: 'https://example.com/start' });

@@ -151,7 +151,7 @@ export class MailSender {
       if (request.status === 'retrying' && request.nextAttemptAt && request.nextAttemptAt > now) throw new NotDueYetError(emailId, request.nextAttemptAt, 'retry');
       // An address suppressed (bounced, unsubscribed) since the email arrived stops every later
       // attempt too: the arrival check's rule and event, applied again at the start.
-      const [suppressed] = await new SuppressionCheck(this.suppressions).check({ requests: [request.payload], manager, now });
+      const [suppressed] = await new SuppressionCheck(this.suppressions).check({ requests: [request.payload], manager, now, prepared: undefined });
       if (suppressed) {
         await this.requests.setStatus(manager, emailId, 'suppressed', suppressed.reason);
         await this.events.record(manager, emailId, 'email.suppressed', { code: suppressed.code, reason: suppressed.reason });

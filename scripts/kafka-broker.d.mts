@@ -22,3 +22,10 @@ export interface BrokerSecurity {
   plainUsers?: Record<string, string>;
 }
 export function stopBroker(dir: string, signal?: NodeJS.Signals): Promise<boolean>;
+export function clusterNodeDir(dir: string, id: number): string;
+/** One node of a cluster: its client (broker) port and its controller (quorum) port. */
+export interface ClusterNodePorts {
+  port: number;
+  controllerPort: number;
+}
+export function startCluster(options: { dir: string; nodes: ClusterNodePorts[]; detached?: boolean; heapMb?: number; only?: number[] }): Promise<number[]>;

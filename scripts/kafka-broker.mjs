@@ -93,24 +93,42 @@ function listenerProperties(port, controllerPort, security) {
   return props;
 }
 
-function writeServerProperties(dir, port, controllerPort, security) {
+/**
+ * `node`: this node's id and the controller quorum (`voters`, `{ id, controllerPort }` of every
+ * combined broker+controller node); absent, a single node (id 1, voting alone).
+ */
+function writeServerProperties(dir, port, controllerPort, security, node) {
+  const voters = node?.voters ?? [{ id: 1, controllerPort }];
+  // Internal topics (group offsets, transactions) replicated like ours: a commit survives a broker.
+  const replicas = Math.min(3, voters.length);
   const props = {
     'process.roles': 'broker,controller',
-    'node.id': '1',
-    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    'node.id': String(node?.id ?? 1),
+    'controller.quorum.voters': voters.map((v) => `${v.id}@127.0.0.1:${v.controllerPort}`).join(','),
     ...listenerProperties(port, controllerPort, security),
     'controller.listener.names': 'CONTROLLER',
     'log.dirs': join(dir, 'data'),
     'num.partitions': '4',
     'auto.create.topics.enable': 'false',
-    'offsets.topic.replication.factor': '1',
+    'offsets.topic.replication.factor': String(replicas),
     'offsets.topic.num.partitions': '10',
-    'transaction.state.log.replication.factor': '1',
-    'transaction.state.log.min.isr': '1',
+    'transaction.state.log.replication.factor': String(replicas),
+    'transaction.state.log.min.isr': String(Math.min(2, replicas)),
+    // A topic created without settings of its own (not ours: the apps set both) gets the same.
+    'default.replication.factor': String(replicas),
     // Without this every new consumer group waits 3 s before its first assignment.
     'group.initial.rebalance.delay.ms': '0',
     'log.retention.hours': '24',
     'log.segment.bytes': String(64 * 1024 * 1024),
+    ...(node && {
+      // Several JVMs on a small, busy machine: a node that starts slowly must not give up on
+      // registering (default 60 s), and a quorum member a few seconds late to fetch must not
+      // trigger an election (defaults 1 s / 2 s). A dead broker is still fenced after the
+      // default session timeout (9 s), when its partitions get new leaders.
+      'initial.broker.registration.timeout.ms': '240000',
+      'controller.quorum.election.timeout.ms': '3000',
+      'controller.quorum.fetch.timeout.ms': '8000',
+    }),
   };
   const file = join(dir, 'server.properties');
   writeFileSync(file, Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
@@ -140,43 +158,95 @@ export function brokerPid(dir) {
 /**
  * Starts a broker whose state lives in `dir` (formatted on first start, kept across restarts)
  * and resolves once it accepts clients. `detached` lets it outlive this process.
- */
-/**
+ *
  * `security` (tests of authenticated clients): `{ internalPort, sslPort?, keystorePemFile?,
  * scramUsers: [{ mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512', name, password }],
  * plainUsers: { name: password } }`; SCRAM users are created when the storage is formatted.
  */
 export async function startBroker({ dir, port, controllerPort, detached = true, heapMb = 512, security }) {
+  const node = launchNode({ dir, port, controllerPort, detached, heapMb, security, clusterId: clusterId(dir) });
+  await node.started;
+  return node.pid;
+}
+
+/**
+ * Formats (first start only) and spawns one node; `started` resolves once it accepts clients.
+ * A node of a cluster can finish starting only once a majority of the voters runs, hence the
+ * split: {@link startCluster} launches every node before it waits for any.
+ */
+function launchNode({ dir, port, controllerPort, detached, heapMb, security, clusterId: id, node }) {
   const logs = join(dir, 'logs');
   mkdirSync(logs, { recursive: true });
   resolveKafkaJars();
-  const props = writeServerProperties(dir, port, controllerPort, security);
+  const props = writeServerProperties(dir, port, controllerPort, security, node);
   const scram = (security?.scramUsers ?? []).flatMap((u) => ['--add-scram', `${u.mechanism}=[name=${u.name},password=${u.password}]`]);
   const classpath = `${LIBS}/*`;
   const jvmLog = [`-Dlog4j.configuration=file:${join(ROOT, 'stack/kafka/log4j.properties')}`, `-Dkafka.logs.dir=${logs}`];
-  run('java', [...jvmLog, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(dir), '-c', props, '--ignore-formatted', ...scram], {
+  run('java', [...jvmLog, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', props, '--ignore-formatted', ...scram], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const serverLog = join(logs, 'server.log');
   const startsBefore = countStarts(serverLog);
   const out = openSync(join(logs, 'stdout.log'), 'a');
+  // A cluster's nodes share the machine: the serial collector and the client compiler only cost
+  // a few threads each, where G1 and C2 would start a dozen per JVM.
+  const jvm = node ? ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'] : ['-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20'];
   const child = spawn(
     'java',
-    [`-Xms${Math.min(256, heapMb)}m`, `-Xmx${heapMb}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', ...jvmLog, '-cp', classpath, 'kafka.Kafka', props],
+    [`-Xms${Math.min(256, heapMb)}m`, `-Xmx${heapMb}m`, ...jvm, '-Djava.awt.headless=true', ...jvmLog, '-cp', classpath, 'kafka.Kafka', props],
     { detached, stdio: ['ignore', out, out] },
   );
   if (detached) child.unref();
   writeFileSync(join(dir, 'kafka.pid'), String(child.pid));
-  await waitUntil(
+  const started = waitUntil(
     async () => {
       if (brokerPid(dir) === null) throw new Error(`the Kafka broker exited during start-up${tail(serverLog)}${tail(join(logs, 'stdout.log'))}`);
       return (await portOpen(port)) && countStarts(serverLog) > startsBefore;
     },
-    'the Kafka broker',
-    120_000,
+    `the Kafka broker in ${dir}`,
+    // Several JVMs starting at once on a small machine: a node of a cluster gets longer.
+    node ? 240_000 : 120_000,
     () => tail(serverLog),
   );
-  return child.pid;
+  return { pid: child.pid, started };
+}
+
+/** The directory of node `id` (1-based) of a cluster started in `dir`. */
+export function clusterNodeDir(dir, id) {
+  return join(dir, `node-${id}`);
+}
+
+/**
+ * Starts (or restarts) a KRaft cluster in `dir`: `nodes` combined broker+controller nodes, each
+ * with its own ports and log directory (`dir/node-<id>`), all voters of one quorum with the same
+ * cluster id. Resolves with the pids once every node accepts clients. `only` restarts just those
+ * node ids (the others must be running: a node needs a quorum majority to start).
+ */
+export async function startCluster({ dir, nodes, detached = true, heapMb = 384, only }) {
+  mkdirSync(dir, { recursive: true });
+  const id = clusterId(dir);
+  const voters = nodes.map((n, i) => ({ id: i + 1, controllerPort: n.controllerPort }));
+  const launch = (n) =>
+    launchNode({ dir: clusterNodeDir(dir, n.id), port: n.port, controllerPort: n.controllerPort, detached, heapMb, clusterId: id, node: { id: n.id, voters } });
+  const wanted = nodes.map((n, i) => ({ ...n, id: i + 1 })).filter((n) => !only || only.includes(n.id));
+  const launched = wanted.map(launch);
+  // A node that gave up while the others were still starting (a starved quorum) gets two more
+  // tries: its peers are further along by then.
+  const pids = await Promise.all(
+    wanted.map(async (n, i) => {
+      let attempt = launched[i];
+      for (let tries = 1; ; tries++) {
+        try {
+          await attempt.started;
+          return attempt.pid;
+        } catch (error) {
+          if (tries === 3 || brokerPid(clusterNodeDir(dir, n.id)) !== null) throw error;
+          attempt = launch(n);
+        }
+      }
+    }),
+  );
+  return pids;
 }
 
 function countStarts(serverLog) {

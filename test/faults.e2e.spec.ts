@@ -4,10 +4,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { sleep } from '@app/common';
-import { CONTRACT_VERSION, emailRequestedMessageSchema } from '@app/contracts';
+import { CONTRACT_VERSION, contractTopics, emailRequestedMessageSchema } from '@app/contracts';
 import { waitFor } from '@app/testing';
 import { EmailLoopStack, REDIS_URL, type StackOptions } from './stack.js';
 import { PrivateKafka } from './infra/private-kafka.js';
+import { PrivateKafkaCluster } from './infra/private-kafka-cluster.js';
 import { PrivatePostgres } from './infra/private-postgres.js';
 import { StatusMonitor } from './faults/status-monitor.js';
 import { KafkaTools, type GroupMember } from './faults/kafka-tools.js';
@@ -38,6 +39,8 @@ interface FaultContext {
   stack: EmailLoopStack;
   kafka: KafkaTools;
   kafkaBroker?: PrivateKafka;
+  /** The scenario's private cluster, with `privateCluster`. */
+  cluster?: PrivateKafkaCluster;
   postgres?: PrivatePostgres;
   /** Resolves once `n` requests were accepted by the business API (rejects after `timeoutMs`, default 120 s). */
   accepted(n: number, timeoutMs?: number): Promise<void>;
@@ -65,6 +68,13 @@ interface Scenario {
   /** Runs it on a private broker that is still down when the apps start (the fault starts it). */
   kafkaDownAtStart?: boolean;
   privatePostgres?: boolean;
+  /**
+   * Runs it on a private KRaft cluster of this many brokers; the load starts once every topic
+   * exists with min(3, brokers) replicas and its min.insync.replicas (checked).
+   */
+  privateCluster?: number;
+  /** Runs after that check, before the first request is posted (e.g. a broker down for the whole run). */
+  beforeLoad?(ctx: Pick<FaultContext, 'stack' | 'kafka' | 'cluster'>): Promise<void>;
   /**
    * Spreads the load's batches over about this long instead of posting them back to back, so
    * requests keep arriving during a fault that lasts a while (whatever FAULT_EMAIL_COUNT is).
@@ -138,11 +148,50 @@ async function outboxBacklog(databaseUrl: string, outbox: string): Promise<{ pen
   return { pending: counts.get('pending') ?? 0, dead: counts.get('dead') ?? 0 };
 }
 
+/**
+ * Waits until the apps created every contract topic (dead-letter topics included), then checks
+ * that each partition has min(3, brokers) replicas, all in sync, and the topic min.insync.replicas
+ * 2 (1 below 3 replicas): the apps' defaults, nothing configured.
+ */
+async function expectReplicatedTopics(kafka: KafkaTools, brokers: number): Promise<void> {
+  const replicas = Math.min(3, brokers);
+  for (const topic of contractTopics()) {
+    const partitions = await waitFor(
+      async () => {
+        const found = await kafka.partitions(topic).catch(() => []);
+        return found.length > 0 && found.every((p) => p.isr.length === replicas) ? found : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, description: `${topic} to exist with ${replicas} in-sync replicas` },
+    );
+    expect(partitions.map((p) => p.replicas.length), `${topic} replicas per partition`).toEqual(partitions.map(() => replicas));
+    expect(await kafka.minInsyncReplicas(topic), `${topic} min.insync.replicas`).toBe(replicas >= 3 ? 2 : 1);
+  }
+}
+
+/** SIGKILLs the broker that leads most partitions of `topic`, and waits until every partition has a leader again. */
+async function killLeaderOf(cluster: PrivateKafkaCluster, kafka: KafkaTools, topic: string): Promise<number> {
+  const leader = await kafka.busiestLeader(topic);
+  const killedAt = Date.now();
+  await cluster.stop(leader, 'SIGKILL');
+  const moved = await waitFor(
+    async () => {
+      const partitions = await kafka.partitions(topic).catch(() => []);
+      return partitions.length > 0 && partitions.every((p) => p.leader >= 0 && p.leader !== leader) ? partitions : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 250, description: `new leaders for ${topic} after broker ${leader} was killed` },
+  );
+  console.log(
+    `[faults] killed broker ${leader} (leader of ${topic}); new leaders after ${((Date.now() - killedAt) / 1000).toFixed(1)} s: ` +
+      JSON.stringify(moved.map((p) => ({ partition: p.partition, leader: p.leader, isr: p.isr }))),
+  );
+  return leader;
+}
+
 async function runScenario(scenario: Scenario, cleanup: (fn: () => Promise<void>) => void): Promise<ScenarioResult> {
   const started = Date.now();
   const stack = new EmailLoopStack();
   const options: StackOptions = { ...scenario.stack };
-  const ctx: Pick<FaultContext, 'kafkaBroker' | 'postgres'> = {};
+  const ctx: Pick<FaultContext, 'kafkaBroker' | 'postgres' | 'cluster'> = {};
   if (scenario.privateKafka || scenario.kafkaDownAtStart) {
     const broker = new PrivateKafka();
     cleanup(() => broker.destroy());
@@ -151,6 +200,13 @@ async function runScenario(scenario: Scenario, cleanup: (fn: () => Promise<void>
     else await broker.start();
     ctx.kafkaBroker = broker;
     options.kafkaBrokers = broker.brokers;
+  }
+  if (scenario.privateCluster) {
+    const cluster = new PrivateKafkaCluster(scenario.privateCluster);
+    cleanup(() => cluster.destroy());
+    await cluster.start();
+    ctx.cluster = cluster;
+    options.kafkaBrokers = cluster.brokers;
   }
   if (scenario.privatePostgres) {
     const postgres = new PrivatePostgres();
@@ -162,6 +218,8 @@ async function runScenario(scenario: Scenario, cleanup: (fn: () => Promise<void>
   cleanup(async () => void (await stack.stop()));
   await stack.start(options);
   const kafka = new KafkaTools(stack.kafkaBrokers, stack.topicPrefix);
+  if (ctx.cluster) await expectReplicatedTopics(kafka, ctx.cluster.size);
+  await scenario.beforeLoad?.({ ...ctx, stack, kafka });
 
   const recipients = Array.from({ length: LOAD }, (_, i) => `${scenario.name}-${i}@example.test`);
   const refused = new Set(recipients.filter((_, i) => scenario.refuse550?.(i)));
@@ -690,9 +748,57 @@ const scenarios: Scenario[] = [
       return { expectedDeadLetters: { 'mail.requests.transactional.dlq': 1 } };
     },
   },
+  {
+    name: 'cluster-kill-requests-leader',
+    // Three brokers, topics with 3 replicas and min.insync.replicas 2. The broker leading most
+    // partitions of the request topic dies (SIGKILL) mid-stream, while the relay publishes to it
+    // (acks=all, idempotent) and the mailer consumes from it; it rejoins 10 s later. No app dies.
+    privateCluster: 3,
+    loadSpreadMs: 30_000,
+    async fault({ cluster, kafka, accepted }) {
+      await accepted(LOAD / 4);
+      const killed = await killLeaderOf(cluster!, kafka, 'mail.requests.transactional');
+      await sleep(10_000);
+      await cluster!.start([killed]);
+      return {};
+    },
+  },
+  {
+    name: 'cluster-kill-events-leader',
+    // As above for mail.events: the mailer's relay publishes status events to it and business
+    // consumes them; the broker leading most of its partitions dies once mail is flowing.
+    privateCluster: 3,
+    loadSpreadMs: 30_000,
+    async fault({ cluster, kafka, accepted, delivered }) {
+      await accepted(LOAD / 4);
+      await delivered(LOAD / 8);
+      const killed = await killLeaderOf(cluster!, kafka, 'mail.events');
+      await sleep(10_000);
+      await cluster!.start([killed]);
+      return {};
+    },
+  },
+  {
+    name: 'cluster-one-broker-down',
+    // One of three brokers is down for the whole run (killed once the topics exist, before the
+    // first request): every write still has its 2 in-sync replicas, and nothing waits for it.
+    privateCluster: 3,
+    async beforeLoad({ cluster, kafka }) {
+      await killLeaderOf(cluster!, kafka, 'mail.requests.transactional');
+    },
+    async fault() {
+      return {};
+    },
+  },
 ];
 
 const only = process.env.FAULT_SCENARIOS?.split(',');
+/**
+ * The 3-broker scenarios start three JVMs each (about 3 minutes apiece on 2 cores): they run in
+ * `npm run test:faults` (which sets FAULT_CLUSTER=1) and are skipped by the default `npm test`,
+ * whose budget they would break. FAULT_SCENARIOS naming one runs it either way.
+ */
+const clusterScenarios = process.env.FAULT_CLUSTER === '1';
 
 describe('fault suite: nothing lost, nothing sent twice', () => {
   let cleanups: (() => Promise<void>)[] = [];
@@ -708,7 +814,10 @@ describe('fault suite: nothing lost, nothing sent twice', () => {
   });
 
   for (const scenario of scenarios) {
-    it.skipIf(only !== undefined && !only.includes(scenario.name))(scenario.name, async () => {
+    // Three JVMs start (and restart) on a small machine before the load even begins.
+    const timeout = scenario.privateCluster ? 900_000 : undefined;
+    const skipped = only !== undefined ? !only.includes(scenario.name) : scenario.privateCluster !== undefined && !clusterScenarios;
+    it.skipIf(skipped)(scenario.name, { timeout }, async () => {
       await runScenario(scenario, (fn) => cleanups.push(fn));
     });
   }

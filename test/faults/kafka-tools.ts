@@ -1,4 +1,4 @@
-import { AssignerProtocol, Kafka, logLevel, type Admin } from 'kafkajs';
+import { AssignerProtocol, ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
 import { waitFor } from '@app/testing';
 
 /** One member of a consumer group as the broker describes it, with the partitions it was assigned. */
@@ -81,6 +81,34 @@ export class KafkaTools {
     return this.withAdmin(async (admin) => {
       const [offsets] = await admin.fetchOffsets({ groupId: this.prefix + group, topics: [this.prefix + topic] });
       return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    });
+  }
+
+  /** Per partition of a topic of this stack: its leader's node id, its replicas and in-sync replicas. */
+  async partitions(topic: string): Promise<{ partition: number; leader: number; replicas: number[]; isr: number[] }[]> {
+    return this.withAdmin(async (admin) => {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [this.prefix + topic] });
+      return (topics[0]?.partitions ?? []).map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr }));
+    });
+  }
+
+  /** The node id that leads the most partitions of `topic` (the lowest id on a tie). */
+  async busiestLeader(topic: string): Promise<number> {
+    const counts = new Map<number, number>();
+    for (const p of await this.partitions(topic)) counts.set(p.leader, (counts.get(p.leader) ?? 0) + 1);
+    const [leader] = [...counts].sort(([a, n], [b, m]) => m - n || a - b)[0] ?? [];
+    if (leader === undefined || leader < 0) throw new Error(`${topic} has no leader`);
+    return leader;
+  }
+
+  /** A topic's `min.insync.replicas`, as the broker reports it (the topic's own value or the default). */
+  async minInsyncReplicas(topic: string): Promise<number> {
+    return this.withAdmin(async (admin) => {
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: this.prefix + topic, configNames: ['min.insync.replicas'] }],
+      });
+      return Number(resources[0]?.configEntries.find((e) => e.configName === 'min.insync.replicas')?.configValue);
     });
   }
 

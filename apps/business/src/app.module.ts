@@ -38,6 +38,8 @@ export class AppModule {
             topicPrefix: config.KAFKA_TOPIC_PREFIX,
             partitions: config.KAFKA_TOPIC_PARTITIONS,
             deadLetterRetentionMs: daysToMs(config.KAFKA_DLQ_RETENTION_DAYS),
+            ...(config.KAFKA_REPLICATION_FACTOR !== undefined && { replicationFactor: config.KAFKA_REPLICATION_FACTOR }),
+            ...(config.KAFKA_MIN_INSYNC_REPLICAS !== undefined && { minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS }),
             ...config.KAFKA_SECURITY,
           },
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bootstrapApiKeysSchema } from '@app/auth';
-import { SQL_SCHEMA_PATTERN, configFields, fileContents, loadConfig, resolveKafkaSecurity, withoutKafkaSecuritySettings } from '@app/common';
+import { SQL_SCHEMA_PATTERN, checkTopicReplication, configFields, fileContents, loadConfig, resolveKafkaSecurity, withoutKafkaSecuritySettings } from '@app/common';
 import { senderDomainListSchema } from '@app/contracts';
 import { DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TEMPLATE_RENDER_TIMEOUT_MS, MIN_UNSUBSCRIBE_SECRET_LENGTH } from '@app/email';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
@@ -26,6 +26,7 @@ const businessConfigSchema = z.object({
   KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
   KAFKA_TOPIC_PARTITIONS: configFields.topicPartitions(),
   KAFKA_DLQ_RETENTION_DAYS: configFields.deadLetterRetentionDays(),
+  ...configFields.topicReplication,
   OUTBOX_POLL_INTERVAL_MS: configFields.outboxPollIntervalMs(),
   ...configFields.kafkaSecurity(),
   BUSINESS_PORT: configFields.port(3000),
@@ -118,6 +119,7 @@ const businessConfigSchema = z.object({
     .transform((s) => (s ?? '').split(',').map((v) => v.trim()).filter(Boolean))
     .pipe(z.array(z.string().min(MIN_UNSUBSCRIBE_SECRET_LENGTH, `each must be at least ${MIN_UNSUBSCRIBE_SECRET_LENGTH} characters`))),
 }).superRefine((c, ctx) => {
+  checkTopicReplication(c, ctx);
   if (c.PUBLIC_PORT !== undefined && c.PUBLIC_PORT === c.BUSINESS_PORT) {
     ctx.addIssue({ code: 'custom', path: ['PUBLIC_PORT'], message: 'must differ from BUSINESS_PORT (the public port serves only the public routes)' });
     }

@@ -42,6 +42,8 @@ export class AppModule {
       topicPrefix: config.KAFKA_TOPIC_PREFIX,
       partitions: config.KAFKA_TOPIC_PARTITIONS,
       deadLetterRetentionMs: config.KAFKA_DLQ_RETENTION_DAYS * 86_400_000,
+      ...(config.KAFKA_REPLICATION_FACTOR !== undefined && { replicationFactor: config.KAFKA_REPLICATION_FACTOR }),
+      ...(config.KAFKA_MIN_INSYNC_REPLICAS !== undefined && { minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS }),
       ...config.KAFKA_SECURITY,
     });
     return {

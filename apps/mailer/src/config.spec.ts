@@ -21,6 +21,14 @@ describe('loadMailerConfig', () => {
     expect(config).toMatchObject({ KAFKA_TOPIC_PARTITIONS: 4, OUTBOX_POLL_INTERVAL_MS: 250 });
   });
 
+  it('leaves the replication to the cluster size unless set, and refuses more in-sync replicas than copies', () => {
+    const unset = loadMailerConfig(valid);
+    expect([unset.KAFKA_REPLICATION_FACTOR, unset.KAFKA_MIN_INSYNC_REPLICAS]).toEqual([undefined, undefined]);
+    expect(loadMailerConfig({ ...valid, KAFKA_REPLICATION_FACTOR: '3', KAFKA_MIN_INSYNC_REPLICAS: '2' })).toMatchObject({ KAFKA_REPLICATION_FACTOR: 3, KAFKA_MIN_INSYNC_REPLICAS: 2 });
+    expect(() => loadMailerConfig({ ...valid, KAFKA_REPLICATION_FACTOR: '2', KAFKA_MIN_INSYNC_REPLICAS: '3' })).toThrow(/KAFKA_MIN_INSYNC_REPLICAS: must not exceed KAFKA_REPLICATION_FACTOR/);
+    expect(() => loadMailerConfig({ ...valid, KAFKA_REPLICATION_FACTOR: '0' })).toThrow(/KAFKA_REPLICATION_FACTOR/);
+  });
+
   it('reads the topic partitions and the outbox poll interval, refusing nonsense', () => {
     expect(loadMailerConfig({ ...valid, KAFKA_TOPIC_PARTITIONS: '12', OUTBOX_POLL_INTERVAL_MS: '500' })).toMatchObject({
       KAFKA_TOPIC_PARTITIONS: 12,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bootstrapApiKeysSchema } from '@app/auth';
-import { booleanFlag, configFields, fileContents, loadConfig, resolveKafkaSecurity, withoutKafkaSecuritySettings } from '@app/common';
+import { booleanFlag, checkTopicReplication, configFields, fileContents, loadConfig, resolveKafkaSecurity, withoutKafkaSecuritySettings } from '@app/common';
 import { categorySchema, senderDomainListSchema, type Lane } from '@app/contracts';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import { resolveDkimSigning } from './sending/dkim-signing.js';
@@ -51,6 +51,7 @@ const mailerConfigSchema = z
     KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
     KAFKA_TOPIC_PARTITIONS: configFields.topicPartitions(),
     KAFKA_DLQ_RETENTION_DAYS: configFields.deadLetterRetentionDays(),
+    ...configFields.topicReplication,
     OUTBOX_POLL_INTERVAL_MS: configFields.outboxPollIntervalMs(),
     ...configFields.kafkaSecurity(),
     REDIS_URL: configFields.redisUrl(),
@@ -185,6 +186,7 @@ const mailerConfigSchema = z
     DNS_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2_000),
   })
   .transform((c, ctx) => {
+    checkTopicReplication(c, ctx);
     const fromDomain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(c.MAIL_FROM)?.[1];
     const domain = c.MESSAGE_ID_DOMAIN ?? fromDomain;
     if (!domain) {

@@ -31,6 +31,16 @@ function isExactOrigin(value: string): boolean {
   }
 }
 
+/**
+ * With both replication settings given, `KAFKA_MIN_INSYNC_REPLICAS` must not exceed
+ * `KAFKA_REPLICATION_FACTOR`: no acknowledged write could ever succeed. Call from a schema's superRefine.
+ */
+export function checkTopicReplication(c: { KAFKA_REPLICATION_FACTOR?: number | undefined; KAFKA_MIN_INSYNC_REPLICAS?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (c.KAFKA_REPLICATION_FACTOR !== undefined && c.KAFKA_MIN_INSYNC_REPLICAS !== undefined && c.KAFKA_MIN_INSYNC_REPLICAS > c.KAFKA_REPLICATION_FACTOR) {
+    ctx.addIssue({ code: 'custom', path: ['KAFKA_MIN_INSYNC_REPLICAS'], message: 'must not exceed KAFKA_REPLICATION_FACTOR (no write could succeed)' });
+  }
+}
+
 /** Config helpers shared by the apps' schemas. */
 export const configFields = {
   /** A PostgreSQL URL; TLS (`sslmode`, `sslrootcert`) is set in it (see `postgresUrl`). */
@@ -77,6 +87,15 @@ export const configFields = {
    * parked message) for an operator to inspect and replay. Default 14, twice the broker's 7.
    */
   deadLetterRetentionDays: () => z.coerce.number().int().min(1).max(3650).default(14),
+  /**
+   * `KAFKA_REPLICATION_FACTOR` and `KAFKA_MIN_INSYNC_REPLICAS` of the topics an app creates: unset,
+   * 3 (capped at the live brokers) and 2 (1 below 3 copies), decided by `@app/kafka` when it
+   * creates them. Checked against each other here; against the cluster at creation.
+   */
+  topicReplication: {
+    KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(32).optional(),
+    KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(32).optional(),
+  },
   /**
    * How often the outbox relay looks for rows committed by another process (its own commits wake
    * it at once): the longest such a row waits. An idle look is one index-only query.

@@ -12,3 +12,4 @@ export * from './redaction.js';
 export * from './rate.js';
 export * from './pagination.js';
 export * from './safe-json.js';
+export * from './concurrent-index.js';

@@ -50,6 +50,13 @@ export interface EmailKafkaOptions {
   /** How long the `.dlq` topics the module creates keep a message. Default 14 days. */
   deadLetterRetentionMs?: number;
   /**
+   * Copies of each partition of the topics the module creates. Default: 3, capped at the live
+   * brokers (a single development broker: 1). More than the live brokers fails at start-up.
+   */
+  replicationFactor?: number;
+  /** `min.insync.replicas` of the topics the module creates. Default: 2 with 3 or more copies, else 1. */
+  minInsyncReplicas?: number;
+  /**
    * TLS to the brokers: `true` (the system's CAs) or Node's TLS options (`ca` for a private CA,
    * `cert`/`key` for mTLS, `rejectUnauthorized`). Absent: plaintext. Passed to kafkajs as is.
    */
@@ -179,6 +186,8 @@ const emailModuleOptionsSchema = z.object({
     topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').optional(),
     partitions: positiveInt.optional(),
     deadLetterRetentionMs: positiveInt.optional(),
+    replicationFactor: positiveInt.optional(),
+    minInsyncReplicas: positiveInt.optional(),
     ssl: z.union([z.boolean(), z.looseObject({ rejectUnauthorized: z.boolean().optional() })]).optional(),
     // Checked here for the three mechanisms the apps use; kafkajs's others pass through as given.
     sasl: z

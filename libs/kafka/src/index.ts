@@ -1,5 +1,13 @@
 export { KafkaModule } from './kafka.module.js';
-export { DEAD_LETTER_HEADROOM_BYTES, DEFAULT_DEAD_LETTER_RETENTION_MS, DEFAULT_TOPIC_PARTITIONS, type KafkaModuleOptions, type KafkaSaslOptions } from './kafka.options.js';
+export {
+  DEAD_LETTER_HEADROOM_BYTES,
+  DEFAULT_DEAD_LETTER_RETENTION_MS,
+  DEFAULT_TOPIC_PARTITIONS,
+  defaultMinInsyncReplicas,
+  defaultReplicationFactor,
+  type KafkaModuleOptions,
+  type KafkaSaslOptions,
+} from './kafka.options.js';
 export { KafkaClient } from './kafka-client.js';
 export { KafkaProducer, type OutgoingRecord } from './kafka-producer.js';
 export { KafkaConsumerRunner, type ConsumerState, type RunningConsumer } from './kafka-consumer.js';
@@ -15,7 +23,7 @@ export {
   type HandlerOutcome,
   type MessageContext,
 } from './partition-processor.js';
-export { KafkaTopicAdmin, TOPIC_MESSAGE_MAX_AGE_DAYS } from './kafka-admin.js';
+export { KafkaTopicAdmin, TopicReplicationError, TOPIC_MESSAGE_MAX_AGE_DAYS, type TopicReplication } from './kafka-admin.js';
 export { KafkaTopics } from './kafka-topics.js';
 export {
   DeadLetterNotReplayableError,

@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { createIndex, dropIndex, type ConcurrentIndexMigration } from '@app/common';
 
 /**
  * Creates `webhook_endpoints`, `webhook_deliveries` (one row per event and endpoint, created in
@@ -78,22 +79,25 @@ export class CreateWebhooks1763900000200 implements MigrationInterface {
  * encrypted by the app at start-up, not here: the key is in the app's configuration, which a
  * migration does not see (`WebhookSecretsReencryptionService`).
  */
-export class WebhookOwners1763900000300 implements MigrationInterface {
+export class WebhookOwners1763900000300 implements ConcurrentIndexMigration {
+  // Outside a transaction: webhook_deliveries grows with every status event, and keeps taking
+  // them while its index is built CONCURRENTLY. Each step is safe to run again.
+  readonly concurrentIndexes = true;
   name = 'WebhookOwners1763900000300';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE webhook_endpoints ADD COLUMN owner_key_id text`);
+    await q.query(`ALTER TABLE webhook_endpoints ADD COLUMN IF NOT EXISTS owner_key_id text`);
     // A key's own list, and the count of its endpoints under the creation lock.
-    await q.query(`CREATE INDEX webhook_endpoints_owner_idx ON webhook_endpoints (owner_key_id, created_at, id)`);
+    await createIndex(q, { name: 'webhook_endpoints_owner_idx', on: `webhook_endpoints (owner_key_id, created_at, id)` });
     // The keyset of an email's deliveries is (created_at, id).
-    await q.query(`CREATE INDEX webhook_deliveries_email_page_idx ON webhook_deliveries (email_id, created_at, id)`);
-    await q.query(`DROP INDEX webhook_deliveries_email_idx`);
+    await createIndex(q, { name: 'webhook_deliveries_email_page_idx', on: `webhook_deliveries (email_id, created_at, id)` });
+    await dropIndex(q, { name: 'webhook_deliveries_email_idx' });
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`CREATE INDEX webhook_deliveries_email_idx ON webhook_deliveries (email_id, created_at)`);
-    await q.query(`DROP INDEX webhook_deliveries_email_page_idx`);
-    await q.query(`DROP INDEX webhook_endpoints_owner_idx`);
-    await q.query(`ALTER TABLE webhook_endpoints DROP COLUMN owner_key_id`);
+    await createIndex(q, { name: 'webhook_deliveries_email_idx', on: `webhook_deliveries (email_id, created_at)` });
+    await dropIndex(q, { name: 'webhook_deliveries_email_page_idx' });
+    await dropIndex(q, { name: 'webhook_endpoints_owner_idx' });
+    await q.query(`ALTER TABLE webhook_endpoints DROP COLUMN IF EXISTS owner_key_id`);
   }
 }

@@ -1,26 +1,25 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
+import type { QueryRunner } from 'typeorm';
+import { createIndex, dropIndex, type ConcurrentIndexMigration } from '@app/common';
 
 /**
  * `mail_requests_final_updated_idx`: retention deletes final requests by the time of their last
  * change (`mailRequestQueries.deleteFinal`) and finds them through this index instead of
  * scanning every request.
  *
- * `IF NOT EXISTS`: on a large table, create it beforehand with `CREATE INDEX CONCURRENTLY` (same
- * definition) so that writes are not blocked; this migration then only records it.
+ * Built `CONCURRENTLY` outside a transaction (`ConcurrentIndexMigration`): requests keep arriving
+ * meanwhile. A valid index of that name is kept (e.g. built by hand before).
  */
-export class MailRequestsRetentionIndex1763900000220 implements MigrationInterface {
+export class MailRequestsRetentionIndex1763900000220 implements ConcurrentIndexMigration {
+  readonly concurrentIndexes = true;
   name = 'MailRequestsRetentionIndex1763900000220';
 
   async up(q: QueryRunner): Promise<void> {
     // The predicate lists exactly FINAL_STATUSES (requests/mail-requests.repository.ts);
     // mailer-retention.service.int.spec.ts checks that they stay equal.
-    await q.query(
-      `CREATE INDEX IF NOT EXISTS mail_requests_final_updated_idx ON mail_requests (updated_at)
-       WHERE status IN ('sent', 'failed', 'expired')`,
-    );
+    await createIndex(q, { name: 'mail_requests_final_updated_idx', on: `mail_requests (updated_at) WHERE status IN ('sent', 'failed', 'expired')` });
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP INDEX mail_requests_final_updated_idx`);
+    await dropIndex(q, { name: 'mail_requests_final_updated_idx' });
   }
 }

@@ -4,6 +4,7 @@ import { KafkaProducer } from './kafka-producer.js';
 import { KafkaConsumerRunner } from './kafka-consumer.js';
 import { KafkaTopicAdmin } from './kafka-admin.js';
 import { KafkaTopics } from './kafka-topics.js';
+import { KafkaDeadLetters } from './kafka-dead-letters.js';
 import { KafkaEventsTransport } from './transport/kafka-events.transport.js';
 import { KAFKA_OPTIONS, type KafkaModuleOptions } from './kafka.options.js';
 
@@ -11,7 +12,7 @@ const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<KafkaModuleOpt
   .setClassMethodName('forRoot')
   .build();
 
-const providers = [KafkaClient, KafkaProducer, KafkaConsumerRunner, KafkaTopicAdmin, KafkaTopics, KafkaEventsTransport];
+const providers = [KafkaClient, KafkaProducer, KafkaConsumerRunner, KafkaTopicAdmin, KafkaTopics, KafkaEventsTransport, KafkaDeadLetters];
 
 /**
  * Kafka wiring for one app: client, producer, consumer runner, topic names, admin, and the transport

@@ -31,6 +31,14 @@ describe('MailRequestsController', () => {
         calls.push(`accept ${batch.map((m) => m.emailId).join(',')}`);
         return batch.map(() => 'processed');
       },
+      // A mixed run: requests and cancels in one transaction, the cancels applied after the requests.
+      acceptRun: async (
+        batch: readonly EmailRequestedMessage[],
+        cancelled: readonly EmailCancelRequestedMessage[],
+      ): Promise<{ requests: HandlerOutcome[]; cancels: HandlerOutcome[] }> => {
+        calls.push(`accept ${batch.map((m) => m.emailId).join(',')}`, `cancel ${cancelled.map((m) => m.emailId).join(',')}`);
+        return { requests: batch.map(() => 'processed'), cancels: cancelled.map(() => 'skipped') };
+      },
     } as unknown as MailRequestsService;
     const cancels = {
       cancelBatch: async (batch: readonly EmailCancelRequestedMessage[]): Promise<HandlerOutcome[]> => {

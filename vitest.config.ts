@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 const lib = (name: string): string => fileURLToPath(new URL(`./libs/${name}/src/index.ts`, import.meta.url));
 
 const alias = Object.fromEntries(
-  ['contracts', 'common', 'kafka', 'outbox', 'inbox', 'email', 'health', 'retention', 'testing', 'webhooks', 'queue', 'auth', 'edge', 'dead-letters'].map((name) => [`@app/${name}`, lib(name)]),
+  ['contracts', 'common', 'kafka', 'outbox', 'inbox', 'email', 'health', 'retention', 'testing', 'webhooks', 'queue', 'auth', 'edge'].map((name) => [`@app/${name}`, lib(name)]),
 );
 
 export default defineConfig({

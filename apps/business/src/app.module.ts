@@ -4,7 +4,6 @@ import { ApiKeysModule } from '@app/auth';
 import { EmailModule, emailMigrations } from '@app/email';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
-import { DEAD_LETTER_MIGRATIONS, DEAD_LETTER_PROVIDERS, DeadLettersController } from '@app/dead-letters';
 import { PublicListenerModule } from '@app/edge';
 import { daysToMs } from '@app/retention';
 import type { BusinessConfig } from './config.js';
@@ -23,8 +22,7 @@ export class AppModule {
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: config.BUSINESS_DATABASE_URL,
-          // WEBHOOK_MIGRATIONS include the API keys' table.
-          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS, ...DEAD_LETTER_MIGRATIONS],
+          migrations: [...emailMigrations(config.EMAIL_SCHEMA), ...WEBHOOK_MIGRATIONS], // WEBHOOK_MIGRATIONS include the API keys' table
           migrationsRun: false, // run under an advisory lock in main.ts
           extra: { max: 20 },
         }),
@@ -37,7 +35,6 @@ export class AppModule {
             brokers: config.KAFKA_BROKERS,
             topicPrefix: config.KAFKA_TOPIC_PREFIX,
             partitions: config.KAFKA_TOPIC_PARTITIONS,
-            deadLetterRetentionMs: daysToMs(config.KAFKA_DLQ_RETENTION_DAYS),
             ...(config.KAFKA_REPLICATION_FACTOR !== undefined && { replicationFactor: config.KAFKA_REPLICATION_FACTOR }),
             ...(config.KAFKA_MIN_INSYNC_REPLICAS !== undefined && { minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS }),
             ...config.KAFKA_SECURITY,
@@ -88,8 +85,8 @@ export class AppModule {
           rateLimit: { redisUrl: config.REDIS_URL, redisTlsCa: config.REDIS_TLS_CA, keyPrefix: `${config.QUEUE_PREFIX}:business:api-rate`, rate: config.API_RATE_LIMIT },
         }),
       ],
-      controllers: [EmailsController, TemplatesController, UnsubscribeController, HealthController, DeadLettersController],
-      providers: [...dependencyProbes([DatabaseProbe, KafkaConsumersProbe]), ...DEAD_LETTER_PROVIDERS],
+      controllers: [EmailsController, TemplatesController, UnsubscribeController, HealthController],
+      providers: dependencyProbes([DatabaseProbe, KafkaConsumersProbe]),
     };
   }
 }

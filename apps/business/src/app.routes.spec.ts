@@ -49,17 +49,4 @@ describe('business routes', () => {
     expect(scopeOf('POST /v1/api-keys')).toBe('keys:admin');
     expect(scopeOf('DELETE /v1/api-keys/:id')).toBe('keys:admin');
   });
-
-  it('asks dead-letters:read to look at dead letters and dead-letters:write to replay them', () => {
-    expect(Object.fromEntries(routes.filter((r) => r.route.includes('/v1/dead-letters')).map((r) => [r.route, r.scope]))).toEqual({
-      'GET /v1/dead-letters/topics': 'dead-letters:read',
-      'GET /v1/dead-letters/topics/:topic/messages': 'dead-letters:read',
-      'GET /v1/dead-letters/topics/:topic/messages/:partition/:offset': 'dead-letters:read',
-      'POST /v1/dead-letters/topics/:topic/messages/:partition/:offset/replay': 'dead-letters:write',
-      'GET /v1/dead-letters/outbox': 'dead-letters:read',
-      'GET /v1/dead-letters/outbox/:id': 'dead-letters:read',
-      'POST /v1/dead-letters/outbox/:id/replay': 'dead-letters:write',
-      'GET /v1/dead-letters/replays': 'dead-letters:read',
-    });
-  });
 });

@@ -25,7 +25,6 @@ const businessConfigSchema = z.object({
   KAFKA_BROKERS: configFields.brokers(),
   KAFKA_TOPIC_PREFIX: configFields.topicPrefix(),
   KAFKA_TOPIC_PARTITIONS: configFields.topicPartitions(),
-  KAFKA_DLQ_RETENTION_DAYS: configFields.deadLetterRetentionDays(),
   ...configFields.topicReplication,
   OUTBOX_POLL_INTERVAL_MS: configFields.outboxPollIntervalMs(),
   ...configFields.kafkaSecurity(),

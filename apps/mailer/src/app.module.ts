@@ -7,7 +7,6 @@ import { KafkaModule } from '@app/kafka';
 import { KafkaOutboxPublisher, OutboxModule } from '@app/outbox';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseProbe, HealthController, KafkaConsumersProbe, dependencyProbes } from '@app/health';
-import { DEAD_LETTER_PROVIDERS, DeadLettersController } from '@app/dead-letters';
 import { MAIL_CHECK_PROVIDERS } from './checks/mail-checks.providers.js';
 import { MAILER_CONFIG, type MailerConfig } from './config.js';
 import { MAILER_MIGRATIONS } from './database/migrations.js';
@@ -41,7 +40,6 @@ export class AppModule {
       clientId: 'mailer',
       topicPrefix: config.KAFKA_TOPIC_PREFIX,
       partitions: config.KAFKA_TOPIC_PARTITIONS,
-      deadLetterRetentionMs: config.KAFKA_DLQ_RETENTION_DAYS * 86_400_000,
       ...(config.KAFKA_REPLICATION_FACTOR !== undefined && { replicationFactor: config.KAFKA_REPLICATION_FACTOR }),
       ...(config.KAFKA_MIN_INSYNC_REPLICAS !== undefined && { minInsyncReplicas: config.KAFKA_MIN_INSYNC_REPLICAS }),
       ...config.KAFKA_SECURITY,
@@ -72,7 +70,7 @@ export class AppModule {
           rateLimit: { redisUrl: config.REDIS_URL, redisTlsCa: config.REDIS_TLS_CA, keyPrefix: `${config.QUEUE_PREFIX}:mailer:api-rate`, rate: config.API_RATE_LIMIT },
         }),
       ],
-      controllers: [HealthController, ReconciliationController, MailRequestsController, SuppressionsController, SuppressionChangesController, DeadLettersController],
+      controllers: [HealthController, ReconciliationController, MailRequestsController, SuppressionsController, SuppressionChangesController],
       providers: [
         { provide: MAILER_CONFIG, useValue: config },
         Clock,
@@ -92,7 +90,6 @@ export class AppModule {
         SuppressionsRepository,
         SuppressionsService,
         ...MAIL_CHECK_PROVIDERS,
-        ...DEAD_LETTER_PROVIDERS,
         ...dependencyProbes([DatabaseProbe, KafkaConsumersProbe, RedisProbe, SmtpProbe]),
       ],
     };

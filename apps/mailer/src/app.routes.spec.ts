@@ -31,14 +31,6 @@ describe('mailer routes', () => {
       'POST /v1/api-keys': 'keys:admin',
       'GET /v1/api-keys': 'keys:admin',
       'DELETE /v1/api-keys/:id': 'keys:admin',
-      'GET /v1/dead-letters/topics': 'dead-letters:read',
-      'GET /v1/dead-letters/topics/:topic/messages': 'dead-letters:read',
-      'GET /v1/dead-letters/topics/:topic/messages/:partition/:offset': 'dead-letters:read',
-      'POST /v1/dead-letters/topics/:topic/messages/:partition/:offset/replay': 'dead-letters:write',
-      'GET /v1/dead-letters/outbox': 'dead-letters:read',
-      'GET /v1/dead-letters/outbox/:id': 'dead-letters:read',
-      'POST /v1/dead-letters/outbox/:id/replay': 'dead-letters:write',
-      'GET /v1/dead-letters/replays': 'dead-letters:read',
     });
   });
 });

@@ -15,10 +15,6 @@ export const SCOPES = [
   'suppressions:read',
   'suppressions:write',
   'unconfirmed:write',
-  // Dead letters (docs/guarantees/deadletters.md): `read` lists and shows them (their payloads
-  // hold recipients and content), `write` replays them to their source topic.
-  'dead-letters:read',
-  'dead-letters:write',
   'keys:admin',
 ] as const;
 

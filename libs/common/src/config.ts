@@ -83,11 +83,6 @@ export const configFields = {
    */
   topicPartitions: () => z.coerce.number().int().min(1).max(10_000).default(4),
   /**
-   * `KAFKA_DLQ_RETENTION_DAYS`: how long the `.dlq` topics an app creates keep a dead letter (and a
-   * parked message) for an operator to inspect and replay. Default 14, twice the broker's 7.
-   */
-  deadLetterRetentionDays: () => z.coerce.number().int().min(1).max(3650).default(14),
-  /**
    * `KAFKA_REPLICATION_FACTOR` and `KAFKA_MIN_INSYNC_REPLICAS` of the topics an app creates: unset,
    * 3 (capped at the live brokers) and 2 (1 below 3 copies), decided by `@app/kafka` when it
    * creates them. Checked against each other here; against the cluster at creation.

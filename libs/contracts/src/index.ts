@@ -4,4 +4,3 @@ export * from './message-content.js';
 export * from './email-event.js';
 export * from './email-status.js';
 export * from './suppression.js';
-export * from './message-kinds.js';

@@ -5,9 +5,6 @@ import { CONTRACT_VERSION, categorySchema, emailAddressSchema } from './email-re
 export const SUPPRESSION_REASONS = ['hard_bounce', 'unsubscribed', 'complaint', 'manual'] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
-/** Message types on `mail.suppressions`. */
-export const SUPPRESSION_CHANGE_TYPES = ['suppression.added', 'suppression.removed'] as const;
-
 /**
  * Kafka payload on `mail.suppressions`, business → mailer: a recipient opted out (or an operator
  * changed the list through the business side). The mailer owns the suppression list and applies
@@ -16,7 +13,7 @@ export const SUPPRESSION_CHANGE_TYPES = ['suppression.added', 'suppression.remov
 export const suppressionChangedMessageSchema = z.strictObject({
   version: z.literal(CONTRACT_VERSION),
   eventId: z.uuid(),
-  type: z.enum(SUPPRESSION_CHANGE_TYPES),
+  type: z.enum(['suppression.added', 'suppression.removed']),
   address: emailAddressSchema,
   category: categorySchema.optional(),
   reason: z.enum(SUPPRESSION_REASONS),

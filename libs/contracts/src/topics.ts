@@ -22,16 +22,6 @@ export function deadLetterTopic(topic: string): string {
   return `${topic}.dlq`;
 }
 
-/** Whether `topic` is a dead-letter topic (of any prefix). */
-export function isDeadLetterTopic(topic: string): boolean {
-  return topic.endsWith('.dlq');
-}
-
-/** The topic whose dead letters `topic` holds. */
-export function sourceTopicOf(deadLetters: string): string {
-  return deadLetters.slice(0, -'.dlq'.length);
-}
-
 /** Headers a dead-lettered message carries, so an operator can see why and where from. */
 export const DeadLetterHeaders = {
   reason: 'x-dead-letter-reason',
@@ -40,20 +30,6 @@ export const DeadLetterHeaders = {
   sourcePartition: 'x-dead-letter-source-partition',
   sourceOffset: 'x-dead-letter-source-offset',
   consumerGroup: 'x-dead-letter-consumer-group',
-} as const;
-
-/**
- * The `x-dead-letter-code` of a message parked because it is of a kind the consumer does not know
- * yet (a newer producer's type or version): replay it once the consumer is upgraded.
- */
-export const PARKED_CODE = 'unknown_type';
-
-/** Headers a replayed dead letter carries on its source topic, beside its original headers. */
-export const ReplayHeaders = {
-  /** `<dead-letter topic>/<partition>/<offset>` the message was replayed from. */
-  replayedFrom: 'x-replayed-from',
-  /** The id of the replay's record (`dead_letter_replays`). */
-  replayId: 'x-replay-id',
 } as const;
 
 /** Every topic of the contract, with its dead-letter topic: what an app makes sure exists. */

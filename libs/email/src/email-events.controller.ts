@@ -1,6 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { Topics, contractTopics, emailEventMessageSchema, unknownKinds, type EmailEventMessage } from '@app/contracts';
+import { Topics, contractTopics, emailEventMessageSchema, type EmailEventMessage } from '@app/contracts';
 import { KafkaEvent, KafkaEventsTransport, type HandlerOutcome } from '@app/kafka';
 import { EmailStatusService } from './email-status.service.js';
 import { EMAIL_OPTIONS, type EmailModuleOptions } from './email.options.js';
@@ -38,8 +38,6 @@ export class EmailEventsController {
     group: GROUP,
     schema: emailEventMessageSchema,
     description: 'email event',
-    // A newer mailer's event type is parked, not dead-lettered: replay it after upgrading this app.
-    unknownKind: unknownKinds.events,
     createTopics: contractTopics(),
     batch: true,
   })

@@ -47,8 +47,6 @@ export interface EmailKafkaOptions {
   topicPrefix?: string;
   /** Partitions for the topics the module creates at start-up. */
   partitions?: number;
-  /** How long the `.dlq` topics the module creates keep a message. Default 14 days. */
-  deadLetterRetentionMs?: number;
   /**
    * Copies of each partition of the topics the module creates. Default: 3, capped at the live
    * brokers (a single development broker: 1). More than the live brokers fails at start-up.
@@ -185,7 +183,6 @@ const emailModuleOptionsSchema = z.object({
     clientId: z.string().min(1).optional(),
     topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').optional(),
     partitions: positiveInt.optional(),
-    deadLetterRetentionMs: positiveInt.optional(),
     replicationFactor: positiveInt.optional(),
     minInsyncReplicas: positiveInt.optional(),
     ssl: z.union([z.boolean(), z.looseObject({ rejectUnauthorized: z.boolean().optional() })]).optional(),

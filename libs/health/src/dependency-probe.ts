@@ -11,11 +11,6 @@ export interface DependencyProbe {
   /** The key under which the dependency is reported, e.g. `database`. */
   readonly name: string;
   probe(): Promise<Record<string, unknown> | void>;
-  /**
-   * Counts that matter most when the dependency is down (e.g. failed dead-letter writes), shown
-   * with its state whether it is up or down. Numbers only; read without a timeout, so cheap.
-   */
-  counts?(): Record<string, number>;
 }
 
 /** The app's probes, as an array (see {@link dependencyProbes}). */

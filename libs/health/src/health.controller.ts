@@ -20,8 +20,7 @@ const RETRY_AFTER_SECONDS = 5;
  * `Retry-After` and the same details. Dependency checks run through `@nestjs/terminus`.
  *
  * A growing `outbox.oldestPendingAgeSeconds` means the broker is unreachable; `deadLettered` > 0
- * needs an operator (`OutboxDeadLetters`). A probe's `counts()` (e.g. Kafka's failed dead-letter
- * writes) are shown beside its state, up or down.
+ * needs an operator (`OutboxDeadLetters`).
  *
  * Invariant: both answer with states (`up`/`down`) and counts only. The endpoints are open (no
  * API key), and a driver's reason for `down` names hosts, ports, users or URLs, so it goes to the
@@ -71,12 +70,11 @@ export class HealthController {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       result = error.getResponse() as HealthCheckResult;
     }
-    const always = new Map(this.probes.flatMap((p) => (p.counts ? [[p.name, counts(p.counts()) ?? {}] as const] : [])));
     return {
       status: result.status,
-      info: statesOnly(result.info, always),
-      error: statesOnly(result.error, always),
-      details: statesOnly(result.details, always),
+      info: statesOnly(result.info),
+      error: statesOnly(result.error),
+      details: statesOnly(result.details),
     };
   }
 
@@ -103,14 +101,14 @@ function counts(details: Record<string, unknown> | void): Record<string, number>
  * Each dependency's state and counts: terminus adds the driver's message to a `down` entry (and a
  * response time to every entry); neither leaves the process.
  */
-function statesOnly(results: Partial<HealthIndicatorResult> | undefined, always: ReadonlyMap<string, Record<string, number>>): HealthIndicatorResult {
+function statesOnly(results: Partial<HealthIndicatorResult> | undefined): HealthIndicatorResult {
   const out: HealthIndicatorResult = {};
   for (const [name, entry] of Object.entries(results ?? {})) {
     if (!entry) continue;
     out[name] =
       entry.status === 'up'
-        ? { status: 'up', ...counts(Object.fromEntries(Object.entries(entry).filter(([key]) => key !== 'status' && key !== 'responseTime'))), ...always.get(name) }
-        : { status: 'down', reason: 'unavailable', ...always.get(name) };
+        ? { status: 'up', ...counts(Object.fromEntries(Object.entries(entry).filter(([key]) => key !== 'status' && key !== 'responseTime'))) }
+        : { status: 'down', reason: 'unavailable' };
   }
   return out;
 }

@@ -27,7 +27,7 @@ class FakeConsumer extends EventEmitter {
 function runnerWith(consumers: FakeConsumer[]): KafkaConsumerRunner {
   const created = [...consumers];
   const client = { kafka: { consumer: () => created.shift() } } as unknown as KafkaClient;
-  const admin = { ensureTopics: async () => undefined, ensureDeadLetterTopics: async () => undefined } as unknown as KafkaTopicAdmin;
+  const admin = { ensureTopics: async () => undefined } as unknown as KafkaTopicAdmin;
   return new KafkaConsumerRunner(client, {} as KafkaProducer, admin);
 }
 
@@ -77,7 +77,7 @@ describe('KafkaConsumerRunner supervision', () => {
     await vi.waitFor(() => expect(running.state()).toMatchObject({ state: 'down', error: 'Error: connection refused' }));
 
     await vi.waitFor(() => expect(second.run).toHaveBeenCalledTimes(1), { timeout: 3_000 });
-    second.emit(second.events.GROUP_JOIN, { payload: { memberAssignment: { topic: [0] } } });
+    second.emit(second.events.GROUP_JOIN);
     expect(running.state().state).toBe('running');
     await running.stop();
     expect(running.state().state).toBe('stopped');

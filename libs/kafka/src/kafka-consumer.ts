@@ -1,13 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Consumer } from 'kafkajs';
 import type { z } from 'zod';
-import { isDeadLetterTopic } from '@app/contracts';
 import { describeError, sleep } from '@app/common';
 import { KafkaClient } from './kafka-client.js';
 import { KafkaProducer } from './kafka-producer.js';
 import { KafkaTopicAdmin } from './kafka-admin.js';
 import { PartitionProcessor, assertConsumerDefinition, type ConsumerDefinition } from './partition-processor.js';
-import { DeadLetterMonitor, type DeadLetterCounts } from './dead-letter-monitor.js';
 
 /** Where a consumer stands: `running` once it joined its group, `down` while it cannot. */
 export interface ConsumerState {
@@ -20,8 +18,6 @@ export interface ConsumerState {
 export interface RunningConsumer {
   readonly groupId: string;
   state(): ConsumerState;
-  /** What it dead-lettered and parked, its failed dead-letter writes, and the partitions they block. */
-  deadLetters(): DeadLetterCounts;
   /** Stops fetching, hands paused and in-flight messages back uncommitted, commits, disconnects. */
   stop(): Promise<void>;
 }
@@ -52,10 +48,7 @@ const RELAUNCH_MAX_DELAY_MS = 5_000;
  *   without Kafka;
  * - kafkajs restarts a crashed consumer only after a retriable error; one it stopped for good
  *   (seen after a broker restart: "Failed to find group coordinator") is replaced, with backoff;
- * - `state()` tells health checks whether the consumer is in its group, `deadLetterCounts()`
- *   whether a partition is held by a dead-letter write that keeps failing;
- * - the dead-letter topics of the topics it creates are created with settings of their own
- *   (`KafkaTopicAdmin.ensureDeadLetterTopics`).
+ * - `state()` tells health checks whether the consumer is in its group.
  *
  * Nest's Kafka transport is not used: it commits past handler errors and unhandled events.
  */
@@ -75,17 +68,11 @@ export class KafkaConsumerRunner {
     return [...this.consumers].map((c) => c.state());
   }
 
-  /** The dead-letter counts of every consumer this runner started and did not stop. */
-  deadLetterCounts(): DeadLetterCounts[] {
-    return [...this.consumers].map((c) => c.deadLetters());
-  }
-
   /** Starts consuming in the background; throws at once if the definition cannot run (no handler, bad `maxBatchSize`). */
   start<S extends z.ZodType>(definition: ConsumerDefinition<S>): RunningConsumer {
     assertConsumerDefinition(definition);
     const stopping = new AbortController();
     const status: ConsumerState = { groupId: definition.groupId, state: 'starting' };
-    const monitor = new DeadLetterMonitor(definition.groupId);
     const setState = (state: ConsumerState['state'], error?: unknown): void => {
       status.state = state;
       if (error === undefined) delete status.error;
@@ -96,7 +83,7 @@ export class KafkaConsumerRunner {
       let current: LaunchedConsumer | undefined;
       for (let failures = 0; !stopping.signal.aborted; ) {
         if (!current) {
-          const launching = this.launch(definition, stopping.signal, setState, monitor);
+          const launching = this.launch(definition, stopping.signal, setState);
           await Promise.race([launching.catch(() => undefined), abortion(stopping.signal)]);
           if (stopping.signal.aborted) {
             // Do not wait for a connect that may take long against a dead broker.
@@ -130,7 +117,6 @@ export class KafkaConsumerRunner {
     const running: RunningConsumer = {
       groupId: definition.groupId,
       state: () => ({ ...status }),
-      deadLetters: () => monitor.counts(),
       stop: async () => {
         stopping.abort();
         const current = await supervision;
@@ -149,12 +135,8 @@ export class KafkaConsumerRunner {
     definition: ConsumerDefinition<S>,
     stopping: AbortSignal,
     setState: (state: ConsumerState['state'], error?: unknown) => void,
-    monitor: DeadLetterMonitor,
   ): Promise<LaunchedConsumer> {
-    // Source topics with the broker's defaults; their dead-letter topics sized after them.
-    const sources = [...(definition.createTopics ?? []), ...definition.topics].filter((t) => !isDeadLetterTopic(t));
-    await this.admin.ensureTopics(sources);
-    await this.admin.ensureDeadLetterTopics(sources);
+    await this.admin.ensureTopics([...(definition.createTopics ?? []), ...definition.topics]);
     const consumer = this.client.kafka.consumer({
       groupId: definition.groupId,
       allowAutoTopicCreation: false,
@@ -167,17 +149,14 @@ export class KafkaConsumerRunner {
       // again only when the fetch in progress returns, so this bounds the retry latency.
       maxWaitTimeInMs: 1_000,
     });
-    const processor = new PartitionProcessor(definition, this.producer, stopping, monitor);
+    const processor = new PartitionProcessor(definition, this.producer, stopping);
     const stoppedByCrash = new Promise<unknown>((resolve) => {
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         setState('down', payload.error);
         if (!payload.restart) resolve(payload.error);
       });
     });
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      monitor.retainOnly(payload.memberAssignment);
-      setState('running');
-    });
+    consumer.on(consumer.events.GROUP_JOIN, () => setState('running'));
     try {
       await consumer.connect();
       // A new group reads from the beginning: messages published before it first joined are not lost.

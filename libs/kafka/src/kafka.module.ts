@@ -4,7 +4,6 @@ import { KafkaProducer } from './kafka-producer.js';
 import { KafkaConsumerRunner } from './kafka-consumer.js';
 import { KafkaTopicAdmin } from './kafka-admin.js';
 import { KafkaTopics } from './kafka-topics.js';
-import { KafkaDeadLetters } from './kafka-dead-letters.js';
 import { KafkaEventsTransport } from './transport/kafka-events.transport.js';
 import { KAFKA_OPTIONS, type KafkaModuleOptions } from './kafka.options.js';
 
@@ -12,7 +11,7 @@ const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<KafkaModuleOpt
   .setClassMethodName('forRoot')
   .build();
 
-const providers = [KafkaClient, KafkaProducer, KafkaConsumerRunner, KafkaTopicAdmin, KafkaTopics, KafkaEventsTransport, KafkaDeadLetters];
+const providers = [KafkaClient, KafkaProducer, KafkaConsumerRunner, KafkaTopicAdmin, KafkaTopics, KafkaEventsTransport];
 
 /**
  * Kafka wiring for one app: client, producer, consumer runner, topic names, admin, and the transport

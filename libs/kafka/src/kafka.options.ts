@@ -32,19 +32,7 @@ export interface KafkaModuleOptions {
    * the password as is: use it over TLS only). Absent: none.
    */
   sasl?: KafkaSaslOptions;
-  /** How long a dead-letter topic keeps a message (`retention.ms`). Default {@link DEFAULT_DEAD_LETTER_RETENTION_MS} (14 days). */
-  deadLetterRetentionMs?: number;
 }
-
-/** 14 days: twice the broker's default retention, so a dead letter outlives a week's holiday and a slow upgrade. */
-export const DEFAULT_DEAD_LETTER_RETENTION_MS = 14 * 86_400_000;
-
-/**
- * What a dead-letter topic accepts beyond its source topic's `max.message.bytes`: the reason,
- * code and source headers added to a message that may itself be at its source's limit (the
- * reason is cut at 4,000 characters, at most 16 KB of UTF-8; the rest is under 1 KB), with room.
- */
-export const DEAD_LETTER_HEADROOM_BYTES = 64 * 1024;
 
 /** The SASL mechanisms the apps configure; kafkajs's others (oauthbearer, aws) work too when a host passes them. */
 export type KafkaSaslOptions = SASLOptions;

@@ -1,12 +1,10 @@
 import { Logger } from '@nestjs/common';
 import type { Batch, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import type { z } from 'zod';
-import { DeadLetterHeaders, PARKED_CODE, deadLetterTopic } from '@app/contracts';
-import { DomainError, InvalidInputError, TransientError, classifyDatabaseError, describeError, isRetriable, sqlStateOf } from '@app/common';
+import { DeadLetterHeaders, deadLetterTopic } from '@app/contracts';
+import { DomainError, InvalidInputError, TransientError, classifyDatabaseError, describeError, isRetriable, parseOrThrow, sqlStateOf } from '@app/common';
 import { splitIntoRuns, type BatchStep, type ParsedMessage } from './batch-runs.js';
 import type { KafkaProducer } from './kafka-producer.js';
-import { DeadLetterMonitor, deadLetterRetryDelayMs } from './dead-letter-monitor.js';
-import { parseKafkaPayload } from './kafka-payload.js';
 
 /** What a handler did with a message: always explicit, never silence. */
 export type HandlerOutcome = 'processed' | 'duplicate' | 'skipped';
@@ -32,14 +30,8 @@ export interface ConsumerDefinition<S extends z.ZodType> {
   topics: string[];
   /** Topics to create, if missing, before subscribing (e.g. every topic of the contract); `topics` always are. */
   createTopics?: readonly string[];
-  /** Validates each payload (unknown fields are dropped first, see `parseKafkaPayload`); a payload that fails goes to the dead-letter topic. */
+  /** Validates each payload; a payload that fails goes to the dead-letter topic. */
   schema: S;
-  /**
-   * Says why a payload is of a kind this consumer does not know yet (a newer producer's type or
-   * contract version), e.g. `unknownKinds.events` from `@app/contracts`; such a message is parked
-   * (dead-lettered with code `unknown_type`) instead of failing validation.
-   */
-  unknownKind?: (value: unknown) => string | undefined;
   /** What the payload is called in error messages, e.g. `email request`. */
   description: string;
   /** Partitions processed in parallel (order is kept within a partition). */
@@ -87,7 +79,7 @@ export class BatchOutcomeMismatchError extends TransientError {
 export type FailureKind = 'poison' | 'deterministic' | 'transient';
 
 /**
- * `poison`: can never succeed (not JSON, fails its schema, of an unknown kind, a non-retriable domain error):
+ * `poison`: can never succeed (not JSON, fails its schema, a non-retriable domain error):
  * dead-lettered at once. `deterministic`: the database refuses it the same way every time:
  * dead-lettered after a few attempts. `transient`: anything else (database or broker away,
  * lost races, unknown infrastructure errors): retried, never skipped.
@@ -142,12 +134,7 @@ type StepResult<T> = { kind: 'done'; offset: string } | { kind: 'retry'; delayMs
  * - poison is dead-lettered at once (the run before it first); a deterministic failure after
  *   `maxDeterministicFailures` attempts of the message alone; a transient one is retried with
  *   capped exponential back-off forever. A message moves past only once its dead letter is
- *   acknowledged by the broker;
- * - a dead-letter write that fails is retried with back-off (1 s doubling to 60 s), never given
- *   up and never skipped, and never silently: each failure is counted, and after a few in a row
- *   the partition is reported blocked ({@link DeadLetterMonitor}), which turns readiness red;
- * - a message of a kind the consumer does not know yet is parked, not dead-lettered: the same
- *   write, with code `unknown_type`, counted apart.
+ *   acknowledged by the broker.
  */
 export class PartitionProcessor<S extends z.ZodType> {
   private readonly logger = new Logger(PartitionProcessor.name);
@@ -161,7 +148,6 @@ export class PartitionProcessor<S extends z.ZodType> {
     private readonly definition: ConsumerDefinition<S>,
     private readonly producer: KafkaProducer,
     private readonly stopping: AbortSignal,
-    private readonly monitor: DeadLetterMonitor = new DeadLetterMonitor(definition.groupId),
   ) {
     assertConsumerDefinition(definition);
     const { handle, handleBatch } = definition;
@@ -225,7 +211,7 @@ export class PartitionProcessor<S extends z.ZodType> {
       headers: decodeHeaders(message.headers),
     };
     try {
-      const payload = parseKafkaPayload(this.definition.schema, decodeJson(message), this.definition.description, this.definition.unknownKind);
+      const payload = parseOrThrow(this.definition.schema, decodeJson(message), this.definition.description);
       return { valid: true, value: { message, context, payload } };
     } catch (error) {
       return { valid: false, value: { message, context, error } };
@@ -245,7 +231,6 @@ export class PartitionProcessor<S extends z.ZodType> {
       const outcomes: unknown = await this.handleRun(items);
       if (!Array.isArray(outcomes) || outcomes.length !== items.length) throw new BatchOutcomeMismatchError(items.length, outcomes);
       this.failures.delete(slot);
-      this.monitor.cleared(slot);
       return { kind: 'done', offset: last.context.offset };
     } catch (error) {
       if (rest.length === 0) return this.settleFailure(slot, head, error);
@@ -270,16 +255,11 @@ export class PartitionProcessor<S extends z.ZodType> {
       try {
         await this.deadLetter(context, message, error, reason);
         this.failures.delete(slot);
-        this.monitor.cleared(slot);
         return { kind: 'done', offset: message.offset };
       } catch (deadLetterError) {
-        // Not stored as a dead letter yet, so the offset must not move: try again later, and say so.
-        const writeFailures = this.monitor.writeFailed(slot, message.offset);
-        const delay = deadLetterRetryDelayMs(writeFailures);
-        this.logger.error(
-          `${topic}[${partition}]@${message.offset}: dead-lettering failed (${writeFailures}x in a row), partition held for ${delay} ms: ${describeError(deadLetterError)}`,
-        );
-        return { kind: 'retry', delayMs: delay };
+        // Not stored as a dead letter yet, so the offset must not move: try again later.
+        this.logger.warn(`${topic}[${partition}]@${message.offset}: dead-lettering failed: ${describeError(deadLetterError)}`);
+        return { kind: 'retry', delayMs: RETRY_MAX_MS };
       }
     }
     const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempts, 10));
@@ -292,7 +272,7 @@ export class PartitionProcessor<S extends z.ZodType> {
   private async deadLetter(context: MessageContext, message: KafkaMessage, error: unknown, reason: string): Promise<void> {
     const sqlState = sqlStateOf(error);
     const code = error instanceof DomainError ? error.code : sqlState ? `database.${sqlState}` : 'unknown';
-    const parked = code === PARKED_CODE;
+    this.logger.warn(`${context.topic}[${context.partition}]@${context.offset} dead-lettered: ${reason}`);
     await this.producer.send([
       {
         topic: deadLetterTopic(context.topic),
@@ -309,8 +289,6 @@ export class PartitionProcessor<S extends z.ZodType> {
         },
       },
     ]);
-    this.monitor.written(parked);
-    this.logger.warn(`${context.topic}[${context.partition}]@${context.offset} ${parked ? 'parked' : 'dead-lettered'}: ${reason}`);
   }
 }
 

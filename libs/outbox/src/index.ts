@@ -10,7 +10,7 @@ export { OutboxRelay } from './outbox-relay.service.js';
 export { OutboxStatsReader, type OutboxStats } from './outbox-stats.js';
 export type { OutboxMessage, OutboxPublisher } from './outbox-publisher.js';
 export { KafkaOutboxPublisher } from './kafka-outbox-publisher.js';
-export { OutboxDeadLetters, type OutboxDeadLetter, type OutboxDeadLetterDetail } from './outbox-dead-letters.js';
+export { OutboxDeadLetters, type OutboxDeadLetter } from './outbox-dead-letters.js';
 
 /**
  * The outbox's migrations, in order, with its table in `schema`: add them to the migrations of

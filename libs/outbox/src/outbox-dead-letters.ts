@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { pageOf, sqlTable, type Page, type PageRequest } from '@app/common';
+import { sqlTable } from '@app/common';
 import { OUTBOX_OPTIONS, type OutboxModuleOptions } from './outbox.options.js';
 import { DataSource } from 'typeorm';
 
@@ -11,36 +11,6 @@ export interface OutboxDeadLetter {
   lastError: string | null;
   createdAt: Date;
   deadLetteredAt: Date;
-}
-
-/** A dead letter with what it would publish: payload and headers. */
-export interface OutboxDeadLetterDetail extends OutboxDeadLetter {
-  payload: unknown;
-  headers: Record<string, string>;
-}
-
-interface DeadLetterRow {
-  id: string;
-  topic: string;
-  message_key: string;
-  attempts: number;
-  last_error: string | null;
-  created_at: Date;
-  dead_lettered_at: Date;
-}
-
-const COLUMNS = 'id::text AS id, topic, message_key, attempts, last_error, created_at, dead_lettered_at';
-
-function deadLetterOf(r: DeadLetterRow): OutboxDeadLetter {
-  return {
-    id: r.id,
-    topic: r.topic,
-    key: r.message_key,
-    attempts: r.attempts,
-    lastError: r.last_error,
-    createdAt: r.created_at,
-    deadLetteredAt: r.dead_lettered_at,
-  };
 }
 
 /** Inspect and requeue outbox rows the transport rejected permanently. */
@@ -56,26 +26,28 @@ export class OutboxDeadLetters {
   }
 
   async list(limit = 100): Promise<OutboxDeadLetter[]> {
-    return (await this.page({ limit })).items;
-  }
-
-  /** One page of dead letters in id order (oldest first); `after` is the last id of the page before. */
-  async page({ limit, after }: PageRequest<string>): Promise<Page<OutboxDeadLetter>> {
-    const rows: DeadLetterRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM ${this.table}
-       WHERE dead_lettered_at IS NOT NULL AND id > $1::bigint ORDER BY id LIMIT $2`,
-      [after ?? '0', limit + 1],
+    const rows: {
+      id: string;
+      topic: string;
+      message_key: string;
+      attempts: number;
+      last_error: string | null;
+      created_at: Date;
+      dead_lettered_at: Date;
+    }[] = await this.dataSource.query(
+      `SELECT id::text AS id, topic, message_key, attempts, last_error, created_at, dead_lettered_at
+       FROM ${this.table} WHERE dead_lettered_at IS NOT NULL ORDER BY id LIMIT $1`,
+      [limit],
     );
-    return pageOf(rows.map(deadLetterOf), limit, (d) => d.id);
-  }
-
-  /** One dead letter with its payload and headers, or undefined (no such row, or not dead-lettered). */
-  async get(id: string): Promise<OutboxDeadLetterDetail | undefined> {
-    const [row]: (DeadLetterRow & { payload: unknown; headers: Record<string, string> })[] = await this.dataSource.query(
-      `SELECT ${COLUMNS}, payload, headers FROM ${this.table} WHERE id = $1::bigint AND dead_lettered_at IS NOT NULL`,
-      [id],
-    );
-    return row && { ...deadLetterOf(row), payload: row.payload, headers: row.headers };
+    return rows.map((r) => ({
+      id: r.id,
+      topic: r.topic,
+      key: r.message_key,
+      attempts: r.attempts,
+      lastError: r.last_error,
+      createdAt: r.created_at,
+      deadLetteredAt: r.dead_lettered_at,
+    }));
   }
 
   /**

@@ -1,4 +1,3 @@
-import { DEAD_LETTER_MIGRATIONS } from '@app/dead-letters';
 import { API_KEY_MIGRATIONS } from '@app/auth';
 import { INBOX_MIGRATIONS } from '@app/inbox';
 import { OUTBOX_MIGRATIONS } from '@app/outbox';
@@ -25,5 +24,4 @@ export const MAILER_MIGRATIONS = [
   MailRequestsSendAt1763900000410,
   DedupClaimRelease1763900000500,
   ...API_KEY_MIGRATIONS,
-  ...DEAD_LETTER_MIGRATIONS,
 ];

@@ -4,7 +4,6 @@ import {
   Topics,
   contractTopics,
   mailRequestsTopicMessageSchema,
-  unknownKinds,
   type EmailCancelRequestedMessage,
   type EmailRequestedMessage,
   type MailRequestsTopicMessage,
@@ -15,14 +14,7 @@ import { MailRequestsService } from './mail-requests.service.js';
 
 // `batch: true`: a run of a partition's requests is accepted in one transaction with one enqueue
 // per lane (`acceptBatch` is all or nothing in the database, as the transport requires).
-// A newer business's request type is parked for replay after the mailer's upgrade (`unknownKind`).
-const request = {
-  schema: mailRequestsTopicMessageSchema,
-  description: 'email request',
-  unknownKind: unknownKinds.requests,
-  createTopics: contractTopics(),
-  batch: true,
-} as const;
+const request = { schema: mailRequestsTopicMessageSchema, description: 'email request', createTopics: contractTopics(), batch: true } as const;
 
 /**
  * Consumes `mail.requests.<lane>`, one consumer group per lane so a bulk backlog never holds up

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { Topics, contractTopics, suppressionChangedMessageSchema, unknownKinds, type SuppressionChangedMessage } from '@app/contracts';
+import { Topics, contractTopics, suppressionChangedMessageSchema, type SuppressionChangedMessage } from '@app/contracts';
 import { KafkaEvent, type HandlerOutcome } from '@app/kafka';
 import { SuppressionsService } from './suppressions.service.js';
 
@@ -17,7 +17,6 @@ export class SuppressionChangesController {
     group: 'mailer.suppressions',
     schema: suppressionChangedMessageSchema,
     description: 'suppression change',
-    unknownKind: unknownKinds.suppressions,
     createTopics: contractTopics(),
     batch: true,
   })

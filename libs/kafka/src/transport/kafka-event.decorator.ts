@@ -20,13 +20,6 @@ export interface KafkaEventOptions<S extends z.ZodType = z.ZodType> {
   schema: S;
   /** What the payload is called in error messages, e.g. `email request`. */
   description: string;
-  /**
-   * Says why a payload is of a kind this handler does not know yet (a newer producer's type or
-   * version), e.g. `unknownKinds.events` from `@app/contracts`: such a message is parked on the
-   * dead-letter topic with code `unknown_type`, to be replayed after an upgrade. Without it, it is
-   * dead-lettered as invalid. Unknown fields are dropped either way.
-   */
-  unknownKind?: (value: unknown) => string | undefined;
   /** Partitions processed in parallel by this instance (order is kept within a partition). Default 1. */
   concurrency?: number;
   /** Logical topics to create, if missing, before subscribing (e.g. every contract topic). */

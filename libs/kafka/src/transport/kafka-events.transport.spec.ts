@@ -160,7 +160,6 @@ class RecordingRunner {
     return {
       groupId: definition.groupId,
       state: () => ({ groupId: definition.groupId, state: 'running' }),
-      deadLetters: () => ({ groupId: definition.groupId, deadLettered: 0, parked: 0, failedDeadLetterWrites: 0, blockedPartitions: 0 }),
       stop: async () => {
         this.stopped.push(definition.groupId);
       },

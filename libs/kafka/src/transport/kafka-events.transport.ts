@@ -150,7 +150,6 @@ export class KafkaEventsTransport extends Server implements CustomTransportStrat
       ...(options.createTopics && { createTopics: options.createTopics.map((t) => this.topics.name(t)) }),
       schema: options.schema,
       description: options.description,
-      ...(options.unknownKind && { unknownKind: options.unknownKind }),
       ...(concurrency !== undefined && { concurrency }),
       ...(options.maxDeterministicFailures !== undefined && { maxDeterministicFailures: options.maxDeterministicFailures }),
       ...(options.batch

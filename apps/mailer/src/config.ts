@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { bootstrapApiKeysSchema } from '@app/auth';
-import { booleanFlag, checkTopicReplication, configFields, fileContents, loadConfig, resolveKafkaSecurity, withoutKafkaSecuritySettings } from '@app/common';
+import { booleanFlag, checkTopicReplication, configFields, fileContents, loadConfig, parseRate, resolveKafkaSecurity, withoutKafkaSecuritySettings } from '@app/common';
 import { categorySchema, senderDomainListSchema, type Lane } from '@app/contracts';
 import { TOPIC_MESSAGE_MAX_AGE_DAYS } from '@app/kafka';
 import { resolveDkimSigning } from './sending/dkim-signing.js';
-import { parseDomainRates, parseSendRate } from './rate-limits/send-rate.js';
+import { parseDomainRates } from './rate-limits/send-rate.js';
 
 const poolSize = z.coerce.number().int().min(1).max(100);
 const smtpUrl = z.url({ protocol: /^smtps?$/, message: 'must be an smtp:// or smtps:// URL' });
@@ -141,7 +141,7 @@ const mailerConfigSchema = z
      * limit and no cost. `RATE_LIMIT_GLOBAL` counts every email of both lanes (`100/s`);
      * `RATE_LIMIT_DOMAINS` counts emails per recipient domain (`gmail.com:20/s,yahoo.com:600/m`).
      */
-    RATE_LIMIT_GLOBAL: parsed(parseSendRate).optional(),
+    RATE_LIMIT_GLOBAL: parsed(parseRate).optional(),
     RATE_LIMIT_DOMAINS: parsed(parseDomainRates).default(new Map()),
     /**
      * The share of each rate bulk mail may use (0–1]: the rest is kept for transactional mail, so

@@ -4,7 +4,7 @@ import { redisOptions } from '@app/queue';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Lane } from '@app/contracts';
 import { MAILER_CONFIG, type MailerConfig } from '../config.js';
-import type { SendRate } from './send-rate.js';
+import type { Rate } from '@app/common';
 
 /**
  * The send rates of `RATE_LIMIT_GLOBAL` and `RATE_LIMIT_DOMAINS`, counted in Redis so that every
@@ -82,7 +82,7 @@ class Limit {
   constructor(
     redis: Redis,
     keyPrefix: string,
-    private readonly rate: SendRate,
+    private readonly rate: Rate,
     bulkShare: number,
     private readonly key = 'all',
   ) {

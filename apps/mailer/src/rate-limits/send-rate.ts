@@ -1,24 +1,19 @@
 import { parseRate, type Rate } from '@app/common';
 import { addressDomain } from '@app/contracts';
-/** A send rate: at most `points` emails per `durationSeconds` (the shared `Rate` of `@app/common`). */
-export type SendRate = Rate;
-
-/** `<count>/<unit>` (`100/s`, `600/m`, `5000/h`): `@app/common`'s `parseRate`, shared with `API_RATE_LIMIT`. */
-export const parseSendRate = parseRate;
 
 /**
  * Parses `domain:rate,domain:rate` (`gmail.com:20/s,yahoo.com:10/s`) into a map by lower-case
  * domain. A domain limits mail to addresses at exactly that domain (not its subdomains). Throws
  * on a bad entry or a domain given twice.
  */
-export function parseDomainRates(text: string): Map<string, SendRate> {
-  const rates = new Map<string, SendRate>();
+export function parseDomainRates(text: string): Map<string, Rate> {
+  const rates = new Map<string, Rate>();
   for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
     const colon = entry.indexOf(':');
     const domain = entry.slice(0, colon).trim().toLowerCase();
     if (colon < 1 || !/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(domain)) throw new Error(`"${entry}" is not domain:rate (e.g. gmail.com:20/s)`);
     if (rates.has(domain)) throw new Error(`${domain} is given twice`);
-    rates.set(domain, parseSendRate(entry.slice(colon + 1)));
+    rates.set(domain, parseRate(entry.slice(colon + 1)));
   }
   return rates;
 }
